@@ -54,3 +54,191 @@ def iwae_bound(log_w: jax.Array) -> jax.Array:
     """L_k = log (1/k) Σ_i w_i from ``(k, B)`` log-weights; ``(B,)``. L_1 is the ELBO."""
     k = log_w.shape[0]
     return jax.nn.logsumexp(log_w, axis=0) - jnp.log(k)
+
+
+# ---------------------------------------------------------------------------
+# Contrastive and energy-based losses.
+#
+# Energy convention (LeCun et al., "A Tutorial on Energy-Based Learning", 2006):
+# an energy ``E`` is low for compatible pairs. For contrastive SSL the energy of
+# a pair of embeddings is the negative cosine similarity over a temperature,
+# ``E(u, v) = -cos(u, v) / τ``, so InfoNCE / NT-Xent is the log-loss (NLL with a
+# softmax over contrastive samples) of these energies.
+# ---------------------------------------------------------------------------
+
+def _check_temperature(temperature, name: str = "temperature") -> None:
+    """Raise ``ValueError`` for a concrete ``temperature <= 0`` (tracers are not checked)."""
+    if isinstance(temperature, jax.core.Tracer):
+        return
+    t = jnp.asarray(temperature)
+    if t.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got shape {t.shape}")
+    if not bool(t > 0):
+        raise ValueError(f"{name} must be > 0, got {float(t)}")
+
+
+def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:
+    """``x / max(‖x‖₂, eps)`` along ``axis`` (rows of ``(B, D)`` onto the unit sphere)."""
+    norm = jnp.sqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
+    return x / jnp.maximum(norm, eps)
+
+
+def nt_xent(z_a: jax.Array, z_b: jax.Array, temperature: float = 0.5) -> jax.Array:
+    """SimCLR's NT-Xent loss, symmetric, averaged over all ``2N`` anchors.
+
+    Rows ``z_a[i]`` and ``z_b[i]`` are the two views of image ``i`` (a positive
+    pair). With ``z = normalize(concat(z_a, z_b))`` (``2N × D``) and
+    ``s_ij = z_i · z_j / τ`` (cosine similarity over temperature)::
+
+        ℓ_i = −s_{i,p(i)} + log Σ_{j ≠ i} exp(s_ij),     p(i) = (i + N) mod 2N
+        L   = (1 / 2N) Σ_i ℓ_i
+
+    so each anchor sees one positive and ``2N − 2`` negatives. This equals
+    ``optax.losses.ntxent(concat(z_a, z_b), labels=[0..N-1, 0..N-1], τ)``.
+
+    Args:
+      z_a: ``(N, D)`` embeddings of the first views, ``N >= 2``.
+      z_b: ``(N, D)`` embeddings of the second views.
+      temperature: ``τ > 0``.
+    Returns:
+      Scalar mean loss.
+    """
+    z_a, z_b = jnp.asarray(z_a), jnp.asarray(z_b)
+    if z_a.ndim != 2 or z_b.ndim != 2:
+        raise ValueError(f"z_a and z_b must be (batch, dim), got shapes {z_a.shape} and {z_b.shape}")
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"z_a and z_b must have the same shape, got {z_a.shape} and {z_b.shape}")
+    n = z_a.shape[0]
+    if n < 2:
+        raise ValueError(f"nt_xent needs a batch of at least 2 positive pairs (z_a.shape[0]), got {n}")
+    _check_temperature(temperature)
+    z = l2_normalize(jnp.concatenate([z_a, z_b], axis=0).astype(jnp.float32))
+    logits = (z @ z.T) / temperature
+    two_n = 2 * n
+    logits = jnp.where(jnp.eye(two_n, dtype=bool), -jnp.inf, logits)
+    pos_logit = jnp.sum(z * jnp.roll(z, n, axis=0), axis=-1) / temperature  # z_{(i+N) mod 2N}
+    return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - pos_logit)
+
+
+def info_nce(query: jax.Array, positive: jax.Array, negatives: jax.Array,
+             temperature: float = 0.2) -> jax.Array:
+    """InfoNCE with an explicit set of negatives (MoCo's queue, PIRL's memory bank).
+
+    With cosine similarities over temperature, ``s⁺_b = cos(q_b, k⁺_b) / τ`` and
+    ``s⁻_bk = cos(q_b, n_k) / τ``::
+
+        L = (1/B) Σ_b [ −s⁺_b + log( exp(s⁺_b) + Σ_k exp(s⁻_bk) ) ]
+
+    i.e. a (K+1)-way softmax cross-entropy whose correct class is the positive.
+
+    Args:
+      query: ``(B, D)``.
+      positive: ``(B, D)``, the positive key of each query.
+      negatives: ``(K, D)`` shared by all queries, or ``(B, K, D)`` per query.
+      temperature: ``τ > 0``.
+    Returns:
+      Scalar mean loss.
+    """
+    query, positive, negatives = jnp.asarray(query), jnp.asarray(positive), jnp.asarray(negatives)
+    if query.ndim != 2 or query.shape != positive.shape:
+        raise ValueError(f"query and positive must be (batch, dim) of equal shape, got {query.shape} and {positive.shape}")
+    if query.shape[0] < 1:
+        raise ValueError("query must hold at least one row")
+    if negatives.ndim not in (2, 3) or negatives.shape[-1] != query.shape[-1] or negatives.shape[-2] < 1:
+        raise ValueError(f"negatives must be (K, dim) or (batch, K, dim) with dim={query.shape[-1]}, got {negatives.shape}")
+    if negatives.ndim == 3 and negatives.shape[0] != query.shape[0]:
+        raise ValueError(f"per-query negatives must have leading axis {query.shape[0]}, got {negatives.shape}")
+    _check_temperature(temperature)
+    q, k, n = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
+    s_pos = jnp.sum(q * k, axis=-1) / temperature
+    if n.ndim == 2:
+        s_neg = (q @ n.T) / temperature
+    else:
+        s_neg = jnp.einsum("bd,bkd->bk", q, n) / temperature
+    logits = jnp.concatenate([s_pos[:, None], s_neg], axis=-1)
+    return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - s_pos)
+
+
+def _check_energies(e_pos, e_neg):
+    e_pos, e_neg = jnp.asarray(e_pos), jnp.asarray(e_neg)
+    if e_pos.ndim != 1:
+        raise ValueError(f"e_pos must be (batch,), got shape {e_pos.shape}")
+    if e_neg.ndim == 1:
+        e_neg = e_neg[:, None]
+    if e_neg.ndim != 2 or e_neg.shape[0] != e_pos.shape[0] or e_neg.shape[1] < 1:
+        raise ValueError(f"e_neg must be (batch,) or (batch, K) with batch={e_pos.shape[0]}, got {e_neg.shape}")
+    return e_pos, e_neg
+
+
+def _check_margin(margin):
+    if not isinstance(margin, jax.core.Tracer) and not float(margin) >= 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+
+
+def hinge_loss(e_pos: jax.Array, e_neg: jax.Array, margin: float = 1.0) -> jax.Array:
+    """Hinge (margin) loss: ``max(0, m + E(x, y) − E(x, ȳ))``, per example.
+
+    Pushes the energy of every contrastive sample ``ȳ`` at least ``m`` above the
+    energy of the correct answer ``y``. With ``K`` contrastive samples per example
+    the hinge is averaged over them.
+
+    Args:
+      e_pos: ``(B,)`` energies of the correct pairs.
+      e_neg: ``(B,)`` or ``(B, K)`` energies of contrastive samples.
+      margin: ``m >= 0``.
+    Returns:
+      ``(B,)``.
+    """
+    e_pos, e_neg = _check_energies(e_pos, e_neg)
+    _check_margin(margin)
+    return jnp.mean(jax.nn.relu(margin + e_pos[:, None] - e_neg), axis=-1)
+
+
+def square_square_loss(e_pos: jax.Array, e_neg: jax.Array, margin: float = 1.0) -> jax.Array:
+    """Square-square loss: ``E(x, y)² + max(0, m − E(x, ȳ))²``, per example.
+
+    Pulls the correct energy to 0 and pushes contrastive energies above ``m``
+    (energies assumed non-negative, e.g. distances). With ``K`` contrastive
+    samples the second term is averaged over them.
+
+    Args:
+      e_pos: ``(B,)``; e_neg: ``(B,)`` or ``(B, K)``; margin: ``m >= 0``.
+    Returns:
+      ``(B,)``.
+    """
+    e_pos, e_neg = _check_energies(e_pos, e_neg)
+    _check_margin(margin)
+    return jnp.square(e_pos) + jnp.mean(jnp.square(jax.nn.relu(margin - e_neg)), axis=-1)
+
+
+def log_loss(e_pos: jax.Array, e_neg: jax.Array) -> jax.Array:
+    """Log loss (soft hinge): ``log(1 + exp(E(x, y) − E(x, ȳ)))``, averaged over ``K`` samples.
+
+    Args:
+      e_pos: ``(B,)``; e_neg: ``(B,)`` or ``(B, K)``.
+    Returns:
+      ``(B,)``.
+    """
+    e_pos, e_neg = _check_energies(e_pos, e_neg)
+    return jnp.mean(jax.nn.softplus(e_pos[:, None] - e_neg), axis=-1)
+
+
+def nll_loss(e_pos: jax.Array, e_neg: jax.Array, beta: float = 1.0) -> jax.Array:
+    """Negative log-likelihood with a Gibbs softmax over the contrastive samples.
+
+    ``p(y | x) = exp(−β E(x, y)) / Σ_{y' ∈ {y} ∪ Ȳ} exp(−β E(x, y'))``, so::
+
+        L = E(x, y) + (1/β) log Σ_{y' ∈ {y} ∪ Ȳ} exp(−β E(x, y'))
+
+    (this is ``−(1/β) log p(y | x)``). InfoNCE is this loss with ``β = 1`` and
+    ``E = −cos / τ``.
+
+    Args:
+      e_pos: ``(B,)``; e_neg: ``(B,)`` or ``(B, K)``; beta: inverse temperature ``β > 0``.
+    Returns:
+      ``(B,)``.
+    """
+    e_pos, e_neg = _check_energies(e_pos, e_neg)
+    _check_temperature(beta, "beta")
+    all_e = jnp.concatenate([e_pos[:, None], e_neg], axis=-1)
+    return e_pos + jax.nn.logsumexp(-beta * all_e, axis=-1) / beta
