@@ -146,15 +146,17 @@ def log_likelihood(params: RBMParams, v: jax.Array, log_z: jax.Array) -> jax.Arr
     return -free_energy(params, v) - log_z
 
 
-def pseudo_log_likelihood(key: jax.Array, params: RBMParams, v: jax.Array) -> jax.Array:
+def pseudo_log_likelihood(key: jax.Array, params: RBMParams, v: jax.Array, flip_index: jax.Array | None = None
+                          ) -> jax.Array:
     """Stochastic pseudo-log-likelihood, as scikit-learn's ``BernoulliRBM.score_samples``.
 
-    For each example flip one uniformly chosen bit ``i`` to get ``v~`` and return
-    ``V * log sigmoid(F(v~) - F(v))`` (an unbiased estimate of
-    ``sum_i log p(v_i | v_{-i})``), shape ``(N,)``.
+    For each example flip one uniformly chosen bit ``i`` (or ``flip_index[n]``) to
+    get ``v~`` and return ``V * log sigmoid(F(v~) - F(v))`` (an unbiased estimate of
+    ``sum_i log p(v_i | v_{-i})``), shape ``(N,)``. ``v`` must be binary ``(N, V)``.
     """
+    validate_binary(v, "v")
     n, V = v.shape
-    idx = jax.random.randint(key, (n,), 0, V)
+    idx = jax.random.randint(key, (n,), 0, V) if flip_index is None else jnp.asarray(flip_index)
     flipped = v.at[jnp.arange(n), idx].set(1 - v[jnp.arange(n), idx])
     return V * jax.nn.log_sigmoid(free_energy(params, flipped) - free_energy(params, v))
 
@@ -165,26 +167,28 @@ def pseudo_log_likelihood(key: jax.Array, params: RBMParams, v: jax.Array) -> ja
 class RBMTrainState(struct.PyTreeNode):
     """Train state: step, parameters, optimiser state and (for PCD) persistent chains.
 
-    ``chains`` is ``(num_chains, V)`` binary visible states for PCD and a ``(0, V)``
-    placeholder for CD, so that the chains are checkpointed and resumed with the state.
+    ``chains`` is ``(num_chains, V)`` binary visible states for PCD (checkpointed and
+    resumed with the state) and ``None`` for CD.
     """
 
     step: jax.Array
     params: RBMParams
     opt_state: Any
-    chains: jax.Array
+    chains: jax.Array | None
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
 
     @classmethod
     def create(cls, params: RBMParams, tx: optax.GradientTransformation, chains: jax.Array | None = None):
-        V = params.W.shape[0]
-        chains = jnp.zeros((0, V), params.W.dtype) if chains is None else jnp.asarray(chains, params.W.dtype)
+        chains = None if chains is None else jnp.asarray(chains, params.W.dtype)
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), chains=chains, tx=tx)
 
 
-def make_optimizer(learning_rate: float, momentum: float = 0.0, weight_decay: float = 0.0
-                   ) -> optax.GradientTransformation:
-    """SGD with optional momentum and L2 weight decay on ``W`` only (biases undecayed)."""
+def make_optimizer(learning_rate: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                   decay_steps: int | None = None) -> optax.GradientTransformation:
+    """SGD with optional momentum and L2 weight decay on ``W`` only (biases undecayed).
+
+    With ``decay_steps`` the learning rate decays linearly to 0 over that many steps.
+    """
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if weight_decay < 0:
@@ -193,7 +197,8 @@ def make_optimizer(learning_rate: float, momentum: float = 0.0, weight_decay: fl
     parts = []
     if weight_decay:
         parts.append(optax.masked(optax.add_decayed_weights(weight_decay), mask))
-    parts.append(optax.sgd(learning_rate, momentum=momentum or None))
+    lr = learning_rate if not decay_steps else optax.linear_schedule(learning_rate, 0.0, int(decay_steps))
+    parts.append(optax.sgd(lr, momentum=momentum or None))
     return optax.chain(*parts)
 
 
@@ -221,6 +226,8 @@ def make_train_step(method: str, k: int, *, binarize: bool = True) -> Callable:
     def step_fn(state: RBMTrainState, batch: jax.Array, key: jax.Array):
         bkey, ckey = jax.random.split(key)
         v = binarize_dynamic(bkey, batch) if binarize else batch
+        if method == "pcd" and state.chains is None:
+            raise ValueError("method='pcd' needs persistent chains: RBMTrainState.create(..., chains=(C, V) array)")
         if method == "cd":
             loss, grads, v_neg = cd_k(ckey, state.params, v, energy_fn=free_energy, kernel=rbm_gibbs_kernel, k=k)
             chains = state.chains

@@ -1,0 +1,202 @@
+r"""Bernoulli RBM on binarized MNIST trained with CD-1, CD-k and PCD; AIS test log-likelihood.
+
+    python -m experiments.rbm_mnist --workdir runs/rbm_mnist [--config.methods=cd1,cd3,pcd1 ...]
+
+Each method trains in ``WORKDIR/<method>`` (checkpoints, metrics.jsonl; rerunning
+resumes). Training uses dynamic binarization (a fresh Bernoulli draw per batch);
+every likelihood is on the *fixed-seed* binarization of the test set
+(``binarize_fixed(x, seed=0)``). Writes:
+
+    results.json         per method: AIS log Z (+ spread), test / train log-likelihood,
+                         pseudo-log-likelihood, free energies of data vs long-chain samples,
+                         beside Salakhutdinov & Murray (2008)'s numbers
+    filters_<m>.png      the first 100 hidden units' weights
+    samples_long.png     10,000-sweep Gibbs chains from noise, one row block per method
+    free_energy.png      mean free energy of data vs negative / long-chain samples over training
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from ebm_jax import viz
+from ebm_jax.data import binarize_fixed, load_mnist, to_float
+from ebm_jax.models import rbm
+from ebm_jax.samplers import SCHEDULES, ais_log_partition, rbm_gibbs_kernel, run_chain
+from ebm_jax.train import fit, write_config, write_results
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(pathlib.Path(__file__).parent / "configs" / "rbm_mnist.py"), "Experiment config.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
+
+# Salakhutdinov & Murray (2008), Table 2: MNIST, 500 hidden units, AIS estimate of
+# the average test log-probability (nats), trained with CD-T for T = 1, 3, 25.
+SM08_TEST_LL = {"cd1": -125.53, "cd3": -105.50, "cd25": -86.34}
+SM08_TRAIN_LL = {"cd1": -122.86, "cd3": -102.81, "cd25": -83.10}
+
+
+def parse_method(name: str) -> tuple[str, int]:
+    m = re.fullmatch(r"(p?cd)(\d+)", name.strip())
+    if not m:
+        raise ValueError(f"config.methods entries must look like 'cd1', 'cd3', 'pcd1'; got {name!r}")
+    kind, k = m.group(1), int(m.group(2))
+    if k < 1:
+        raise ValueError(f"config.methods: k must be >= 1, got {name!r}")
+    return kind, k
+
+
+def validate_config(config) -> list[str]:
+    methods = [m.strip() for m in config.methods.split(",") if m.strip()]
+    if not methods:
+        raise ValueError("config.methods is empty")
+    for m in methods:
+        parse_method(m)
+    for key in ("num_hidden", "num_epochs", "batch_size", "pcd_num_chains", "ais_num_betas", "ais_num_runs",
+                "long_chain_num", "eval_num_examples", "log_every_steps"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise ValueError(f"config.{key} must be a positive integer, got {config[key]!r}")
+    for key in ("long_chain_steps", "eval_chain_steps", "num_train_examples", "num_test_examples",
+                "checkpoint_every_steps"):
+        if not isinstance(config[key], int) or config[key] < 0:
+            raise ValueError(f"config.{key} must be a non-negative integer, got {config[key]!r}")
+    if not config.learning_rate > 0:
+        raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+    if config.ais_schedule not in SCHEDULES:
+        raise ValueError(f"config.ais_schedule must be one of {SCHEDULES}, got {config.ais_schedule!r}")
+    if config.long_chain_steps and config.long_chain_steps % 10:
+        raise ValueError("config.long_chain_steps must be a multiple of 10")
+    return methods
+
+
+def load_data(config):
+    xtr, _ = load_mnist("train", source=config.data_source)
+    xte, _ = load_mnist("test", source=config.data_source)
+    if config.num_train_examples:
+        xtr = xtr[: config.num_train_examples]
+    if config.num_test_examples:
+        xte = xte[: config.num_test_examples]
+    x_train = to_float(xtr)                       # [0, 1]; binarized per batch in the train step
+    x_test = binarize_fixed(to_float(xte))        # fixed-seed binarization (evaluation)
+    rbm.validate_unit_interval(x_train, "training images")
+    rbm.validate_binary(x_test, "test images")
+    if config.batch_size > len(x_train):
+        raise ValueError(f"config.batch_size ({config.batch_size}) exceeds the training set ({len(x_train)})")
+    return x_train, x_test
+
+
+def make_eval_fn(config, x_eval, base_p, key):
+    """Per-epoch: mean free energy of test data vs samples after ``eval_chain_steps`` sweeps from noise."""
+    n_chains = 100
+    x0 = jax.random.bernoulli(key, base_p, (n_chains, x_eval.shape[1])).astype(jnp.float32)
+
+    @jax.jit
+    def evaluate(params):
+        out = {"fe_test": jnp.mean(rbm.free_energy(params, x_eval)),
+               "pll_test": jnp.mean(rbm.pseudo_log_likelihood(key, params, x_eval))}
+        if config.eval_chain_steps:
+            xs = run_chain(rbm_gibbs_kernel, key, x0, params, config.eval_chain_steps)
+            out["fe_chain"] = jnp.mean(rbm.free_energy(params, xs))
+        return out
+
+    return lambda state: evaluate(state.params)
+
+
+def train_one(config, method, x_train, x_test, key, workdir):
+    kind, k = parse_method(method)
+    steps = config.num_epochs * (len(x_train) // config.batch_size)
+    base_p = jnp.asarray(x_train.mean(0))
+    kinit, kchain, kfit, keval = jax.random.split(key, 4)
+    params = rbm.init_rbm(kinit, x_train.shape[1], config.num_hidden, data_mean=base_p)
+    tx = rbm.make_optimizer(config.learning_rate, config.momentum, config.weight_decay,
+                            decay_steps=steps if config.lr_decay else None)
+    chains = (jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
+              if kind == "pcd" else None)
+    state = rbm.RBMTrainState.create(params, tx, chains)
+    x_eval = jnp.asarray(x_test[: config.eval_num_examples])
+    t0 = time.perf_counter()
+    state, history = fit(state, rbm.make_train_step(kind, k), jnp.asarray(x_train), batch_size=config.batch_size,
+                         num_epochs=config.num_epochs, rng=kfit, workdir=workdir,
+                         checkpoint_every_steps=config.checkpoint_every_steps or None,
+                         log_every_steps=config.log_every_steps, eval_fn=make_eval_fn(config, x_eval, base_p, keval),
+                         desc=method)
+    return state, history, time.perf_counter() - t0
+
+
+def main(argv):
+    del argv
+    config = _CONFIG.value
+    methods = validate_config(config)
+    workdir = pathlib.Path(_WORKDIR.value or "runs/rbm_mnist")
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_config(workdir, config)
+    x_train, x_test = load_data(config)
+    key = jax.random.PRNGKey(config.seed)
+    results = {"binarization_train": "dynamic", "binarization_eval": "fixed (binarize_fixed seed 0)",
+               "num_hidden": config.num_hidden, "num_epochs": config.num_epochs,
+               "ais_num_betas": config.ais_num_betas, "ais_num_runs": config.ais_num_runs,
+               "anchor_source": "Salakhutdinov & Murray 2008, Table 2 (500 hidden, CD1/CD3/CD25)"}
+    samples_rows, fe_curves, fe_eval_curves = {}, {}, {}
+    train_eval = jnp.asarray(binarize_fixed(x_train[:10000], seed=1))
+    for i, method in enumerate(methods):
+        mkey = jax.random.fold_in(key, i)
+        state, history, seconds = train_one(config, method, x_train, x_test, mkey, workdir / method)
+        p = state.params
+        log_z, log_z_std = ais_log_partition(jax.random.fold_in(mkey, 1), *p, num_betas=config.ais_num_betas,
+                                             num_runs=config.ais_num_runs, schedule=config.ais_schedule,
+                                             data=x_train)
+        fe_test = np.asarray(rbm.free_energy(p, jnp.asarray(x_test)))
+        fe_train = np.asarray(rbm.free_energy(p, train_eval))
+        pll = float(jnp.mean(rbm.pseudo_log_likelihood(jax.random.fold_in(mkey, 2), p, jnp.asarray(x_test))))
+        r = {"test_ll": float(-fe_test.mean() - log_z), "train_ll": float(-fe_train.mean() - log_z),
+             "log_z": log_z, "log_z_std": log_z_std, "test_pll": pll, "train_seconds": seconds,
+             "test_ll_anchor": SM08_TEST_LL.get(method, "n/a"), "train_ll_anchor": SM08_TRAIN_LL.get(method, "n/a")}
+        if config.long_chain_steps:
+            x0 = jax.random.bernoulli(jax.random.fold_in(mkey, 3), 0.5,
+                                      (config.long_chain_num, x_train.shape[1])).astype(jnp.float32)
+            xs, snaps = jax.jit(run_chain, static_argnums=(0, 4), static_argnames="num_saved")(
+                rbm_gibbs_kernel, jax.random.fold_in(mkey, 4), x0, p, config.long_chain_steps, num_saved=10)
+            mean_img = rbm.visible_probs(p, rbm.hidden_probs(p, xs))
+            fe_long = np.asarray(rbm.free_energy(p, xs))
+            r["fe_test_mean"] = float(fe_test.mean())
+            r["fe_longchain_mean"] = float(fe_long.mean())
+            r["fe_longchain_minus_test"] = float(fe_long.mean() - fe_test.mean())
+            r["longchain_frac_below_test_median_fe"] = float(np.mean(fe_long < np.median(fe_test)))
+            r["longchain_mean_pixel"] = float(np.asarray(xs).mean())
+            samples_rows[method] = np.asarray(mean_img[:20])
+            viz.save_image_grid(workdir / f"samples_long_{method}.png", np.asarray(mean_img),
+                                title=f"{method}: p(v|h) after {config.long_chain_steps} Gibbs sweeps from noise")
+        viz.save_image_grid(workdir / f"filters_{method}.png", np.asarray(p.W[:, :100].T), normalize=True,
+                            title=f"{method}: first 100 filters")
+        results.update({f"{method}_{k}": v for k, v in r.items()})
+        steps = [h for h in history if "fe_data" in h]
+        fe_curves[f"{method} data"] = ([h["step"] for h in steps], [h["fe_data"] for h in steps])
+        fe_curves[f"{method} negatives"] = ([h["step"] for h in steps], [h["fe_neg"] for h in steps])
+        evals = [h for h in history if "fe_test" in h]
+        if evals and "fe_chain" in evals[0]:
+            fe_eval_curves[f"{method} test data"] = ([h["step"] for h in evals], [h["fe_test"] for h in evals])
+            fe_eval_curves[f"{method} chain samples"] = ([h["step"] for h in evals], [h["fe_chain"] for h in evals])
+        logging.info("%s: test LL %.2f (anchor %s), log Z %.2f ± %.3f", method, r["test_ll"],
+                     r["test_ll_anchor"], log_z, log_z_std)
+        write_results(workdir, results)
+    if samples_rows:
+        viz.save_rows(workdir / "samples_long.png", samples_rows,
+                      title=f"p(v|h) after {config.long_chain_steps} Gibbs sweeps from noise")
+    viz.save_curves(workdir / "free_energy.png", fe_curves, ylabel="mean free energy F(v)",
+                    title="training batch vs negative samples (CD: k sweeps from data; PCD: persistent)")
+    if fe_eval_curves:
+        viz.save_curves(workdir / "free_energy_chains.png", fe_eval_curves, ylabel="mean free energy F(v)",
+                        title=f"test data vs {config.eval_chain_steps}-sweep chains from noise (per epoch)")
+    write_results(workdir, results)
+    print({k: v for k, v in results.items()})
+
+
+if __name__ == "__main__":
+    app.run(main)
