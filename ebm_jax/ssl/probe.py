@@ -1,0 +1,126 @@
+"""Evaluation of frozen representations: feature extraction, linear probe, supervised baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from ebm_jax.data.augment import AugmentConfig, augment, check_images
+from ebm_jax.models.ssl import Classifier
+
+
+def extract_features(fn, images, batch_size: int = 2000) -> np.ndarray:
+    """Apply a jitted ``fn: (b, 28, 28) -> (b, F)`` over ``images`` in chunks; ``(N, F)`` numpy."""
+    check_images(images)
+    n = len(images)
+    out = []
+    for i in range(0, n, batch_size):
+        chunk = images[i: i + batch_size]
+        pad = batch_size - len(chunk) if n > batch_size else 0
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+        out.append(np.asarray(fn(jnp.asarray(chunk)))[: len(chunk) - pad])
+    return np.concatenate(out)
+
+
+def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter: int = 300,
+                 num_classes: int = 10) -> dict:
+    """Multinomial logistic regression on frozen features, fit by full-batch L-BFGS (optax).
+
+    Features are standardized with the training mean/std. Objective:
+    ``mean_i CE(W x_i + b, y_i) + l2 · ‖W‖²``.
+
+    Returns:
+      ``{"train_accuracy", "test_accuracy"}``.
+    """
+    train_x, test_x = np.asarray(train_x, np.float32), np.asarray(test_x, np.float32)
+    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"train_x and test_x must be (N, F) with equal F, got {train_x.shape} and {test_x.shape}")
+    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+        raise ValueError("features and labels must have the same length")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}")
+    mu, sd = train_x.mean(0), train_x.std(0) + 1e-6
+    xtr, xte = jnp.asarray((train_x - mu) / sd), jnp.asarray((test_x - mu) / sd)
+    ytr = jnp.asarray(train_y, jnp.int32)
+    params = {"w": jnp.zeros((xtr.shape[1], num_classes)), "b": jnp.zeros(num_classes)}
+
+    def objective(p):
+        logits = xtr @ p["w"] + p["b"]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, ytr).mean() + l2 * jnp.sum(p["w"] ** 2)
+
+    opt = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(objective)
+
+    @jax.jit
+    def run(params):
+        def body(carry, _):
+            p, s = carry
+            v, g = value_and_grad(p, state=s)
+            u, s = opt.update(g, s, p, value=v, grad=g, value_fn=objective)
+            return (optax.apply_updates(p, u), s), v
+        (p, _), _ = jax.lax.scan(body, (params, opt.init(params)), None, length=max_iter)
+        return p
+
+    p = run(params)
+    acc = lambda x, y: float(np.mean(np.argmax(np.asarray(x @ p["w"] + p["b"]), -1) == np.asarray(y)))
+    return {"train_accuracy": acc(xtr, train_y), "test_accuracy": acc(xte, test_y)}
+
+
+def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_rate: float, seed: int,
+                     aug: AugmentConfig | None = None, conv: str = "xla", widths=(32, 64, 128),
+                     rep_dim: int = 256, weight_decay: float = 5e-4):
+    """Train the same CNN (:class:`Classifier`) from scratch with cross-entropy; returns ``predict``.
+
+    ``steps`` minibatch steps of AdamW (cosine decay), batches drawn with replacement
+    per step (so tiny label sets, 10 per class, still give full batches), optional
+    augmentation with the SSL augmentations.
+    """
+    check_images(train_x, "train_x")
+    model = Classifier(widths=widths, rep_dim=rep_dim, conv=conv)
+    key = jax.random.key(seed)
+    params = model.init(key, jnp.zeros((1, *train_x.shape[1:])))["params"]
+    tx = optax.adamw(optax.cosine_decay_schedule(learning_rate, steps), weight_decay=weight_decay)
+    state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+    x, y = jnp.asarray(train_x), jnp.asarray(train_y, jnp.int32)
+    n = len(x)
+    bs = min(batch_size, n)
+
+    def step(state, k):
+        k_idx, k_aug = jax.random.split(k)
+        idx = jax.random.randint(k_idx, (bs,), 0, n)
+        xb, yb = x[idx], y[idx]
+        if aug is not None:
+            xb = augment(k_aug, xb, aug)
+
+        def loss_fn(p):
+            logits = state.apply_fn({"params": p}, xb)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+        loss, g = jax.value_and_grad(loss_fn)(state.params)
+        return state.apply_gradients(grads=g), loss
+
+    state, losses = jax.jit(lambda s, ks: jax.lax.scan(step, s, ks))(state, jax.random.split(jax.random.fold_in(key, 1), steps))
+    predict = jax.jit(lambda xb: jnp.argmax(model.apply({"params": state.params}, xb), -1))
+    return predict, np.asarray(losses)
+
+
+def accuracy(predict, images, labels, batch_size: int = 2000) -> float:
+    preds = extract_features(lambda b: predict(b)[:, None], images, batch_size)[:, 0]
+    return float(np.mean(preds == np.asarray(labels)))
+
+
+def per_class_subset(labels, per_class: int, seed: int) -> np.ndarray:
+    """Indices of ``per_class`` random examples of each class (a balanced labelled subset)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c in np.unique(labels):
+        pool = np.flatnonzero(labels == c)
+        if per_class > len(pool):
+            raise ValueError(f"per_class={per_class} exceeds the {len(pool)} examples of class {c}")
+        idx.append(rng.choice(pool, per_class, replace=False))
+    return np.sort(np.concatenate(idx))

@@ -1,0 +1,225 @@
+"""Train states and jitted-step builders for SimCLR, MoCo v2 and PIRL.
+
+A batch is a dict ``{"image": (B, 28, 28) float in [0, 1], "index": (B,) int32}``
+(``index`` is the example's row in the dataset; PIRL's memory bank needs it).
+Every ``step_fn(state, batch, key) -> (state, metrics)`` is pure and traceable;
+:func:`ebm_jax.train.fit` runs it inside a compiled ``lax.scan``. Everything a
+method carries between steps (MoCo's momentum encoder and queue, PIRL's memory
+bank) lives in the state, so it is checkpointed and resumed with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from ebm_jax import losses
+from ebm_jax.data.augment import AugmentConfig, augment, jigsaw
+from ebm_jax.models.ssl import SSLNet
+
+
+class SimCLRState(train_state.TrainState):
+    """Plain TrainState: params of encoder + projection head."""
+
+
+class MoCoState(train_state.TrainState):
+    """MoCo v2 state.
+
+    params_k: momentum (key) encoder, ``θ_k ← m θ_k + (1 − m) θ_q`` every step.
+    queue: ``(K, D)`` L2-normalized keys of past batches (the negatives).
+    queue_ptr: int32 scalar, the next row of ``queue`` to overwrite.
+    """
+
+    params_k: Any = None
+    queue: jax.Array = None
+    queue_ptr: jax.Array = None
+
+
+class PIRLState(train_state.TrainState):
+    """PIRL state. bank: ``(N, D)`` L2-normalized memory bank, one row per training image."""
+
+    bank: jax.Array = None
+
+
+def _check_positive(name, value):
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def _init_params(model: SSLNet, rng, image_shape):
+    x = jnp.zeros((2, *image_shape), jnp.float32)
+    params = model.init(rng, x)["params"]
+    # PIRL's jigsaw branch has its own parameters; initialize them for every method
+    # so that all three share one parameter tree.
+    jig = model.init(rng, jnp.zeros((2, 4, image_shape[0] // 2, image_shape[1] // 2)), method=SSLNet.jigsaw)["params"]
+    return {**jig, **params}
+
+
+def create_simclr_state(model: SSLNet, tx: optax.GradientTransformation, rng, image_shape=(28, 28)) -> SimCLRState:
+    params = _init_params(model, rng, image_shape)
+    return SimCLRState.create(apply_fn=model.apply, params=params, tx=tx)
+
+
+def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: int,
+                      image_shape=(28, 28)) -> MoCoState:
+    """Query params, an identical key copy, and a queue of random unit vectors.
+
+    Raises ``ValueError`` unless ``queue_size`` is a positive multiple of ``batch_size``
+    (each step enqueues one whole batch at ``queue_ptr``).
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    if queue_size < batch_size or queue_size % batch_size:
+        raise ValueError(f"queue_size ({queue_size}) must be a positive multiple of batch_size ({batch_size})")
+    k_init, k_queue = jax.random.split(rng)
+    params = _init_params(model, k_init, image_shape)
+    queue = losses.l2_normalize(jax.random.normal(k_queue, (queue_size, model.proj_dim)))
+    return MoCoState.create(apply_fn=model.apply, params=params, tx=tx,
+                            params_k=jax.tree.map(jnp.copy, params), queue=queue,
+                            queue_ptr=jnp.zeros((), jnp.int32))
+
+
+def create_pirl_state(model: SSLNet, tx, rng, *, num_examples: int, image_shape=(28, 28)) -> PIRLState:
+    """Params and a memory bank of ``num_examples`` random unit vectors."""
+    if num_examples < 2:
+        raise ValueError(f"num_examples must be >= 2, got {num_examples}")
+    k_init, k_bank = jax.random.split(rng)
+    params = _init_params(model, k_init, image_shape)
+    bank = losses.l2_normalize(jax.random.normal(k_bank, (num_examples, model.proj_dim)))
+    return PIRLState.create(apply_fn=model.apply, params=params, tx=tx, bank=bank)
+
+
+def ema_update(target, online, momentum: float):
+    """``target ← m · target + (1 − m) · online``, leafwise."""
+    return jax.tree.map(lambda t, o: momentum * t + (1.0 - momentum) * o, target, online)
+
+
+def enqueue(queue: jax.Array, ptr: jax.Array, keys: jax.Array):
+    """Write ``keys`` ``(B, D)`` into ``queue`` ``(K, D)`` at row ``ptr``; ``K % B == 0``.
+
+    Returns ``(queue, (ptr + B) mod K)`` — a FIFO ring buffer (oldest batch replaced).
+    """
+    k, b = queue.shape[0], keys.shape[0]
+    if k % b:
+        raise ValueError(f"queue size ({k}) must be a multiple of the batch ({b})")
+    queue = jax.lax.dynamic_update_slice_in_dim(queue, keys.astype(queue.dtype), ptr, axis=0)
+    return queue, (ptr + b) % k
+
+
+def _views(key, images, aug):
+    """Two independent views: one batched augmentation of ``[x; x]`` (per-example keys)."""
+    both = augment(key, jnp.concatenate([images, images]), aug)
+    n = images.shape[0]
+    return both[:n], both[n:]
+
+
+def make_simclr_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.5):
+    """SimCLR: ``L = nt_xent(g(f(t_a(x))), g(f(t_b(x))), τ)`` over the batch."""
+    _check_positive("temperature", temperature)
+    aug.validate()
+
+    def step(state: SimCLRState, batch, key):
+        xa, xb = _views(key, batch["image"], aug)
+        x = jnp.concatenate([xa, xb])
+
+        def loss_fn(params):
+            _, z = state.apply_fn({"params": params}, x)
+            za, zb = jnp.split(z, 2)
+            return losses.nt_xent(za, zb, temperature)
+
+        loss, grads = jax.value_and_grad(loss_fn)(state.params)
+        return state.apply_gradients(grads=grads), {"loss": loss}
+
+    return step
+
+
+def make_moco_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.2, momentum: float = 0.99,
+                   symmetric: bool = True):
+    """MoCo v2 step.
+
+    ``q = normalize(g_q(f_q(t_a(x))))``, ``k = normalize(g_k(f_k(t_b(x))))`` (no gradient);
+    ``L = info_nce(q, k, queue, τ)`` (symmetrized over the two views when ``symmetric``);
+    then ``θ_k ← m θ_k + (1 − m) θ_q`` and the keys are enqueued, all inside the step.
+    The key encoder sees the updated query params of *this* step's EMA only after the
+    gradient step, as in the paper.
+    """
+    _check_positive("temperature", temperature)
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    aug.validate()
+
+    def step(state: MoCoState, batch, key):
+        xa, xb = _views(key, batch["image"], aug)
+        x = jnp.concatenate([xa, xb])
+        _, k_all = state.apply_fn({"params": state.params_k}, x)
+        k_all = jax.lax.stop_gradient(losses.l2_normalize(k_all))
+        ka, kb = jnp.split(k_all, 2)
+        queue = jax.lax.stop_gradient(state.queue)
+
+        def loss_fn(params):
+            if symmetric:
+                _, q = state.apply_fn({"params": params}, x)
+                qa, qb = jnp.split(q, 2)
+                return 0.5 * (losses.info_nce(qa, kb, queue, temperature) + losses.info_nce(qb, ka, queue, temperature))
+            _, qa = state.apply_fn({"params": params}, xa)
+            return losses.info_nce(qa, kb, queue, temperature)
+
+        loss, grads = jax.value_and_grad(loss_fn)(state.params)
+        state = state.apply_gradients(grads=grads)
+        params_k = ema_update(state.params_k, state.params, momentum)
+        new_queue, ptr = enqueue(state.queue, state.queue_ptr, kb)
+        return state.replace(params_k=params_k, queue=new_queue, queue_ptr=ptr), {"loss": loss}
+
+    return step
+
+
+def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.2, bank_momentum: float = 0.5,
+                   num_negatives: int = 4096, lam: float = 0.5, grid: int = 2):
+    """PIRL step (Misra & van der Maaten, 2020) with InfoNCE against a memory bank.
+
+    ``z = normalize(g(f(t(x))))`` (image branch), ``z_t = normalize(g_J(jigsaw(t(x))))``
+    (jigsaw branch), ``m = bank[index]``, negatives ``bank[j]`` for ``num_negatives``
+    uniformly drawn rows ``j``::
+
+        L = λ · info_nce(m, z_t, negatives) + (1 − λ) · info_nce(m, z, negatives)
+
+    then ``bank[index] ← normalize(β · bank[index] + (1 − β) · z)`` (``β = bank_momentum``).
+    """
+    _check_positive("temperature", temperature)
+    if not 0 <= bank_momentum < 1:
+        raise ValueError(f"bank_momentum must be in [0, 1), got {bank_momentum}")
+    if not 0 <= lam <= 1:
+        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    if num_negatives < 1:
+        raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+    aug.validate()
+
+    def step(state: PIRLState, batch, key):
+        k_aug, k_jig, k_neg = jax.random.split(key, 3)
+        xa, xb = _views(k_aug, batch["image"], aug)
+        tiles, _ = jigsaw(k_jig, xb, grid)
+        idx = batch["index"]
+        m = jax.lax.stop_gradient(state.bank[idx])
+        neg_idx = jax.random.randint(k_neg, (num_negatives,), 0, state.bank.shape[0])
+        negatives = jax.lax.stop_gradient(state.bank[neg_idx])
+
+        def loss_fn(params):
+            _, z = state.apply_fn({"params": params}, xa)
+            zt = state.apply_fn({"params": params}, tiles, method=SSLNet.jigsaw)
+            loss = lam * losses.info_nce(m, zt, negatives, temperature) + \
+                (1 - lam) * losses.info_nce(m, z, negatives, temperature)
+            return loss, z
+
+        (loss, z), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        state = state.apply_gradients(grads=grads)
+        z = jax.lax.stop_gradient(losses.l2_normalize(z))
+        new_rows = losses.l2_normalize(bank_momentum * m + (1 - bank_momentum) * z)
+        bank = state.bank.at[idx].set(new_rows)
+        return state.replace(bank=bank), {"loss": loss}
+
+    return step
