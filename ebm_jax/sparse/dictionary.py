@@ -12,6 +12,9 @@ Minimises over D (n, k) with ‖d_j‖ = 1 the average free energy
    * ``"pgd"``: one projected gradient step on ½‖X − Z Dᵀ‖²/b with step
      1/λ_max(ZᵀZ/b), then column normalisation.
 
+Options: ``nonneg`` (codes z ≥ 0) and ``nonneg_atoms`` (atoms ≥ 0, projected
+before normalisation): the parts-based variant that turns digits into strokes.
+
 An epoch is one jitted ``lax.scan`` over minibatches of device-resident data.
 """
 
@@ -43,19 +46,29 @@ def normalize_atoms(D: jax.Array) -> jax.Array:
     return D / jnp.where(norms > 0, norms, 1.0)
 
 
-def init_dictionary(key, x, num_atoms: int) -> DictState:
-    """Atoms = ``num_atoms`` distinct random examples of x (N, n), normalised."""
+INITS = ("data", "gaussian")
+
+
+def init_dictionary(key, x, num_atoms: int, init: str = "data") -> DictState:
+    """Unit-norm initial atoms: ``"data"``, distinct random examples of x (N, n);
+    ``"gaussian"``, i.i.d. normal atoms."""
     x = _checks.as_float_array(x, "x", ndim=2)
     num_atoms = _checks.check_num_iters(num_atoms, "num_atoms")
-    if num_atoms > x.shape[0]:
-        raise ValueError(f"num_atoms={num_atoms} exceeds the number of examples {x.shape[0]}")
-    idx = jax.random.choice(key, x.shape[0], (num_atoms,), replace=False)
-    D = normalize_atoms(x[idx].T + 1e-6 * jax.random.normal(key, (x.shape[1], num_atoms), x.dtype))
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    noise = jax.random.normal(key, (x.shape[1], num_atoms), x.dtype)
+    if init == "gaussian":
+        D = normalize_atoms(noise)
+    else:
+        if num_atoms > x.shape[0]:
+            raise ValueError(f"num_atoms={num_atoms} exceeds the number of examples {x.shape[0]}")
+        idx = jax.random.choice(key, x.shape[0], (num_atoms,), replace=False)
+        D = normalize_atoms(x[idx].T + 1e-6 * noise)
     n, k = D.shape
     return DictState(D, jnp.zeros((k, k), x.dtype), jnp.zeros((n, k), x.dtype), jnp.asarray(0, jnp.int32))
 
 
-def _bcd_sweep(D, A, B, xb, key):
+def _bcd_sweep(D, A, B, xb, key, nonneg_atoms):
     k = D.shape[1]
     tiny = 1e-6 * jnp.maximum(jnp.trace(A) / k, jnp.finfo(D.dtype).tiny)
     picks = jax.random.randint(key, (k,), 0, xb.shape[0])
@@ -65,6 +78,8 @@ def _bcd_sweep(D, A, B, xb, key):
         u = D[:, j] + (B[:, j] - D @ A[:, j]) / jnp.where(a_jj > tiny, a_jj, 1.0)
         fresh = xb[picks[j]]
         u = jnp.where(a_jj > tiny, u, fresh)
+        if nonneg_atoms:
+            u = jnp.maximum(u, 0.0)
         nrm = jnp.linalg.norm(u)
         u = jnp.where(nrm > 0, u / jnp.where(nrm > 0, nrm, 1.0), D[:, j])
         return D.at[:, j].set(u)
@@ -72,9 +87,9 @@ def _bcd_sweep(D, A, B, xb, key):
     return jax.lax.fori_loop(0, k, body, D)
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size", "inference_iters", "update"))
+@functools.partial(jax.jit, static_argnames=("batch_size", "inference_iters", "update", "nonneg", "nonneg_atoms"))
 def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inference_iters: int,
-                     update: str = "bcd", forget: float = 0.95):
+                     update: str = "bcd", forget: float = 0.95, nonneg: bool = False, nonneg_atoms: bool = False):
     """One pass over x (N, n) in minibatches; returns (state, per-batch mean energy (num_batches,))."""
     N = x.shape[0]
     nb = N // batch_size
@@ -89,17 +104,18 @@ def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inferenc
         eta = 1.0 / (_power_iteration(D, 30) * 1.01)
         z0 = jnp.zeros((batch_size, D.shape[1]), x.dtype)
         Z, _ = _scan_solver(xb, D, lam2, eta, z0, num_iters=inference_iters, momentum=True, restart=True,
-                            nonneg=False, gram=True, record=False)
+                            nonneg=nonneg, gram=True, record=False)
         energy = jnp.mean(_objective(xb, D, Z, lam2))
         A = forget * state.A + Z.T @ Z / batch_size
         B = forget * state.B + xb.T @ Z / batch_size
         if update == "bcd":
-            D = _bcd_sweep(D, A, B, xb, bkey)
+            D = _bcd_sweep(D, A, B, xb, bkey, nonneg_atoms)
         else:
             C = Z.T @ Z / batch_size
             Lc = jnp.maximum(jnp.linalg.eigvalsh(C)[-1], jnp.finfo(x.dtype).tiny)
             grad = (D @ C - xb.T @ Z / batch_size)
-            D = normalize_atoms(D - grad / Lc)
+            D = D - grad / Lc
+            D = normalize_atoms(jnp.maximum(D, 0.0) if nonneg_atoms else D)
         return DictState(D, A, B, state.step + 1), energy
 
     keys = jax.random.split(key, nb)
@@ -107,7 +123,8 @@ def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inferenc
 
 
 def learn_dictionary(x, num_atoms: int, lam: float, *, num_epochs: int = 5, batch_size: int = 256,
-                     inference_iters: int = 50, update: str = "bcd", forget: float = 0.95, seed: int = 0,
+                     inference_iters: int = 50, update: str = "bcd", forget: float = 0.95, init: str = "data",
+                     nonneg: bool = False, nonneg_atoms: bool = False, seed: int = 0,
                      callback=None) -> tuple[DictState, np.ndarray]:
     """Learn D (n, num_atoms) on x (N, n). Returns (state, per-batch energies (epochs·batches,)).
 
@@ -123,26 +140,27 @@ def learn_dictionary(x, num_atoms: int, lam: float, *, num_epochs: int = 5, batc
     if not 0.0 <= forget <= 1.0:
         raise ValueError(f"forget must be in [0, 1], got {forget}")
     key = jax.random.PRNGKey(seed)
-    state = init_dictionary(jax.random.fold_in(key, -1), x, num_atoms)
+    state = init_dictionary(jax.random.fold_in(key, 2**31 - 1), x, num_atoms, init)
     history = []
     for e in range(num_epochs):
         state, energies = dictionary_epoch(state, x, lam, jax.random.fold_in(key, e), batch_size=batch_size,
-                                           inference_iters=inference_iters, update=update, forget=forget)
+                                           inference_iters=inference_iters, update=update, forget=forget,
+                                           nonneg=bool(nonneg), nonneg_atoms=bool(nonneg_atoms))
         history.append(np.asarray(energies))
         if callback is not None:
             callback(e, state, history[-1])
     return state, np.concatenate(history)
 
 
-def evaluate_dictionary(x, D, lam, *, tol: float = 1e-4) -> dict:
+def evaluate_dictionary(x, D, lam, *, tol: float = 1e-4, nonneg: bool = False) -> dict:
     """Codes x (N, n) on D (n, k) with FISTA (relative gap ``tol``) and reports
     ``energy`` (mean free energy), ``rel_recon_error`` (Σ‖x − Dz‖²/Σ‖x‖²),
     ``mse`` (per pixel), ``mean_nonzeros`` (per example) and ``frac_nonzero``."""
     x, D = _checks.check_x_D(x, D)
-    z = fista(x, D, lam, tol=tol, restart=True, polish=True)
+    z = fista(x, D, lam, tol=tol, restart=True, polish=True, nonneg=nonneg)
     r = x - z @ D.T
     lam2 = jnp.broadcast_to(_checks.check_lam(lam, x.shape[0], x.dtype), (x.shape[0], 1))
-    primal, gap = _duality_gap(x, D, z, lam2, False)
+    primal, gap = _duality_gap(x, D, z, lam2, nonneg)
     nnz = jnp.sum(z != 0, axis=-1)
     return {
         "energy": float(jnp.mean(primal)),

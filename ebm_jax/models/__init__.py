@@ -1,0 +1,1 @@
+"""Models: autoencoders (VAE / AE) and, per area, the lecture's other EBMs."""

