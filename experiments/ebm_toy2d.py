@@ -42,6 +42,7 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(__file__).parent / "configs" / "ebm_toy2d.py"), "Experiment config.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
 
+PLOT_BOX = (-4.0, 4.0)  # grid for landscapes and "far from data" cells: wider than the data's box
 ANCHOR = "none published; lecture's qualitative claim: PCD removes CD's spurious low-energy regions"
 
 
@@ -78,7 +79,7 @@ def train_run(config, dataset, method, data, key, workdir, snaps):
     chains = (jax.random.uniform(kchain, (config.pcd_num_chains, 2), minval=TOY2D_BOX[0], maxval=TOY2D_BOX[1])
               if method == "pcd" else None)
     state = create_state(kinit, model, 2, config.learning_rate, chains)
-    axis, grid = grid_2d(config.grid_size)
+    axis, grid = grid_2d(config.grid_size, PLOT_BOX)
     far = distance_to_data(grid, np.asarray(data)) > config.far_distance
     grid_j, data_j = jnp.asarray(grid), jnp.asarray(data)
     steps_per_epoch = len(data) // config.batch_size
@@ -134,6 +135,8 @@ def plot_dataset(path, dataset, runs, data, axis, snaps):
                       extent=ext, cmap="viridis")
             ax.scatter(sub[:, 0], sub[:, 1], s=0.5, c="white", alpha=0.5)
             ax.scatter(neg[:300, 0], neg[:300, 1], s=1.5, c="red")
+            ax.set_xlim(ext[:2])
+            ax.set_ylim(ext[2:])
             ax.set_title(f"{m.upper()} epoch {ep}", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -141,6 +144,8 @@ def plot_dataset(path, dataset, runs, data, axis, snaps):
         e, _ = snapshots[snaps[-1]]
         ax.imshow(np.exp(-(e - e.min())), origin="lower", extent=ext, cmap="magma")
         ax.scatter(samples[:, 0], samples[:, 1], s=1.5, c="cyan")
+        ax.set_xlim(ext[:2])
+        ax.set_ylim(ext[2:])
         ax.set_title(f"{m.upper()}: exp(-E), long MH chains", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
