@@ -11,7 +11,7 @@ data, PCD with persistent chains in the train state), trains in
     results.json           per run: spurious_frac (fraction of grid cells far from the data
                            whose energy is below the 95th percentile of the data's energy),
                            long-chain samples' off-data fraction and mean distance to data,
-                           the energy gap far-from-data minus data, the MH move rate
+                           the energy gap far-from-data minus data, the one-step MH acceptance rate of the negatives
     metrics.jsonl          (per run directory) loss, E(data), E(negatives) over training
 
 The lecture's claim being measured: CD's short chains started at the data never
@@ -22,6 +22,7 @@ PCD's chains wander into them and push their energy up.
 from __future__ import annotations
 
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -50,12 +51,22 @@ def _split(s: str) -> list[str]:
     return [t.strip() for t in s.split(",") if t.strip()]
 
 
+def parse_method(name: str, default_k: int) -> tuple[str, int]:
+    """``"cd"`` / ``"pcd"`` (k = config.k) or with an explicit k: ``"cd1"``, ``"pcd10"``."""
+    m = re.fullmatch(r"(p?cd)(\d*)", name)
+    if not m or (m.group(2) and int(m.group(2)) < 1):
+        raise ValueError(f"config.methods entries must be cd, pcd, cd<k> or pcd<k> with k >= 1, got {name!r}")
+    return m.group(1), int(m.group(2)) if m.group(2) else default_k
+
+
 def validate_config(config):
     datasets, methods = _split(config.datasets), _split(config.methods)
     if not datasets or any(d not in TOY2D for d in datasets):
         raise ValueError(f"config.datasets must be a comma list from {TOY2D}, got {config.datasets!r}")
-    if not methods or any(m not in ("cd", "pcd") for m in methods):
-        raise ValueError(f"config.methods must be a comma list from ('cd', 'pcd'), got {config.methods!r}")
+    if not methods:
+        raise ValueError("config.methods is empty")
+    for m in methods:
+        parse_method(m, config.k)
     for key in ("num_data", "batch_size", "num_epochs", "k", "pcd_num_chains", "grid_size", "long_chain_num",
                 "log_every_steps"):
         if not isinstance(config[key], int) or config[key] < 1:
@@ -71,7 +82,8 @@ def validate_config(config):
     return datasets, methods, snaps
 
 
-def train_run(config, dataset, method, data, key, workdir, snaps):
+def train_run(config, dataset, method_name, data, key, workdir, snaps):
+    method, k = parse_method(method_name, config.k)
     model = EnergyMLP(hidden=tuple(config.hidden), prior_scale=config.prior_scale)
     energy = energy_fn_of(model)
     kernel = make_rwmh_kernel(energy, config.step_size)
@@ -89,32 +101,34 @@ def train_run(config, dataset, method, data, key, workdir, snaps):
     def eval_arrays(params, chains):
         e_grid = energy(params, grid_j)
         e_data = energy(params, data_j)
-        neg = chains if chains is not None else run_chain(kernel, kneg, data_j[: config.batch_size], params, config.k)
-        return e_grid, e_data, neg
+        neg = chains if chains is not None else run_chain(kernel, kneg, data_j[: config.batch_size], params, k)
+        moved = run_chain(kernel, jax.random.fold_in(kneg, 1), neg, params, 1)
+        accept = jnp.mean(jnp.any(moved != neg, axis=-1).astype(jnp.float32))  # one-step MH acceptance
+        return e_grid, e_data, neg, accept
 
     def eval_fn(state):
         epoch = int(state.step) // steps_per_epoch
-        e_grid, e_data, neg = (np.asarray(a) for a in eval_arrays(state.params, state.chains))
+        e_grid, e_data, neg, accept = (np.asarray(a) for a in eval_arrays(state.params, state.chains))
         tau = np.percentile(e_data, 95)
         if epoch in snaps:
             snapshots[epoch] = (e_grid.reshape(len(axis), len(axis)), neg)
         return {"spurious_frac": float(np.mean(e_grid[far] < tau)),
-                "e_far_minus_data": float(np.mean(e_grid[far]) - np.mean(e_data))}
+                "e_far_minus_data": float(np.mean(e_grid[far]) - np.mean(e_data)), "accept_rate": float(accept)}
 
-    state, history = fit(state, make_ebm_train_step(model, method, config.k, config.step_size, config.alpha), data_j,
+    state, history = fit(state, make_ebm_train_step(model, method, k, config.step_size, config.alpha), data_j,
                          batch_size=config.batch_size, num_epochs=config.num_epochs, rng=kfit, workdir=workdir,
-                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"{dataset}/{method}")
+                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"{dataset}/{method_name}")
     if config.num_epochs not in snapshots:  # resumed run: evaluate the final state
         eval_fn(state)
     x0 = jax.random.uniform(jax.random.fold_in(key, 7), (config.long_chain_num, 2), minval=TOY2D_BOX[0],
                             maxval=TOY2D_BOX[1])
     samples = np.asarray(sample_chains(kernel, jax.random.fold_in(key, 8), x0, state.params, config.long_chain_steps))
     dist = distance_to_data(samples, np.asarray(data))
-    last = [h for h in history if "moved_frac" in h][-1]
+    last = [h for h in history if "e_neg" in h][-1]
     final = [h for h in history if "spurious_frac" in h][-1]
     result = {"spurious_frac": final["spurious_frac"], "e_far_minus_data": final["e_far_minus_data"],
               "longchain_offdata_frac": float(np.mean(dist > config.offdata_distance)),
-              "longchain_mean_dist": float(dist.mean()), "moved_frac": last["moved_frac"],
+              "longchain_mean_dist": float(dist.mean()), "mh_accept_rate": final["accept_rate"],
               "e_data": last["e_data"], "e_neg": last["e_neg"]}
     curve = [(h["epoch"], h["spurious_frac"]) for h in history if "spurious_frac" in h]
     return result, snapshots, samples, axis, curve

@@ -6,7 +6,7 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.datasets = "rings,two_moons,gaussians"
-    config.methods = "cd,pcd"
+    config.methods = "cd1,cd10,pcd10"   # cd<k> / pcd<k>; bare "cd" / "pcd" use config.k
     config.num_data = 8192
     config.batch_size = 256
     config.num_epochs = 60            # 32 steps per epoch
