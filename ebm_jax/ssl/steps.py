@@ -52,12 +52,16 @@ def _check_positive(name, value):
 
 
 def _init_params(model: SSLNet, rng, image_shape):
-    x = jnp.zeros((2, *image_shape), jnp.float32)
-    params = model.init(rng, x)["params"]
-    # PIRL's jigsaw branch has its own parameters; initialize them for every method
-    # so that all three share one parameter tree.
-    jig = model.init(rng, jnp.zeros((2, 4, image_shape[0] // 2, image_shape[1] // 2)), method=SSLNet.jigsaw)["params"]
-    return {**jig, **params}
+    """All parameters, including PIRL's jigsaw branch (one tree for the three methods); jitted."""
+
+    def init(rng):
+        x = jnp.zeros((2, *image_shape), jnp.float32)
+        params = model.init(rng, x)["params"]
+        tiles = jnp.zeros((2, 4, image_shape[0] // 2, image_shape[1] // 2))
+        jig = model.init(rng, tiles, method=SSLNet.jigsaw)["params"]
+        return {**jig, **params}
+
+    return jax.jit(init)(rng)
 
 
 def create_simclr_state(model: SSLNet, tx: optax.GradientTransformation, rng, image_shape=(28, 28)) -> SimCLRState:
