@@ -1,0 +1,110 @@
+"""The VAE objective against references, and the autoencoders' training step."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from ebm_jax import losses
+from ebm_jax.models import vae, vae_train
+
+
+def test_bernoulli_log_likelihood_matches_formula():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 10)).astype(np.float32)
+    x = (rng.random((4, 10)) < 0.5).astype(np.float32)
+    p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    expected = (x * np.log(p) + (1 - x) * np.log1p(-p)).sum(-1)
+    np.testing.assert_allclose(losses.bernoulli_log_likelihood(logits, x), expected, rtol=1e-5)
+
+
+def test_analytic_kl_matches_monte_carlo():
+    key_mean, key_logvar, key_z = jax.random.split(jax.random.key(0), 3)
+    mean = jax.random.normal(key_mean, (3, 5))
+    logvar = 0.5 * jax.random.normal(key_logvar, (3, 5))
+    z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key_z, (200_000, 3, 5))
+    mc = jnp.mean(losses.diag_gaussian_log_prob(z, mean, logvar) - losses.standard_normal_log_prob(z), axis=0)
+    analytic = losses.gaussian_kl_to_standard_normal(mean, logvar)
+    np.testing.assert_allclose(mc, analytic, atol=0.03)
+    assert float(losses.gaussian_kl_to_standard_normal(jnp.zeros(4), jnp.zeros(4))) == 0.0
+
+
+def test_iwae_bound_k1_is_the_log_weight_and_increases_with_k():
+    log_w = jnp.array([[-3.0, -1.0], [-2.0, -5.0], [-4.0, -2.0]])
+    np.testing.assert_allclose(losses.iwae_bound(log_w[:1]), log_w[0])
+    np.testing.assert_allclose(losses.iwae_bound(log_w), jnp.log(jnp.mean(jnp.exp(log_w), 0)), rtol=1e-6)
+
+
+def test_importance_sampled_likelihood_matches_quadrature():
+    """1-D latent, 6 pixels: log p(x) = log ∫ p(x|z) N(z;0,1) dz by quadrature is the oracle."""
+    model = vae.Autoencoder(latent_dim=1, hidden_dims=(8,), output_dim=6)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 6)), jax.random.key(1))["params"]
+    x = np.array([[1, 0, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1]], np.float32)
+    z = jnp.linspace(-10, 10, 40_001)[:, None]
+    logits = model.apply({"params": params}, z, method=vae.Autoencoder.decode)
+    log_joint = losses.bernoulli_log_likelihood(logits[:, None, :], x[None]) + losses.standard_normal_log_prob(z)[:, None]
+    exact = jax.nn.logsumexp(log_joint, axis=0) + jnp.log(z[1, 0] - z[0, 0])
+    estimate = vae_train.importance_sampled_log_likelihood(model, params, x, jax.random.key(2), num_samples=20_000,
+                                                           chunk=5_000, progress=False)
+    np.testing.assert_allclose(estimate, exact, atol=0.02)
+    elbo = -sum(vae.negative_elbo_terms(model, params, jnp.asarray(x), jax.random.key(3)))
+    assert np.all(np.asarray(exact) >= np.asarray(elbo) - 1.0)  # loose: a single-sample ELBO is noisy
+
+
+def test_vae_loss_is_recon_plus_kl_and_iwae_option():
+    model = vae.Autoencoder(latent_dim=3, hidden_dims=(16,), output_dim=12)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 12)), jax.random.key(1))["params"]
+    x = (jax.random.uniform(jax.random.key(2), (5, 12)) < 0.5).astype(jnp.float32)
+    loss, m = vae.vae_loss(model, params, x, jax.random.key(3))
+    np.testing.assert_allclose(loss, m["recon"] + m["kl"], rtol=1e-6)
+    loss_k, _ = vae.vae_loss(model, params, x, jax.random.key(3), iwae_k=64)
+    assert loss_k < loss + 1.0  # −L_64 is a tighter (smaller) bound than the −ELBO, up to noise
+
+
+def test_ae_loss_matches_optax_bce():
+    model = vae.Autoencoder(latent_dim=3, hidden_dims=(16,), output_dim=12, kind="ae")
+    params = model.init(jax.random.key(0), jnp.zeros((1, 12)))["params"]
+    assert "logvar" not in params["encoder"]
+    x = jax.random.uniform(jax.random.key(2), (5, 12))
+    logits, _, _ = model.apply({"params": params}, x)
+    loss, _ = vae.ae_loss(model, params, x)
+    np.testing.assert_allclose(loss, optax.sigmoid_binary_cross_entropy(logits, x).sum(-1).mean(), rtol=1e-6)
+
+
+def test_train_step_learns_on_mnist_subset(mnist_subset):
+    x_train, x_test, _ = mnist_subset
+    from ebm_jax.data import binarize_fixed
+    from ebm_jax.train import fit
+
+    model = vae.Autoencoder(latent_dim=10, hidden_dims=(200,))
+    state = vae_train.create_state(model, jax.random.key(0), 1e-3)
+    before = vae_train.evaluate(model, state.params, binarize_fixed(x_test), jax.random.key(1))["neg_elbo"]
+    state, _ = fit(state, vae_train.make_train_step(model), x_train, batch_size=64, num_epochs=3,
+                   rng=jax.random.key(2))
+    after = vae_train.evaluate(model, state.params, binarize_fixed(x_test), jax.random.key(1))["neg_elbo"]
+    assert before > 500 and after < 0.4 * before  # 784·log 2 ≈ 543 nats for an untrained decoder
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(binarization="otsu"), "binarization"),
+    (dict(iwae_k=0), "iwae_k"),
+])
+def test_bad_step_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        vae_train.make_train_step(vae.Autoencoder(), **kwargs)
+
+
+def test_bad_learning_rate_and_images():
+    model = vae.Autoencoder()
+    for lr in (0.0, -1e-3):
+        with pytest.raises(ValueError, match="learning_rate"):
+            vae_train.create_state(model, jax.random.key(0), lr)
+    with pytest.raises(ValueError, match=r"shape \(N, 784\)"):
+        vae_train.validate_images(np.zeros((4, 28, 28), np.float32), 784)
+    with pytest.raises(TypeError, match="floating"):
+        vae_train.validate_images(np.zeros((4, 784), np.uint8), 784)
+    with pytest.raises(ValueError, match="empty"):
+        vae_train.validate_images(np.zeros((0, 784), np.float32), 784)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        vae_train.validate_images(np.full((4, 784), 255.0, np.float32), 784)

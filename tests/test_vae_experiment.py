@@ -1,0 +1,67 @@
+"""End to end: `python -m experiments.vae_mnist` on a small slice, config errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from experiments import vae_mnist
+from experiments.configs import vae_mnist as vae_config
+from tests.conftest import mnist_cache_available
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _small_config(**overrides):
+    config = vae_config.get_config()
+    small = dict(num_epochs=1, num_train_examples=1024, num_test_examples=200, batch_size=64, hidden_dims=(64,),
+                 eval_importance_samples=50, data_source="cache")
+    config.update({**small, **overrides})
+    return config
+
+
+@pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
+def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
+    results = vae_mnist.run(_small_config(), tmp_path)
+    for key in ("test_neg_elbo", "test_recon", "test_kl", "test_nll_is", "eval_importance_samples",
+                "binarization", "num_epochs", "train_seconds", "ae_test_recon"):
+        assert key in results
+    assert json.loads((tmp_path / "results.json").read_text())["test_neg_elbo"] == pytest.approx(results["test_neg_elbo"])
+    assert abs(results["test_neg_elbo"] - results["test_recon"] - results["test_kl"]) < 1e-3
+    assert results["test_nll_is"] < results["test_neg_elbo"] + 1.0  # the IS bound is tighter than the ELBO
+    for name in ("samples.png", "samples_vae.png", "samples_ae.png", "reconstructions.png", "interpolation.png",
+                 "latent_space.png", "loss_curves.png", "config.json", "metrics.jsonl"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "ae" / "checkpoints").is_dir()
+    lines_before = (tmp_path / "metrics.jsonl").read_text()
+    again = vae_mnist.run(_small_config(), tmp_path)  # same workdir: restored, nothing retrained
+    assert again["test_neg_elbo"] == pytest.approx(results["test_neg_elbo"])
+    assert (tmp_path / "metrics.jsonl").read_text() == lines_before
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (dict(learning_rate=0.0), "learning_rate"),
+    (dict(learning_rate=-1.0), "learning_rate"),
+    (dict(model="gan"), "model"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(hidden_dims=(400, -1)), "hidden_dims"),
+    (dict(model="ae", iwae_k=5), "iwae_k"),
+])
+def test_bad_config_values(tmp_path, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        vae_mnist.run(_small_config(**overrides), tmp_path)
+
+
+@pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
+def test_batch_larger_than_data(tmp_path):
+    with pytest.raises(ValueError, match="larger than the training set"):
+        vae_mnist.run(_small_config(num_train_examples=100, batch_size=128), tmp_path)
+
+
+def test_config_typo_is_an_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.vae_mnist", f"--workdir={tmp_path}",
+                           "--config.latnt_dim=2"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0
+    assert "latnt_dim" in proc.stderr
+    assert not (tmp_path / "config.json").exists()
