@@ -10,7 +10,8 @@ data, PCD with persistent chains in the train state), trains in
                            and negative samples (red), plus long MH chains from noise
     results.json           per run: spurious_frac (fraction of grid cells far from the data
                            whose energy is below the 95th percentile of the data's energy),
-                           long-chain samples' off-data fraction and mean distance to data,
+                           long-chain samples' off-data fraction, mean distance to data and
+                           total-variation distance to the data on a 16x16 histogram (mode weights),
                            the energy gap far-from-data minus data, the one-step MH acceptance rate of the negatives
     metrics.jsonl          (per run directory) loss, E(data), E(negatives) over training
 
@@ -124,11 +125,15 @@ def train_run(config, dataset, method_name, data, key, workdir, snaps):
                             maxval=TOY2D_BOX[1])
     samples = np.asarray(sample_chains(kernel, jax.random.fold_in(key, 8), x0, state.params, config.long_chain_steps))
     dist = distance_to_data(samples, np.asarray(data))
+    edges = np.linspace(PLOT_BOX[0], PLOT_BOX[1], 17)
+    h_s = np.histogram2d(samples[:, 0], samples[:, 1], bins=[edges, edges])[0].ravel()
+    h_d = np.histogram2d(np.asarray(data)[:, 0], np.asarray(data)[:, 1], bins=[edges, edges])[0].ravel()
+    tv = 0.5 * np.abs(h_s / max(h_s.sum(), 1) - h_d / h_d.sum()).sum()
     last = [h for h in history if "e_neg" in h][-1]
     final = [h for h in history if "spurious_frac" in h][-1]
     result = {"spurious_frac": final["spurious_frac"], "e_far_minus_data": final["e_far_minus_data"],
               "longchain_offdata_frac": float(np.mean(dist > config.offdata_distance)),
-              "longchain_mean_dist": float(dist.mean()), "mh_accept_rate": final["accept_rate"],
+              "longchain_mean_dist": float(dist.mean()), "longchain_tv_vs_data_16x16": float(tv), "mh_accept_rate": final["accept_rate"],
               "e_data": last["e_data"], "e_neg": last["e_neg"]}
     curve = [(h["epoch"], h["spurious_frac"]) for h in history if "spurious_frac" in h]
     return result, snapshots, samples, axis, curve
