@@ -15,6 +15,7 @@ from ebm_jax.sparse.lasso import (
     lipschitz_constant,
     soft_threshold,
 )
+from ebm_jax.sparse.working_set import working_set_lasso
 
 __all__ = [
     "duality_gap",
@@ -26,4 +27,5 @@ __all__ = [
     "lasso_path",
     "lipschitz_constant",
     "soft_threshold",
+    "working_set_lasso",
 ]

@@ -80,10 +80,12 @@ def _duality_gap(x, D, z, lam2, nonneg):
     cmax = jnp.max(corr, axis=-1) if nonneg else jnp.max(jnp.abs(corr), axis=-1)
     lam = lam2[:, 0]
     s = jnp.where(cmax > lam, lam / jnp.where(cmax > 0, cmax, 1.0), 1.0)
-    primal = 0.5 * jnp.sum(r * r, -1) + lam * jnp.sum(jnp.abs(z), -1)
-    xs = x - s[:, None] * r
-    dual = 0.5 * jnp.sum(x * x, -1) - 0.5 * jnp.sum(xs * xs, -1)
-    return primal, jnp.maximum(primal - dual, 0.0)
+    rr = jnp.sum(r * r, -1)
+    l1 = jnp.sum(jnp.abs(z), -1)
+    primal = 0.5 * rr + lam * l1
+    # primal − dual, rearranged (x = Dz + r) so that nothing cancels against ‖x‖²:
+    gap = 0.5 * (1.0 - s) ** 2 * rr + lam * l1 - s * jnp.sum(z * corr, -1)
+    return primal, jnp.maximum(gap, 0.0)
 
 
 def duality_gap(x, D, z, lam, *, nonneg: bool = False) -> jax.Array:
@@ -325,21 +327,30 @@ def free_energy(x, D, lam, *, tol: float = 1e-6, nonneg: bool = False, **fista_k
 
 
 def lasso_path(x, D, lam, *, num_lams: int = 5, ratio: float = 10.0, tol: float = 1e-6, path_tol: float = 1e-3,
-               **fista_kwargs):
+               solver: str = "fista", **solver_kwargs):
     """Warm starts along a geometric λ path from ``ratio·λ`` down to ``λ``.
 
     Intermediate problems are solved to ``path_tol``, the last one to ``tol``;
-    each warm-starts the next. Returns z (batch, k) for the final λ.
+    each warm-starts the next. ``solver``: ``"fista"`` (:func:`fista`, tol form)
+    or ``"working_set"`` (:func:`ebm_jax.sparse.working_set_lasso`).
+    Returns z (batch, k) for the final λ.
     """
+    from ebm_jax.sparse.working_set import working_set_lasso
+
     num_lams = _checks.check_num_iters(num_lams, "num_lams")
+    if solver not in ("fista", "working_set"):
+        raise ValueError(f"solver must be 'fista' or 'working_set', got {solver!r}")
+    if not ratio >= 1:
+        raise ValueError(f"ratio must be >= 1, got {ratio}")
     x, D = _checks.check_x_D(x, D)
     lam2 = _checks.check_lam(lam, x.shape[0], x.dtype)
     lam_vec = jnp.broadcast_to(lam2, (x.shape[0], 1))[:, 0]
-    if fista_kwargs.get("step") is None:
-        fista_kwargs["step"] = 1.0 / lipschitz_constant(D)
-    z = fista_kwargs.pop("z0", None)
+    if solver == "fista" and solver_kwargs.get("step") is None:
+        solver_kwargs["step"] = 1.0 / lipschitz_constant(D)
+    solve = fista if solver == "fista" else working_set_lasso
+    z = solver_kwargs.pop("z0", None)
     for i in range(num_lams):
         scale = ratio ** ((num_lams - 1 - i) / max(num_lams - 1, 1))
         last = i == num_lams - 1
-        z = fista(x, D, lam_vec * scale, tol=tol if last else path_tol, z0=z, **fista_kwargs)
+        z = solve(x, D, lam_vec * scale, tol=tol if last else path_tol, z0=z, **solver_kwargs)
     return z
