@@ -7,7 +7,7 @@ resumes). Training uses dynamic binarization (a fresh Bernoulli draw per batch);
 every likelihood is on the *fixed-seed* binarization of the test set
 (``binarize_fixed(x, seed=0)``). Writes:
 
-    results.json         per method: AIS log Z (+ spread), test / train log-likelihood,
+    results.json         AIS vs exact log Z on a 20-hidden RBM (``ais_check_*``); per method: AIS log Z (+ spread), test / train log-likelihood,
                          pseudo-log-likelihood, free energies of data vs long-chain samples,
                          beside Salakhutdinov & Murray (2008)'s numbers
     filters_<m>.png      the first 100 hidden units' weights
@@ -30,7 +30,7 @@ from ml_collections import config_flags
 from ebm_jax import viz
 from ebm_jax.data import binarize_fixed, load_mnist, to_float
 from ebm_jax.models import rbm
-from ebm_jax.samplers import SCHEDULES, ais_log_partition, rbm_gibbs_kernel, run_chain
+from ebm_jax.samplers import SCHEDULES, ais_log_partition, exact_log_partition, rbm_gibbs_kernel, run_chain
 from ebm_jax.train import fit, write_config, write_results
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -69,6 +69,10 @@ def validate_config(config) -> list[str]:
             raise ValueError(f"config.{key} must be a non-negative integer, got {config[key]!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+    if not isinstance(config.ais_check_hidden, int) or not 0 <= config.ais_check_hidden <= 24:
+        raise ValueError(f"config.ais_check_hidden must be an integer in [0, 24], got {config.ais_check_hidden!r}")
+    if config.ais_check_hidden and (not isinstance(config.ais_check_epochs, int) or config.ais_check_epochs < 1):
+        raise ValueError(f"config.ais_check_epochs must be a positive integer, got {config.ais_check_epochs!r}")
     if config.ais_schedule not in SCHEDULES:
         raise ValueError(f"config.ais_schedule must be one of {SCHEDULES}, got {config.ais_schedule!r}")
     if config.long_chain_steps and config.long_chain_steps % 10:
@@ -130,6 +134,24 @@ def train_one(config, method, x_train, x_test, key, workdir):
     return state, history, time.perf_counter() - t0
 
 
+def ais_check(config, x_train, key, workdir) -> dict:
+    """AIS vs exact log Z on an RBM small enough to enumerate (``ais_check_hidden`` units, trained by PCD-1)."""
+    H = config.ais_check_hidden
+    kinit, kchain, kfit, kais = jax.random.split(key, 4)
+    base_p = jnp.asarray(x_train.mean(0))
+    params = rbm.init_rbm(kinit, x_train.shape[1], H, data_mean=base_p)
+    chains = jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
+    state = rbm.RBMTrainState.create(params, rbm.make_optimizer(config.learning_rate, config.momentum), chains)
+    state, _ = fit(state, rbm.make_train_step("pcd", 1), jnp.asarray(x_train), batch_size=config.batch_size,
+                   num_epochs=config.ais_check_epochs, rng=kfit, workdir=workdir,
+                   log_every_steps=config.log_every_steps, desc=f"ais_check ({H} hidden)")
+    exact = exact_log_partition(*state.params)
+    log_z, log_z_std = ais_log_partition(kais, *state.params, num_betas=config.ais_num_betas,
+                                         num_runs=config.ais_num_runs, schedule=config.ais_schedule, data=x_train)
+    return {"ais_check_hidden": H, "ais_check_exact_log_z": exact, "ais_check_ais_log_z": log_z,
+            "ais_check_ais_log_z_std": log_z_std, "ais_check_error": log_z - exact}
+
+
 def main(argv):
     del argv
     config = _CONFIG.value
@@ -143,6 +165,11 @@ def main(argv):
                "num_hidden": config.num_hidden, "num_epochs": config.num_epochs,
                "ais_num_betas": config.ais_num_betas, "ais_num_runs": config.ais_num_runs,
                "anchor_source": "Salakhutdinov & Murray 2008, Table 2 (500 hidden, CD1/CD3/CD25)"}
+    if config.ais_check_hidden:
+        results.update(ais_check(config, x_train, jax.random.fold_in(key, 1000), workdir / "ais_check"))
+        logging.info("AIS check: exact %.4f, AIS %.4f ± %.4f", results["ais_check_exact_log_z"],
+                     results["ais_check_ais_log_z"], results["ais_check_ais_log_z_std"])
+        write_results(workdir, results)
     samples_rows, fe_curves, fe_eval_curves = {}, {}, {}
     train_eval = jnp.asarray(binarize_fixed(x_train[:10000], seed=1))
     for i, method in enumerate(methods):

@@ -21,6 +21,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.ais_num_betas = 14500      # Salakhutdinov & Murray 2008's schedule length
     config.ais_num_runs = 100
     config.ais_schedule = "sm08"      # "sm08" | "linear" | "sigmoid"
+    config.ais_check_hidden = 20      # also train a PCD RBM this small and compare AIS with exact log Z (0: skip)
+    config.ais_check_epochs = 2
     config.long_chain_steps = 10000   # Gibbs sweeps for the long-chain samples figure
     config.long_chain_num = 100
     config.eval_chain_steps = 500     # per-epoch: free energy of samples after this many sweeps from noise
