@@ -59,6 +59,8 @@ def validate_config(config) -> None:
         raise ValueError(f"config.hidden_dims must be positive integers, got {config.hidden_dims!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+    if config.lr_schedule not in vae_train.LR_SCHEDULES:
+        raise ValueError(f"config.lr_schedule must be one of {vae_train.LR_SCHEDULES}, got {config.lr_schedule!r}")
     if config.binarization not in transforms.BINARIZATIONS:
         raise ValueError(f"config.binarization must be one of {transforms.BINARIZATIONS}, got {config.binarization!r}")
     if config.model == "ae" and config.iwae_k != 1:
@@ -86,7 +88,9 @@ def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
     """Train one autoencoder in ``workdir`` (resuming if possible); returns (model, params, history, seconds)."""
     model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind)
     key = jax.random.key(config.seed)
-    state = vae_train.create_state(model, jax.random.fold_in(key, 0), config.learning_rate)
+    total_steps = config.num_epochs * (len(x_train) // config.batch_size)
+    state = vae_train.create_state(model, jax.random.fold_in(key, 0), config.learning_rate,
+                                   schedule=config.lr_schedule, total_steps=total_steps)
     step_fn = vae_train.make_train_step(model, binarization=config.binarization,
                                         iwae_k=config.iwae_k if kind == "vae" else 1)
     eval_key = jax.random.fold_in(key, 2)

@@ -47,6 +47,8 @@ def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
     (dict(batch_size=0), "batch_size"),
     (dict(hidden_dims=(400, -1)), "hidden_dims"),
     (dict(model="ae", iwae_k=5), "iwae_k"),
+    (dict(lr_schedule="step"), "lr_schedule"),
+    (dict(binarization="otsu"), "binarization"),
 ])
 def test_bad_config_values(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):

@@ -29,10 +29,24 @@ def validate_images(x, output_dim: int, name: str = "x") -> None:
         raise ValueError(f"{name} must hold finite values in [0, 1]")
 
 
-def create_state(model: vae_lib.Autoencoder, key: jax.Array, learning_rate: float) -> train_state.TrainState:
-    """Initialise parameters and an Adam optimiser."""
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def create_state(model: vae_lib.Autoencoder, key: jax.Array, learning_rate: float, *,
+                 schedule: str = "constant", total_steps: int | None = None) -> train_state.TrainState:
+    """Initialise parameters and an Adam optimiser.
+
+    ``schedule="cosine"`` decays the learning rate to 0 over ``total_steps``
+    (``optax.cosine_decay_schedule``); ``"constant"`` keeps it fixed.
+    """
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+    if schedule == "cosine":
+        if not total_steps or total_steps < 1:
+            raise ValueError(f"a cosine schedule needs total_steps >= 1, got {total_steps!r}")
+        learning_rate = optax.cosine_decay_schedule(learning_rate, total_steps)
     params = model.init(key, jnp.zeros((1, model.output_dim), jnp.float32), key)["params"]
     return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.adam(learning_rate))
 

@@ -14,6 +14,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_epochs = 20
     config.batch_size = 128
     config.learning_rate = 1e-3
+    config.lr_schedule = "cosine"     # "cosine" (decay to 0 over the run) | "constant"
     config.seed = 0
     config.binarization = "dynamic"   # training input: "dynamic" (fresh Bernoulli per batch) | "continuous"
     config.iwae_k = 1                 # 1: train on the ELBO; k > 1: on the IWAE bound L_k
