@@ -106,3 +106,21 @@ def test_step_builders_reject_bad_hyperparameters():
         ssl.make_moco_step(AUG, momentum=1.0)
     with pytest.raises(ValueError, match="num_negatives"):
         ssl.make_pirl_step(AUG, num_negatives=0)
+
+
+def test_experiment_build_rejects_bad_config():
+    from experiments.configs.simclr import get_config
+    from ebm_jax.ssl.experiment import build
+
+    c = get_config()
+    c.method = "byol"
+    with pytest.raises(ValueError, match="config.method"):
+        build(c, 100)
+    c = get_config()
+    c.batch_size = 1
+    with pytest.raises(ValueError, match="batch_size"):
+        build(c, 100)
+    c = get_config()
+    c.aug.crop_scale_min = 0.0
+    with pytest.raises(ValueError, match="crop_scale"):
+        build(c, 100)

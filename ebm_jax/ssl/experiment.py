@@ -155,7 +155,7 @@ def run(config, workdir) -> dict:
                                                                   max_iter=config.probe_iters)["test_accuracy"]
         results["raw_pixel_logreg_anchor"] = 0.92
         predict, _ = probe.train_supervised(full_train_x, full_train_y, steps=config.sup_full_steps,
-                                            batch_size=config.sup_batch_size, learning_rate=config.sup_learning_rate,
+                                            batch_size=config.sup_full_batch_size, learning_rate=config.sup_learning_rate,
                                             seed=0, aug=aug if config.sup_augment else None, conv=config.conv,
                                             widths=tuple(config.widths), rep_dim=config.rep_dim)
         results["supervised_cnn_full_accuracy"] = probe.accuracy(predict, test_x, test_y)

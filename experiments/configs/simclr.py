@@ -7,7 +7,7 @@ def base_config(method: str) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.method = method
     c.seed = 0
-    c.num_epochs = 5
+    c.num_epochs = 4
     c.batch_size = 256            # positive pairs per step (2 x 256 images)
     c.learning_rate = 2e-3
     c.weight_decay = 1e-4
@@ -36,9 +36,10 @@ def base_config(method: str) -> ml_collections.ConfigDict:
     c.label_counts = (10, 100, 1000)
     c.label_seeds = 3
     c.supervised_label_efficiency = True
-    c.sup_steps = 400
-    c.sup_full_steps = 1500
-    c.sup_batch_size = 128
+    c.sup_steps = 300
+    c.sup_full_steps = 1000
+    c.sup_batch_size = 64
+    c.sup_full_batch_size = 128
     c.sup_learning_rate = 2e-3
     c.sup_augment = True
     c.baselines = True
