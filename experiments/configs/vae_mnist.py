@@ -12,8 +12,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.latent_dim = 20
     config.hidden_dims = (400,)       # encoder widths; the decoder mirrors them (784-400-20 as in the lecture)
     config.num_epochs = 20
-    config.batch_size = 128
-    config.learning_rate = 1e-3
+    config.batch_size = 64
+    config.learning_rate = 2e-3
     config.lr_schedule = "cosine"     # "cosine" (decay to 0 over the run) | "constant"
     config.seed = 0
     config.binarization = "dynamic"   # training input: "dynamic" (fresh Bernoulli per batch) | "continuous"
