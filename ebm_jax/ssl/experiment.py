@@ -125,7 +125,9 @@ def run(config, workdir) -> dict:
 
     # Label efficiency.
     curves = {"SSL + linear probe": {}, "supervised CNN (scratch)": {}}
-    for per_class in config.label_counts:
+    if len(config.sup_steps) != len(config.label_counts):
+        raise ValueError("config.sup_steps needs one entry per config.label_counts entry")
+    for per_class, sup_steps in zip(config.label_counts, config.sup_steps):
         probe_acc, sup_acc = [], []
         for s in range(config.label_seeds):
             idx = probe.per_class_subset(full_train_y, per_class, seed=1000 * s + per_class)
@@ -133,7 +135,7 @@ def run(config, workdir) -> dict:
                                                 l2=config.probe_l2_small, max_iter=config.probe_iters)["test_accuracy"])
             if config.supervised_label_efficiency:
                 predict, _ = probe.train_supervised(
-                    full_train_x[idx], full_train_y[idx], steps=config.sup_steps, batch_size=config.sup_batch_size,
+                    full_train_x[idx], full_train_y[idx], steps=sup_steps, batch_size=config.sup_batch_size,
                     learning_rate=config.sup_learning_rate, seed=s, aug=aug if config.sup_augment else None,
                     conv=config.conv, widths=tuple(config.widths), rep_dim=config.rep_dim)
                 sup_acc.append(probe.accuracy(predict, test_x, test_y))

@@ -7,7 +7,7 @@ def base_config(method: str) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.method = method
     c.seed = 0
-    c.num_epochs = 4
+    c.num_epochs = 1              # CPU-sized: 2 shared cores (see results/*/README.md)
     c.batch_size = 256            # positive pairs per step (2 x 256 images)
     c.learning_rate = 2e-3
     c.weight_decay = 1e-4
@@ -36,8 +36,8 @@ def base_config(method: str) -> ml_collections.ConfigDict:
     c.label_counts = (10, 100, 1000)
     c.label_seeds = 3
     c.supervised_label_efficiency = True
-    c.sup_steps = 300
-    c.sup_full_steps = 1000
+    c.sup_steps = (100, 200, 400)  # supervised steps for each entry of label_counts
+    c.sup_full_steps = 500
     c.sup_batch_size = 64
     c.sup_full_batch_size = 128
     c.sup_learning_rate = 2e-3
