@@ -1,0 +1,197 @@
+"""ISTA / FISTA / working-set lasso against scikit-learn's exact solutions (float32 in JAX)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ebm_jax.sparse import (
+    duality_gap,
+    fista,
+    free_energy,
+    ista,
+    lasso_objective,
+    lasso_path,
+    lipschitz_constant,
+    soft_threshold,
+    working_set_lasso,
+)
+
+sklearn_decomp = pytest.importorskip("sklearn.decomposition")
+
+
+def _problem(seed=0, batch=12, n=40, k=60, lam=0.2):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n, k))
+    D /= np.linalg.norm(D, axis=0)
+    x = rng.standard_normal((batch, n))
+    return x, D, lam
+
+
+def _exact(x, D, lam, positive=False):
+    """Exact lasso codes (float64 LARS); positive codes via tight coordinate descent."""
+    if positive:
+        from sklearn.linear_model import Lasso
+
+        return Lasso(alpha=lam / D.shape[0], fit_intercept=False, positive=True, tol=1e-14,
+                     max_iter=200_000).fit(D, x.T).coef_.reshape(x.shape[0], -1)
+    return sklearn_decomp.sparse_encode(x, D.T, algorithm="lasso_lars", alpha=lam)
+
+
+def _obj(x, D, z, lam):
+    r = x - z @ D.T
+    return 0.5 * np.sum(r * r, 1) + lam * np.sum(np.abs(z), 1)
+
+
+def f32(*a):
+    return [np.asarray(v, np.float32) for v in a]
+
+
+def test_soft_threshold_values():
+    v = jnp.array([-3.0, -0.5, 0.0, 0.5, 3.0])
+    np.testing.assert_allclose(soft_threshold(v, 1.0), [-2.0, 0.0, 0.0, 0.0, 2.0])
+    np.testing.assert_allclose(soft_threshold(v, 1.0, nonneg=True), [0.0, 0.0, 0.0, 0.0, 2.0])
+    # per-example thresholds broadcast over (batch, 1)
+    out = soft_threshold(jnp.ones((2, 3)) * 2.0, jnp.array([[1.0], [3.0]]))
+    np.testing.assert_allclose(out, [[1.0] * 3, [0.0] * 3])
+
+
+def test_lipschitz_is_a_safe_upper_estimate():
+    _, D, _ = _problem()
+    lmax = np.linalg.eigvalsh(D.T @ D)[-1]
+    L = float(lipschitz_constant(jnp.asarray(D, jnp.float32)))
+    assert lmax <= L <= lmax * 1.002
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_fista_matches_lars(restart):
+    x, D, lam = _problem()
+    ref = _exact(x, D, lam)
+    z = fista(*f32(x, D), lam, num_iters=3000, restart=restart)
+    np.testing.assert_allclose(np.asarray(z), ref, atol=2e-4)
+    # same support wherever the exact code is clearly non-zero
+    assert np.all(np.asarray(z)[np.abs(ref) > 1e-3] != 0)
+
+
+def test_ista_matches_lars_and_objective_is_monotone():
+    x, D, lam = _problem()
+    ref = _exact(x, D, lam)
+    z, objs = ista(*f32(x, D), lam, num_iters=4000, return_objective=True)
+    assert objs.shape == (4000, x.shape[0])
+    np.testing.assert_allclose(np.asarray(z), ref, atol=5e-4)
+    diffs = np.diff(np.asarray(objs), axis=0)
+    assert diffs.max() <= 1e-5  # ISTA never increases the energy (up to float32 rounding)
+
+
+def test_gram_and_direct_forms_agree():
+    x, D, lam = _problem(batch=5, n=30, k=20)  # k <= 2n: auto picks Gram
+    a = fista(*f32(x, D), lam, num_iters=50, gram=True)
+    b = fista(*f32(x, D), lam, num_iters=50, gram=False)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def test_tolerance_form_certifies_suboptimality():
+    x, D, lam = _problem(seed=1)
+    ref = _obj(x, D, _exact(x, D, lam), lam).sum()
+    for polish in (False, True):
+        z, it, rel = fista(*f32(x, D), lam, tol=1e-5, restart=True, polish=polish, return_info=True)
+        got = _obj(x, D, np.asarray(z, np.float64), lam).sum()
+        assert float(rel) <= 1e-5 and int(it) >= 1
+        assert (got - ref) / ref <= 1e-5 + 1e-6
+        assert got >= ref * (1 - 1e-6)
+
+
+def test_working_set_matches_lars_and_reports_gap():
+    x, D, lam = _problem(seed=2, batch=30, n=50, k=120, lam=1.0)  # supports <= 26 < p
+    ref = _exact(x, D, lam)
+    z, it, rel = working_set_lasso(*f32(x, D), lam, tol=1e-6, working_set_size=40, return_info=True)
+    assert float(rel) <= 1e-6
+    np.testing.assert_allclose(np.asarray(z), ref, atol=1e-4)
+    # without the polish step it still converges, only slower
+    z2 = working_set_lasso(*f32(x, D), lam, tol=1e-5, working_set_size=40, polish=False, max_outer=20)
+    fstar = _obj(x, D, ref, lam).sum()
+    assert (_obj(x, D, np.asarray(z2, np.float64), lam).sum() - fstar) / fstar < 1e-4
+
+
+def test_per_example_lambda_equals_separate_solves():
+    x, D, _ = _problem(batch=4)
+    lams = np.array([0.05, 0.2, 0.5, 1.0])
+    z = np.asarray(fista(*f32(x, D), lams, num_iters=2000, restart=True))
+    zw = np.asarray(working_set_lasso(*f32(x, D), lams, tol=1e-6, working_set_size=60))
+    for i, lam in enumerate(lams):
+        ref = _exact(x[i:i + 1], D, lam)[0]
+        np.testing.assert_allclose(z[i], ref, atol=3e-4)
+        np.testing.assert_allclose(zw[i], ref, atol=3e-4)
+
+
+def test_nonneg_matches_positive_lasso():
+    x, D, lam = _problem(seed=3, batch=6)
+    ref = _exact(x, D, lam, positive=True)
+    z = np.asarray(fista(*f32(x, D), lam, num_iters=3000, restart=True, nonneg=True))
+    assert z.min() >= 0
+    np.testing.assert_allclose(z, ref, atol=3e-4)
+    zw = np.asarray(working_set_lasso(*f32(x, D), lam, tol=1e-6, nonneg=True, working_set_size=60))
+    np.testing.assert_allclose(zw, ref, atol=3e-4)
+
+
+def test_warm_start_at_optimum_stays_and_path_agrees():
+    x, D, lam = _problem(seed=4)
+    ref = _exact(x, D, lam).astype(np.float32)
+    z = fista(*f32(x, D), lam, num_iters=1, z0=ref)
+    np.testing.assert_allclose(np.asarray(z), ref, atol=1e-5)
+    for solver, kw in (("fista", {"restart": True}), ("working_set", {"working_set_size": 60})):
+        zp = lasso_path(*f32(x, D), lam, num_lams=3, tol=1e-6, solver=solver, **kw)
+        np.testing.assert_allclose(np.asarray(zp), ref, atol=3e-4)
+
+
+def test_duality_gap_bounds_suboptimality_and_free_energy():
+    x, D, lam = _problem(seed=5)
+    zref = _exact(x, D, lam)
+    fstar = _obj(x, D, zref, lam)
+    rng = np.random.default_rng(0)
+    z = zref + 0.05 * rng.standard_normal(zref.shape)
+    gap = np.asarray(duality_gap(*f32(x, D, z), lam))
+    sub = _obj(x, D, z.astype(np.float32).astype(np.float64), lam) - fstar
+    assert np.all(gap >= sub - 1e-4) and np.all(sub > 0)
+    F = np.asarray(free_energy(*f32(x, D), lam, tol=1e-7))
+    np.testing.assert_allclose(F, fstar, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(lasso_objective(*f32(x, D, zref), lam)), fstar, rtol=1e-5)
+
+
+def test_solver_is_a_gemm_not_a_vmapped_matvec():
+    x, D, lam = _problem(batch=8, n=30, k=20)
+    jaxpr = jax.make_jaxpr(lambda a: fista(a, jnp.asarray(D, jnp.float32), lam, num_iters=3))(
+        jnp.asarray(x, jnp.float32))
+    outs = [line.strip().split(" = ")[0] for line in str(jaxpr).splitlines() if "= dot_general[" in line]
+    # the iteration is one (8, 20) x (20, 20) GEMM: a matrix-valued dot_general, no (20,) matvecs per example
+    assert any(o.endswith("f32[8,20]") for o in outs)
+    assert "vmap" not in str(jaxpr)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x, D: fista(x, D, -0.1, num_iters=5), "lam must be >= 0"),
+        (lambda x, D: ista(x.at[0, 0].set(jnp.nan), D, 0.1, num_iters=5), "x contains non-finite"),
+        (lambda x, D: fista(x, D[:-1], 0.1, num_iters=5), "shape mismatch"),
+        (lambda x, D: ista(x, D, 0.1, num_iters=0), "num_iters must be >= 1"),
+        (lambda x, D: fista(x, jnp.zeros_like(D), 0.1, num_iters=5), "zero dictionary"),
+        (lambda x, D: fista(x, D, jnp.ones(3), num_iters=5), "one per example"),
+        (lambda x, D: fista(x, D, 0.1, tol=-1.0), "tol must be"),
+        (lambda x, D: fista(x, D, 0.1, num_iters=5, step=-1.0), "step must be"),
+        (lambda x, D: working_set_lasso(x, D.at[0, 0].set(jnp.inf), 0.1), "D contains non-finite"),
+        (lambda x, D: fista(x[0], D, 0.1, num_iters=5), "x must have 2 dimensions"),
+        (lambda x, D: fista(x, D, 0.1, num_iters=5, z0=jnp.zeros((2, 2))), "z0"),
+    ],
+)
+def test_clear_errors(call, match):
+    x, D, _ = _problem(batch=4, n=10, k=8)
+    with pytest.raises(ValueError, match=match):
+        call(jnp.asarray(x, jnp.float32), jnp.asarray(D, jnp.float32))
+
+
+def test_type_error_for_non_numeric():
+    with pytest.raises(TypeError, match="x must be"):
+        fista("abc", np.eye(3), 0.1, num_iters=2)
+    with pytest.raises(TypeError, match="num_iters must be an int"):
+        ista(np.ones((2, 3)), np.eye(3), 0.1, num_iters=2.5)
