@@ -23,7 +23,7 @@ def load_grey_images() -> list[np.ndarray]:
     return [(img.astype(np.float32) @ weights) / 255.0 for img in images]
 
 
-def contrast_normalize(patches: np.ndarray, eps: float = 1e-2) -> np.ndarray:
+def contrast_normalize(patches: np.ndarray, eps: float = 1.5e-4) -> np.ndarray:
     """Per-patch mean removal and division by ``sqrt(var + eps)``: (N, d) -> (N, d)."""
     patches = np.asarray(patches, np.float32)
     if patches.ndim != 2:
@@ -32,7 +32,7 @@ def contrast_normalize(patches: np.ndarray, eps: float = 1e-2) -> np.ndarray:
     return p / np.sqrt(p.var(axis=1, keepdims=True) + eps)
 
 
-def zca_whitening(patches: np.ndarray, eps: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+def zca_whitening(patches: np.ndarray, eps: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """ZCA matrix W (d, d) of the patch covariance; returns (patches @ W, W)."""
     cov = np.cov(patches, rowvar=False)
     evals, evecs = np.linalg.eigh(cov)
@@ -41,7 +41,7 @@ def zca_whitening(patches: np.ndarray, eps: float = 1e-2) -> tuple[np.ndarray, n
 
 
 def extract_patches(num_patches: int, patch_size: int = 8, *, seed: int = 0, whiten: bool = False,
-                    eps: float = 1e-2) -> np.ndarray:
+                    eps: float = 1.5e-4) -> np.ndarray:
     """``num_patches`` random contrast-normalised patches, float32 (num_patches, patch_size**2).
 
     Patches are drawn uniformly over positions of both sample images (half each,
@@ -65,5 +65,5 @@ def extract_patches(num_patches: int, patch_size: int = 8, *, seed: int = 0, whi
         out[sel] = win[rows, cols].reshape(len(sel), -1)
     out = contrast_normalize(out, eps)
     if whiten:
-        out, _ = zca_whitening(out, eps)
+        out, _ = zca_whitening(out)
     return out

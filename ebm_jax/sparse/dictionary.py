@@ -89,7 +89,7 @@ def _bcd_sweep(D, A, B, xb, key, nonneg_atoms):
 
 @functools.partial(jax.jit, static_argnames=("batch_size", "inference_iters", "update", "nonneg", "nonneg_atoms"))
 def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inference_iters: int,
-                     update: str = "bcd", forget: float = 0.95, nonneg: bool = False, nonneg_atoms: bool = False):
+                     update: str = "bcd", forget: float = 0.5, nonneg: bool = False, nonneg_atoms: bool = False):
     """One pass over x (N, n) in minibatches; returns (state, per-batch mean energy (num_batches,))."""
     N = x.shape[0]
     nb = N // batch_size
@@ -123,7 +123,7 @@ def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inferenc
 
 
 def learn_dictionary(x, num_atoms: int, lam: float, *, num_epochs: int = 5, batch_size: int = 256,
-                     inference_iters: int = 50, update: str = "bcd", forget: float = 0.95, init: str = "data",
+                     inference_iters: int = 50, update: str = "bcd", forget: float = 0.5, init: str = "data",
                      nonneg: bool = False, nonneg_atoms: bool = False, seed: int = 0,
                      callback=None) -> tuple[DictState, np.ndarray]:
     """Learn D (n, num_atoms) on x (N, n). Returns (state, per-batch energies (epochs·batches,)).
