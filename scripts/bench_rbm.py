@@ -15,7 +15,7 @@ XLA's CPU intra-op threads for JAX). Reports:
   at ``2 B V H`` flops each, and ``roofline_fraction`` = that / the best fp32
   matmul throughput measured in the same run (the best of the step's own
   ``(B, V) @ (V, H)`` shape and a 1024^3 matmul);
-* our epoch at a larger batch / number of chains (``--large-batch``, default 1000),
+* our epoch at a larger batch / number of chains (``--large-batch``, default 1000, off with ``--quick``),
   where the matmuls are more efficient;
 * each model's pseudo-log-likelihood (the same estimator, sklearn's
   ``score_samples``, on both) and AIS test log-likelihood after the same epochs.
@@ -43,8 +43,8 @@ def parse_args(argv=None):
     ap.add_argument("--hidden", type=int, default=500)
     ap.add_argument("--learning-rate", type=float, default=0.1)
     ap.add_argument("--skip-sklearn", action="store_true")
-    ap.add_argument("--large-batch", type=int, default=1000,
-                    help="also time our epoch at this batch size / number of chains (0: skip)")
+    ap.add_argument("--large-batch", type=int, default=None,
+                    help="also time our epoch at this batch size / number of chains (default 1000; 0 with --quick)")
     args = ap.parse_args(argv)
     if args.threads < 1:
         ap.error("--threads must be >= 1")
@@ -52,6 +52,8 @@ def parse_args(argv=None):
         ap.error("--batch-size, --hidden and --learning-rate must be positive")
     args.epochs = args.epochs or (3 if args.quick else 2)
     args.num_train = args.num_train or (10_000 if args.quick else 60_000)
+    if args.large_batch is None:
+        args.large_batch = 0 if args.quick else 1000
     return args
 
 
