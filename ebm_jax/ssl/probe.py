@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import jax
 import jax.numpy as jnp
@@ -70,41 +72,58 @@ def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter
     return {"train_accuracy": acc(xtr, train_y), "test_accuracy": acc(xte, test_y)}
 
 
+@functools.lru_cache(maxsize=16)
+def _supervised_trainer(widths, rep_dim, conv, steps, batch_size, learning_rate, weight_decay, aug):
+    """A jitted ``(params, x, y, key) -> (params, losses)``; cached so seeds of one size share a compile.
+
+    The data are arguments (not closed-over constants), so XLA does not embed them.
+    """
+    model = Classifier(widths=widths, rep_dim=rep_dim, conv=conv)
+    tx = optax.adamw(optax.cosine_decay_schedule(learning_rate, steps), weight_decay=weight_decay)
+
+    def train(params, x, y, key):
+        state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+        n = x.shape[0]
+        bs = min(batch_size, n)
+
+        def step(state, k):
+            k_idx, k_aug = jax.random.split(k)
+            idx = jax.random.randint(k_idx, (bs,), 0, n)
+            xb, yb = x[idx], y[idx]
+            if aug is not None:
+                xb = augment(k_aug, xb, aug)
+
+            def loss_fn(p):
+                logits = state.apply_fn({"params": p}, xb)
+                return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+            loss, g = jax.value_and_grad(loss_fn)(state.params)
+            return state.apply_gradients(grads=g), loss
+
+        state, losses = jax.lax.scan(step, state, jax.random.split(key, steps))
+        return state.params, losses
+
+    return model, jax.jit(train)
+
+
 def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_rate: float, seed: int,
                      aug: AugmentConfig | None = None, conv: str = "xla", widths=(32, 64, 128),
                      rep_dim: int = 256, weight_decay: float = 5e-4):
-    """Train the same CNN (:class:`Classifier`) from scratch with cross-entropy; returns ``predict``.
+    """Train the same CNN (:class:`Classifier`) from scratch with cross-entropy; returns ``(predict, losses)``.
 
     ``steps`` minibatch steps of AdamW (cosine decay), batches drawn with replacement
     per step (so tiny label sets, 10 per class, still give full batches), optional
     augmentation with the SSL augmentations.
     """
     check_images(train_x, "train_x")
-    model = Classifier(widths=widths, rep_dim=rep_dim, conv=conv)
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    model, train = _supervised_trainer(tuple(widths), rep_dim, conv, steps, batch_size, learning_rate,
+                                       weight_decay, aug)
     key = jax.random.key(seed)
     params = model.init(key, jnp.zeros((1, *train_x.shape[1:])))["params"]
-    tx = optax.adamw(optax.cosine_decay_schedule(learning_rate, steps), weight_decay=weight_decay)
-    state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
-    x, y = jnp.asarray(train_x), jnp.asarray(train_y, jnp.int32)
-    n = len(x)
-    bs = min(batch_size, n)
-
-    def step(state, k):
-        k_idx, k_aug = jax.random.split(k)
-        idx = jax.random.randint(k_idx, (bs,), 0, n)
-        xb, yb = x[idx], y[idx]
-        if aug is not None:
-            xb = augment(k_aug, xb, aug)
-
-        def loss_fn(p):
-            logits = state.apply_fn({"params": p}, xb)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
-
-        loss, g = jax.value_and_grad(loss_fn)(state.params)
-        return state.apply_gradients(grads=g), loss
-
-    state, losses = jax.jit(lambda s, ks: jax.lax.scan(step, s, ks))(state, jax.random.split(jax.random.fold_in(key, 1), steps))
-    predict = jax.jit(lambda xb: jnp.argmax(model.apply({"params": state.params}, xb), -1))
+    params, losses = train(params, jnp.asarray(train_x), jnp.asarray(train_y, jnp.int32), jax.random.fold_in(key, 1))
+    predict = jax.jit(lambda xb: jnp.argmax(model.apply({"params": params}, xb), -1))
     return predict, np.asarray(losses)
 
 
