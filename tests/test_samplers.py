@@ -77,6 +77,8 @@ def test_beta_schedules_are_valid_and_bad_schedules_rejected():
         beta_schedule(1)
     with pytest.raises(ValueError, match="num_runs"):
         ais_log_partition(jax.random.PRNGKey(0), *p, num_betas=10, num_runs=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ais_log_partition(jax.random.PRNGKey(0), *p, num_betas=10, data=np.full((3, 8), 2.0))
     with pytest.raises(ValueError, match="max_units"):
         exact_log_partition(jnp.zeros((30, 30)), jnp.zeros(30), jnp.zeros(30))
     with pytest.raises(ValueError, match="b_vis"):
@@ -116,6 +118,14 @@ def test_mh_chain_reaches_1d_double_well_distribution():
     emp = np.histogram(np.asarray(x[:, 0]), bins=edges)[0] / len(x)
     assert 0.5 * np.abs(emp - exact).sum() < 0.04
     assert abs(float(np.mean(np.asarray(x) > 0)) - 0.5) < 0.04  # both wells visited
+
+
+def test_mh_rejects_proposals_with_nan_energy():
+    def energy(params, x):
+        return jnp.where(x[..., 0] > 0.5, jnp.nan, 0.0)  # flat below 0.5, NaN above
+
+    x = sample_chains(make_rwmh_kernel(energy, 0.3), jax.random.PRNGKey(0), jnp.zeros((500, 1)), None, 100)
+    assert float(x.max()) <= 0.5 and float(x.min()) < -1.0
 
 
 def test_run_chain_snapshots_end_at_final_state():

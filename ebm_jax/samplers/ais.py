@@ -143,8 +143,10 @@ def ais_log_partition(key: jax.Array, W, b_vis, b_hid, *, num_betas: int = 14500
         raise ValueError("give at most one of data and base_b_vis")
     if data is not None:
         data = np.asarray(data)
-        if data.ndim != 2 or data.shape[1] != V:
-            raise ValueError(f"data must have shape (N, {V}), got {data.shape}")
+        if data.ndim != 2 or data.shape[1] != V or data.shape[0] < 1:
+            raise ValueError(f"data must have shape (N, {V}) with N >= 1, got {data.shape}")
+        if not np.isfinite(data).all() or data.min() < 0 or data.max() > 1:
+            raise ValueError("data must be finite and in [0, 1] (its marginals define the base-rate model)")
         base_b_vis = base_rate_bias(data.mean(0))
     elif base_b_vis is None:
         base_b_vis = jnp.zeros((V,), W.dtype)

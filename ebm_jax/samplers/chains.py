@@ -89,6 +89,8 @@ def sample_chains(kernel: Kernel, key: jax.Array, x0, params, num_steps: int, *,
     return out
 
 
+_run_chain_jit = jax.jit(run_chain, static_argnums=(0, 4), static_argnames="num_saved")
+
+
 def _run_jit(kernel, key, x0, params, num_steps, num_saved):
-    return jax.jit(run_chain, static_argnums=(0, 4), static_argnames="num_saved")(
-        kernel, key, x0, params, num_steps, num_saved=num_saved)
+    return _run_chain_jit(kernel, key, x0, params, num_steps, num_saved=num_saved)
