@@ -133,7 +133,8 @@ def train_run(config, dataset, method_name, data, key, workdir, snaps):
     final = [h for h in history if "spurious_frac" in h][-1]
     result = {"spurious_frac": final["spurious_frac"], "e_far_minus_data": final["e_far_minus_data"],
               "longchain_offdata_frac": float(np.mean(dist > config.offdata_distance)),
-              "longchain_mean_dist": float(dist.mean()), "longchain_tv_vs_data_16x16": float(tv), "mh_accept_rate": final["accept_rate"],
+              "longchain_mean_dist": float(dist.mean()), "longchain_tv_vs_data_16x16": float(tv),
+              "mh_accept_rate": final["accept_rate"],
               "e_data": last["e_data"], "e_neg": last["e_neg"]}
     curve = [(h["epoch"], h["spurious_frac"]) for h in history if "spurious_frac" in h]
     return result, snapshots, samples, axis, curve

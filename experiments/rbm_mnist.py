@@ -7,7 +7,8 @@ resumes). Training uses dynamic binarization (a fresh Bernoulli draw per batch);
 every likelihood is on the *fixed-seed* binarization of the test set
 (``binarize_fixed(x, seed=0)``). Writes:
 
-    results.json         AIS vs exact log Z on a 20-hidden RBM (``ais_check_*``); per method: AIS log Z (+ spread), test / train log-likelihood,
+    results.json         AIS vs exact log Z on a 20-hidden RBM (``ais_check_*``); per method:
+                         AIS log Z (+ spread), test / train log-likelihood,
                          pseudo-log-likelihood, free energies of data vs long-chain samples,
                          beside Salakhutdinov & Murray (2008)'s numbers
     filters_<m>.png      the first 100 hidden units' weights

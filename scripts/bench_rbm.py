@@ -214,7 +214,8 @@ def main():
           f"roofline_fraction {row['roofline_fraction']:.3f} "
           f"(vs step-shape matmul {row['roofline_fraction_vs_step_shape_matmul']:.3f}); compile {compile_s:.2f} s")
     if "large_batch" in row:
-        print(f"ours at batch {row['large_batch']} ({row['large_batch']} chains): {row['ours_large_batch_epoch_s']:.3f} "
+        print(f"ours at batch {row['large_batch']} ({row['large_batch']} chains): "
+              f"{row['ours_large_batch_epoch_s']:.3f} "
               f"s/epoch, {row['ours_large_batch_gflops']:.1f} GFLOP/s, roofline_fraction "
               f"{row['roofline_fraction_large_batch']:.3f} (matmul at that shape "
               f"{row['matmul_gflops_large_batch_shape']:.1f} GFLOP/s)")

@@ -8,7 +8,8 @@ for ``0 = β_0 < β_1 < ... < β_K = 1``, are
 
     log p*_k(v) = (1 - β_k) v.b_A + β_k v.b_B + sum_j softplus(β_k (c_j + (v W)_j))
 
-(``p*_K = exp(-F_B)``; ``p*_0 = exp(v.b_A) 2^H`` so ``log Z_0 = log Z_A + H log 2``), with the block-Gibbs transition ``T_k`` that leaves
+(``p*_K = exp(-F_B)``; ``p*_0 = exp(v.b_A) 2^H`` so ``log Z_0 = log Z_A + H log 2``),
+with the block-Gibbs transition ``T_k`` that leaves
 ``p_k`` invariant: ``h ~ σ(β_k (c + vW))``, ``v ~ σ((1-β_k) b_A + β_k (b_B + W h))``.
 Each of ``M`` runs draws ``v_1 ~ p_A`` and accumulates
 
