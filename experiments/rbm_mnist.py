@@ -1,6 +1,6 @@
 r"""Bernoulli RBM on binarized MNIST trained with CD-1, CD-k and PCD; AIS test log-likelihood.
 
-    python -m experiments.rbm_mnist --workdir runs/rbm_mnist [--config.methods=cd1,cd3,pcd1 ...]
+    python -m experiments.rbm_mnist --workdir runs/rbm_mnist [--config.methods=cd1,cd3,pcd1,cd25 ...]
 
 Each method trains in ``WORKDIR/<method>`` (checkpoints, metrics.jsonl; rerunning
 resumes). Training uses dynamic binarization (a fresh Bernoulli draw per batch);

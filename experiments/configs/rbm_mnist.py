@@ -8,7 +8,7 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.methods = "cd1,cd3,pcd1"    # comma list of cd<k> / pcd<k>; each trains in WORKDIR/<method>
+    config.methods = "cd1,cd3,pcd1,cd25"  # comma list of cd<k> / pcd<k>; each trains in WORKDIR/<method>
     config.num_hidden = 500
     config.num_epochs = 10
     config.batch_size = 100
