@@ -103,7 +103,7 @@ def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inferenc
         D = state.D
         eta = 1.0 / (_power_iteration(D, 30) * 1.01)
         z0 = jnp.zeros((batch_size, D.shape[1]), x.dtype)
-        Z, _ = _scan_solver(xb, D, lam2, eta, z0, num_iters=inference_iters, momentum=True, restart=True,
+        Z, _ = _scan_solver(xb, D, lam2, eta, z0, None, num_iters=inference_iters, momentum=True, restart=True,
                             nonneg=nonneg, gram=True, record=False)
         energy = jnp.mean(_objective(xb, D, Z, lam2))
         A = forget * state.A + Z.T @ Z / batch_size

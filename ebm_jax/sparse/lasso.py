@@ -160,7 +160,7 @@ def _momentum(z_new, z, y, t, restart):
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters", "momentum", "restart", "nonneg", "gram", "record"))
-def _scan_solver(x, D, lam2, step, z0, *, num_iters, momentum, restart, nonneg, gram, record):
+def _scan_solver(x, D, lam2, step, z0, z_ref=None, *, num_iters, momentum, restart, nonneg, gram, record):
     prox_grad = _make_prox_grad(x, D, step, lam2 * step, nonneg, gram)
     t0 = jnp.ones((x.shape[0],), x.dtype)
 
@@ -171,7 +171,11 @@ def _scan_solver(x, D, lam2, step, z0, *, num_iters, momentum, restart, nonneg, 
             y_new, t_new = _momentum(z_new, z, y, t, restart)
         else:
             y_new, t_new = z_new, t
-        out = _objective(x, D, z_new, lam2) if record else None
+        out = None
+        if record:
+            out = _objective(x, D, z_new, lam2)
+            if z_ref is not None:
+                out = (out, jnp.sum((z_new - z_ref) ** 2, axis=-1))
         return (z_new, y_new, t_new), out
 
     (z, _, _), objs = jax.lax.scan(body, (z0, z0, t0), None, length=num_iters)
@@ -265,28 +269,45 @@ def _prepare(x, D, lam, step, z0, gram):
     return x, D, lam2, step, z0, bool(gram)
 
 
+def _check_ref(z_ref, x, D, return_objective):
+    if z_ref is None:
+        return None
+    if not return_objective:
+        raise ValueError("z_ref is only used with return_objective=True")
+    z_ref = _checks.as_float_array(z_ref, "z_ref", ndim=2).astype(x.dtype)
+    if z_ref.shape != (x.shape[0], D.shape[1]):
+        raise ValueError(f"z_ref must have shape {(x.shape[0], D.shape[1])}, got {z_ref.shape}")
+    return z_ref
+
+
 def ista(x, D, lam, *, num_iters: int, step=None, z0=None, nonneg: bool = False,
-         gram: bool | None = None, return_objective: bool = False):
+         gram: bool | None = None, return_objective: bool = False, z_ref=None):
     """``num_iters`` ISTA steps from ``z0`` (default 0): x (batch, n), D (n, k) -> z (batch, k).
 
     ``lam``: scalar or (batch,). ``step`` defaults to 1/L (power iteration).
-    With ``return_objective`` also returns the per-iteration energy, (num_iters, batch).
+    With ``return_objective`` also returns the per-iteration energy, (num_iters, batch),
+    and, when ``z_ref`` (batch, k) is given, the per-iteration ‖z_t − z_ref‖², (num_iters, batch):
+    ``(z, objs, dists)``.
     """
     num_iters = _checks.check_num_iters(num_iters)
     x, D, lam2, step, z0, gram = _prepare(x, D, lam, step, z0, gram)
-    z, objs = _scan_solver(x, D, lam2, step, z0, num_iters=num_iters, momentum=False, restart=False,
+    z_ref = _check_ref(z_ref, x, D, return_objective)
+    z, objs = _scan_solver(x, D, lam2, step, z0, z_ref, num_iters=num_iters, momentum=False, restart=False,
                            nonneg=bool(nonneg), gram=gram, record=bool(return_objective))
-    return (z, objs) if return_objective else z
+    if not return_objective:
+        return z
+    return (z, *objs) if z_ref is not None else (z, objs)
 
 
 def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, step=None, z0=None,
           nonneg: bool = False, restart: bool = False, gram: bool | None = None,
           return_objective: bool = False, polish: bool = False, max_support: int = 64,
-          check_every: int = 10, return_info: bool = False):
+          check_every: int = 10, return_info: bool = False, z_ref=None):
     """FISTA for the lasso: x (batch, n), D (n, k), lam scalar or (batch,) -> z (batch, k).
 
     * ``tol=None``: exactly ``num_iters`` iterations (``lax.scan``); with
-      ``return_objective`` returns ``(z, objs)``, objs (num_iters, batch).
+      ``return_objective`` returns ``(z, objs)``, objs (num_iters, batch), or
+      ``(z, objs, dists)`` with the per-iteration ‖z_t − z_ref‖² when ``z_ref`` is given.
     * ``tol`` given: ``lax.while_loop`` until the relative duality gap
       ``Σ_i gap_i / Σ_i E_i ≤ tol`` (checked every ``check_every`` iterations),
       at most ``num_iters`` iterations (default 100_000). ``return_info``
@@ -309,10 +330,13 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
             raise ValueError("return_objective is only available in the fixed-iteration form (tol=None)")
     max_support = _checks.check_num_iters(max_support, "max_support")
     x, D, lam2, step, z0, gram = _prepare(x, D, lam, step, z0, gram)
+    z_ref = _check_ref(z_ref, x, D, return_objective)
     if tol is None:
-        z, objs = _scan_solver(x, D, lam2, step, z0, num_iters=num_iters, momentum=True, restart=bool(restart),
-                               nonneg=bool(nonneg), gram=gram, record=bool(return_objective))
-        return (z, objs) if return_objective else z
+        z, objs = _scan_solver(x, D, lam2, step, z0, z_ref, num_iters=num_iters, momentum=True,
+                               restart=bool(restart), nonneg=bool(nonneg), gram=gram, record=bool(return_objective))
+        if not return_objective:
+            return z
+        return (z, *objs) if z_ref is not None else (z, objs)
     max_iters = -(-num_iters // check_every) * check_every
     z, it, rel = _while_solver(x, D, lam2, step, z0, jnp.asarray(tol, x.dtype), max_iters=max_iters,
                                check_every=check_every, restart=bool(restart), nonneg=bool(nonneg),
