@@ -42,6 +42,9 @@ BURDA_VAE_NLL = 86.76                      # VAE trained with k = 1
 BURDA_IWAE50_NLL = 84.78                   # IWAE trained with k = 50
 
 
+PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
+
+
 def validate_config(config) -> None:
     """Reject bad values before anything is compiled."""
     if config.model not in vae.MODEL_KINDS:
@@ -59,6 +62,8 @@ def validate_config(config) -> None:
         raise ValueError(f"config.hidden_dims must be positive integers, got {config.hidden_dims!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
+    if config.prng_impl not in PRNG_IMPLS:
+        raise ValueError(f"config.prng_impl must be one of {PRNG_IMPLS}, got {config.prng_impl!r}")
     if config.lr_schedule not in vae_train.LR_SCHEDULES:
         raise ValueError(f"config.lr_schedule must be one of {vae_train.LR_SCHEDULES}, got {config.lr_schedule!r}")
     if config.binarization not in transforms.BINARIZATIONS:
@@ -87,7 +92,7 @@ def load_data(config):
 def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
     """Train one autoencoder in ``workdir`` (resuming if possible); returns (model, params, history, seconds)."""
     model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind)
-    key = jax.random.key(config.seed)
+    key = jax.random.key(config.seed, impl=config.prng_impl)
     total_steps = config.num_epochs * (len(x_train) // config.batch_size)
     state = vae_train.create_state(model, jax.random.fold_in(key, 0), config.learning_rate,
                                    schedule=config.lr_schedule, total_steps=total_steps)

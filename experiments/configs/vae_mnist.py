@@ -16,6 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.learning_rate = 2e-3
     config.lr_schedule = "cosine"     # "cosine" (decay to 0 over the run) | "constant"
     config.seed = 0
+    config.prng_impl = "threefry2x32"  # jax.random key implementation: "threefry2x32" | "rbg" | "unsafe_rbg"
     config.binarization = "dynamic"   # training input: "dynamic" (fresh Bernoulli per batch) | "continuous"
     config.iwae_k = 1                 # 1: train on the ELBO; k > 1: on the IWAE bound L_k
     config.eval_importance_samples = 5000  # k for the final importance-sampled test log-likelihood (0: skip)
