@@ -85,7 +85,7 @@ def main(argv):
                                 batch_size=config.dict_batch_size, seed=config.seed, init="gaussian")
     D = state.D
     logging.info("dictionary learned in %.1fs", time.time() - t0)
-    ws = min(config.num_atoms, 128)
+    ws = min(config.num_atoms, config.working_set_size)
     ztr, _, gtr = working_set_lasso(xtr, D, lam, tol=config.target_tol, working_set_size=ws, return_info=True)
     zte, _, gte = working_set_lasso(xte, D, lam, tol=config.target_tol, working_set_size=ws, return_info=True)
     F = float(jnp.sum(lasso_objective(xte, D, zte, lam)))
@@ -131,7 +131,7 @@ def main(argv):
     for ax, metric, label in ((axes[0], "code_error", "code prediction error  Σ|z-z*|²/Σ|z*|²"),
                               (axes[1], "rel_energy", "relative energy gap  (E(z)-F)/F")):
         for name, style in (("ISTA", "-"), ("FISTA", "--")):
-            ax.plot(its, np.maximum(curves[name][metric], 1e-12), style, label=name)
+            ax.plot(its, np.maximum(curves[name][metric], 1e-7), style, label=name)  # float32 floor
         for obj, marker in zip(objectives, ("o", "s")):
             Ts = sorted(lista[obj])
             vals = [max(lista[obj][T][0 if metric == "code_error" else 1], 1e-12) for T in Ts]

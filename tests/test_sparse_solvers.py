@@ -195,3 +195,16 @@ def test_type_error_for_non_numeric():
         fista("abc", np.eye(3), 0.1, num_iters=2)
     with pytest.raises(TypeError, match="num_iters must be an int"):
         ista(np.ones((2, 3)), np.eye(3), 0.1, num_iters=2.5)
+
+
+def test_per_iteration_distance_trace():
+    x, D, lam = _problem(batch=3)
+    ref = _exact(x, D, lam).astype(np.float32)
+    for solver in (ista, fista):
+        z, objs, dists = solver(*f32(x, D), lam, num_iters=30, return_objective=True, z_ref=ref)
+        assert objs.shape == dists.shape == (30, 3)
+        np.testing.assert_allclose(np.asarray(dists[-1]), np.sum((np.asarray(z) - ref) ** 2, 1), rtol=1e-5)
+        z5 = solver(*f32(x, D), lam, num_iters=5)
+        np.testing.assert_allclose(np.asarray(dists[4]), np.sum((np.asarray(z5) - ref) ** 2, 1), rtol=1e-5)
+    with pytest.raises(ValueError, match="z_ref"):
+        ista(*f32(x, D), lam, num_iters=3, z_ref=ref)
