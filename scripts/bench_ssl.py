@@ -192,9 +192,9 @@ def main():
     ratio = rows[ours]["images_per_s"] / rows[peer]["images_per_s"]
     print(f"SimCLR step, batch {args.batch_size} pairs ({2 * args.batch_size} views), {iters} timed steps, "
           f"torch threads {thread_counts}, load avg at start {load:.2f}")
-    print(f"{'':24s} {'first step s':>12s} {'step ms':>9s} {'views/s':>9s} {'epoch s (est)':>13s} {'loss':>7s}")
+    print(f"{'':34s} {'first step s':>12s} {'step ms':>9s} {'views/s':>9s} {'epoch s (est)':>13s} {'loss':>7s}")
     for name, r in rows.items():
-        print(f"{name:24s} {r['first_step_s']:12.2f} {r['step_ms']:9.1f} {r['images_per_s']:9.0f} "
+        print(f"{name:34s} {r['first_step_s']:12.2f} {r['step_ms']:9.1f} {r['images_per_s']:9.0f} "
               f"{r['epoch_s_est']:13.1f} {r['loss']:7.3f}")
     print(f"ratio ({ours} / fastest pytorch = {peer}, images/s): {ratio:.2f}")
     if args.json:
