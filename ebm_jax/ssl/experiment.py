@@ -92,6 +92,10 @@ def run(config, workdir) -> dict:
     check_images(train_x, "train images")
     n = len(train_x)
     model, state, step, aug = build(config, n)
+    if config.method == "pirl" and config.bank_init == "embed":
+        state = steps.init_bank_from_embeddings(state, train_x)
+    elif config.method == "pirl" and config.bank_init != "random":
+        raise ValueError(f"config.bank_init must be 'random' or 'embed', got {config.bank_init!r}")
 
     data = {"image": train_x, "index": np.arange(n, dtype=np.int32)}
     t0 = time.perf_counter()

@@ -98,6 +98,21 @@ def create_pirl_state(model: SSLNet, tx, rng, *, num_examples: int, image_shape=
     return PIRLState.create(apply_fn=model.apply, params=params, tx=tx, bank=bank)
 
 
+def init_bank_from_embeddings(state: PIRLState, images, batch_size: int = 2000) -> PIRLState:
+    """Replace the random memory bank by ``normalize(g(f(x_i)))`` of the current network.
+
+    With a random bank, the positives ``m_I`` are random directions that the network
+    cannot fit in a few epochs (each row is refreshed once per epoch); starting from
+    the network's own embeddings makes the bank consistent from step one.
+    """
+    n = state.bank.shape[0]
+    if len(images) != n:
+        raise ValueError(f"images must have one row per bank entry ({n}), got {len(images)}")
+    embed = jax.jit(lambda x: losses.l2_normalize(state.apply_fn({"params": state.params}, x)[1]))
+    rows = [embed(jnp.asarray(images[i: i + batch_size])) for i in range(0, n, batch_size)]
+    return state.replace(bank=jnp.concatenate(rows).astype(state.bank.dtype))
+
+
 def ema_update(target, online, momentum: float):
     """``target ← m · target + (1 − m) · online``, leafwise."""
     return jax.tree.map(lambda t, o: momentum * t + (1.0 - momentum) * o, target, online)

@@ -29,6 +29,7 @@ def base_config(method: str) -> ml_collections.ConfigDict:
     c.bank_momentum = 0.5
     c.num_negatives = 4096
     c.lam = 0.5
+    c.bank_init = "embed"         # "embed": bank = initial network's embeddings; "random": unit vectors
     # evaluation
     c.probe_l2 = 1e-4
     c.probe_l2_small = 1e-2       # stronger ridge for 10-1000 labels per class
