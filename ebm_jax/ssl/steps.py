@@ -205,7 +205,10 @@ def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
     (jigsaw branch), ``m = bank[index]``, negatives ``bank[j]`` for ``num_negatives``
     uniformly drawn rows ``j``::
 
-        L = λ · info_nce(m, z_t, negatives) + (1 − λ) · info_nce(m, z, negatives)
+        L = λ · info_nce(z_t, m, negatives) + (1 − λ) · info_nce(z, m, negatives)
+
+    (queries are the network's outputs, so the gradient pulls them to ``m_I`` and pushes
+    them away from the negatives)
 
     then ``bank[index] ← normalize(β · bank[index] + (1 − β) · z)`` (``β = bank_momentum``).
     """
@@ -230,8 +233,10 @@ def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
         def loss_fn(params):
             _, z = state.apply_fn({"params": params}, xa)
             zt = state.apply_fn({"params": params}, tiles, method=SSLNet.jigsaw)
-            loss = lam * losses.info_nce(m, zt, negatives, temperature) + \
-                (1 - lam) * losses.info_nce(m, z, negatives, temperature)
+            # The network's outputs are the queries: each is scored against its own bank
+            # row m_I (positive) and against the bank rows of other images (negatives).
+            loss = lam * losses.info_nce(zt, m, negatives, temperature) + \
+                (1 - lam) * losses.info_nce(z, m, negatives, temperature)
             return loss, z
 
         (loss, z), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
