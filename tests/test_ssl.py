@@ -123,4 +123,7 @@ def test_experiment_build_rejects_bad_config():
     c = get_config()
     c.aug.crop_scale_min = 0.0
     with pytest.raises(ValueError, match="crop_scale"):
+        build(c, 1000)
+    c = get_config()
+    with pytest.raises(ValueError, match="exceeds"):
         build(c, 100)

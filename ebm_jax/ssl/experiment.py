@@ -55,6 +55,9 @@ def build(config, num_examples: int):
         raise ValueError(f"config.batch_size must be >= 2 (NT-Xent needs negatives), got {config.batch_size}")
     if config.num_epochs < 1:
         raise ValueError(f"config.num_epochs must be >= 1, got {config.num_epochs}")
+    if num_examples < config.batch_size:
+        raise ValueError(f"config.batch_size ({config.batch_size}) exceeds the {num_examples} training examples")
+    aug = aug_config(config)
     model = SSLNet(widths=tuple(config.widths), rep_dim=config.rep_dim, proj_hidden=config.proj_hidden,
                    proj_dim=config.proj_dim, conv=config.conv)
     steps_total = config.num_epochs * (num_examples // config.batch_size)
@@ -62,7 +65,6 @@ def build(config, num_examples: int):
                                                   steps_total)
     tx = optax.adamw(schedule, weight_decay=config.weight_decay)
     rng = jax.random.key(config.seed)
-    aug = aug_config(config)
     if config.method == "simclr":
         state = steps.create_simclr_state(model, tx, rng)
         step = steps.make_simclr_step(aug, config.temperature)
