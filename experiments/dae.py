@@ -31,7 +31,7 @@ from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from ebm_jax import viz  # noqa: E402
-from ebm_jax.data import load_mnist, to_float  # noqa: E402
+from ebm_jax.data import load_mnist_train_test, to_float  # noqa: E402
 from ebm_jax.data.corruptions import corrupt, validate_corruption  # noqa: E402
 from ebm_jax.data.toy2d import TOY2D, distance_to_data, grid_2d, sample_toy2d  # noqa: E402
 from ebm_jax.models import dae  # noqa: E402
@@ -89,12 +89,8 @@ def grey_frac(x: np.ndarray) -> float:
 
 
 def run_mnist(config, corruptions, workdir, key, results):
-    xtr, _ = load_mnist("train", source=config.data_source)
-    xte, _ = load_mnist("test", source=config.data_source)
-    if config.num_train_examples:
-        xtr = xtr[: config.num_train_examples]
-    if config.num_test_examples:
-        xte = xte[: config.num_test_examples]
+    xtr, _, xte, _ = load_mnist_train_test(source=config.data_source, num_train=config.num_train_examples,
+                                           num_test=config.num_test_examples)
     x_train, x_test = jnp.asarray(to_float(xtr)), to_float(xte)
     results.update({"mnist_input": "continuous [0,1] pixels (no binarization)",
                     "clean_sharpness": sharpness(x_test), "clean_grey_frac": grey_frac(x_test)})

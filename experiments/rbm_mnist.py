@@ -29,7 +29,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from ebm_jax import viz
-from ebm_jax.data import binarize_fixed, load_mnist, to_float
+from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float
 from ebm_jax.models import rbm
 from ebm_jax.samplers import SCHEDULES, ais_log_partition, exact_log_partition, rbm_gibbs_kernel, run_chain
 from ebm_jax.train import fit, write_config, write_results
@@ -82,12 +82,8 @@ def validate_config(config) -> list[str]:
 
 
 def load_data(config):
-    xtr, _ = load_mnist("train", source=config.data_source)
-    xte, _ = load_mnist("test", source=config.data_source)
-    if config.num_train_examples:
-        xtr = xtr[: config.num_train_examples]
-    if config.num_test_examples:
-        xte = xte[: config.num_test_examples]
+    xtr, _, xte, _ = load_mnist_train_test(source=config.data_source, num_train=config.num_train_examples,
+                                           num_test=config.num_test_examples)
     x_train = to_float(xtr)                       # [0, 1]; binarized per batch in the train step
     x_test = binarize_fixed(to_float(xte))        # fixed-seed binarization (evaluation)
     rbm.validate_unit_interval(x_train, "training images")

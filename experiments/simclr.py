@@ -6,27 +6,9 @@ Writes config.json, metrics.jsonl, results.json (with ``linear_probe_accuracy``)
 checkpoints and PNG figures; see :mod:`ebm_jax.ssl.experiment`.
 """
 
-from __future__ import annotations
-
 import pathlib
 
-from absl import app, flags, logging
-from ml_collections import config_flags
-
-from ebm_jax.ssl.experiment import run
-
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(pathlib.Path(__file__).parent / "configs" / "simclr.py"), "Experiment config.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
-
-
-def main(argv):
-    del argv
-    results = run(_CONFIG.value, _WORKDIR.value)
-    logging.info("results: %s", results)
-    print({k: v for k, v in results.items() if "accuracy" in k or "time" in k})
-
+from ebm_jax.ssl.experiment import cli
 
 if __name__ == "__main__":
-    flags.mark_flag_as_required("workdir")
-    app.run(main)
+    cli(pathlib.Path(__file__).parent / "configs" / "simclr.py")

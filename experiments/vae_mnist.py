@@ -26,7 +26,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from ebm_jax import viz
-from ebm_jax.data import binarize_fixed, load_mnist, to_float, transforms
+from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float, transforms
 from ebm_jax.models import vae, vae_train
 from ebm_jax.train import fit, write_config, write_results
 
@@ -74,12 +74,8 @@ def validate_config(config) -> None:
 
 def load_data(config):
     """Train images as [0, 1] floats ``(N, 784)``; test as a fixed-seed binarization."""
-    train_images, _ = load_mnist("train", source=config.data_source)
-    test_images, test_labels = load_mnist("test", source=config.data_source)
-    if config.num_train_examples:
-        train_images = train_images[: config.num_train_examples]
-    if config.num_test_examples:
-        test_images, test_labels = test_images[: config.num_test_examples], test_labels[: config.num_test_examples]
+    train_images, _, test_images, test_labels = load_mnist_train_test(
+        source=config.data_source, num_train=config.num_train_examples, num_test=config.num_test_examples)
     x_train = to_float(train_images)
     x_test = binarize_fixed(to_float(test_images)) if config.binarization == "dynamic" else to_float(test_images)
     vae_train.validate_images(x_train, 784, "training images")

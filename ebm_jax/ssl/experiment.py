@@ -222,3 +222,26 @@ def _figures(workdir, config, history, curves, f_test, test_x, test_y, embed, au
     fig.tight_layout()
     fig.savefig(workdir / "label_efficiency.png", dpi=110)
     plt.close(fig)
+
+
+def cli(config_path: str | pathlib.Path) -> None:
+    """absl entry point shared by ``experiments/{simclr,moco,pirl}.py``.
+
+    Defines ``--workdir`` and ``--config`` (default ``config_path``, overridable as
+    ``--config.key=value``; unknown keys are errors), then runs :func:`run`.
+    """
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    config = config_flags.DEFINE_config_file("config", str(config_path), "Experiment config.", lock_config=True)
+    workdir = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
+    flags.mark_flag_as_required("workdir")
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        results = run(config.value, workdir.value)
+        logging.info("results: %s", results)
+        print({k: v for k, v in results.items() if "accuracy" in k or "time" in k})
+
+    app.run(main)
