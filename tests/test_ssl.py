@@ -127,3 +127,22 @@ def test_experiment_build_rejects_bad_config():
     c = get_config()
     with pytest.raises(ValueError, match="exceeds"):
         build(c, 100)
+
+
+def test_pirl_loss_pushes_network_outputs_away_from_negatives():
+    """Regression: the network's outputs must be the InfoNCE queries.
+
+    With the bank row as the query, the negatives enter only the softmax normaliser,
+    which rescales each row's gradient but never turns it; as queries, the outputs
+    are pushed away from the negatives, so other negatives give other directions.
+    """
+    from ebm_jax.ssl.steps import pirl_loss
+
+    key_z, key_m, key_n, key_o = jax.random.split(jax.random.key(0), 4)
+    z = jax.random.normal(key_z, (4, 8))
+    m = jax.random.normal(key_m, (4, 8))
+    loss = lambda z, negs: pirl_loss(z, z, m, negs, lam=0.5, temperature=0.2)  # noqa: E731
+    g1 = jax.grad(loss)(z, jax.random.normal(key_n, (6, 8)))
+    g2 = jax.grad(loss)(z, jax.random.normal(key_o, (6, 8)))
+    cosine = jnp.sum(g1 * g2, axis=1) / (jnp.linalg.norm(g1, axis=1) * jnp.linalg.norm(g2, axis=1))
+    assert float(jnp.min(cosine)) < 0.95, cosine

@@ -197,6 +197,20 @@ def make_moco_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
     return step
 
 
+def pirl_loss(z: jax.Array, z_jigsaw: jax.Array, bank_rows: jax.Array, negatives: jax.Array, *,
+              lam: float, temperature: float) -> jax.Array:
+    """PIRL's objective ``λ · NCE(z_t, m) + (1 − λ) · NCE(z, m)`` against bank negatives.
+
+    The network's outputs ``z`` / ``z_jigsaw`` ``(B, D)`` are the InfoNCE *queries*:
+    each is scored against its own bank row ``m`` ``(B, D)`` (positive) and the bank
+    rows ``negatives`` ``(K, D)`` of other images, so the gradient both pulls it
+    to ``m`` and pushes it away from the negatives. (With the bank row as the
+    query, the negatives' scores would not depend on the network at all.)
+    """
+    return lam * losses.info_nce(z_jigsaw, bank_rows, negatives, temperature) + \
+        (1 - lam) * losses.info_nce(z, bank_rows, negatives, temperature)
+
+
 def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.2, bank_momentum: float = 0.5,
                    num_negatives: int = 4096, lam: float = 0.5, grid: int = 2):
     """PIRL step (Misra & van der Maaten, 2020) with InfoNCE against a memory bank.
@@ -233,11 +247,7 @@ def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
         def loss_fn(params):
             _, z = state.apply_fn({"params": params}, xa)
             zt = state.apply_fn({"params": params}, tiles, method=SSLNet.jigsaw)
-            # The network's outputs are the queries: each is scored against its own bank
-            # row m_I (positive) and against the bank rows of other images (negatives).
-            loss = lam * losses.info_nce(zt, m, negatives, temperature) + \
-                (1 - lam) * losses.info_nce(z, m, negatives, temperature)
-            return loss, z
+            return pirl_loss(z, zt, m, negatives, lam=lam, temperature=temperature), z
 
         (loss, z), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         state = state.apply_gradients(grads=grads)
