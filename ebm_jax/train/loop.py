@@ -70,7 +70,8 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
     if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     for leaf in jax.tree.leaves(data):
-        if np.issubdtype(np.asarray(leaf).dtype, np.floating) and not np.isfinite(np.asarray(leaf)).all():
+        values = np.asarray(leaf)
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
             raise ValueError("data contains NaN or infinite values")
     return n
 
@@ -148,14 +149,17 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     run_chunk = _make_run_chunk(step_fn, batch_size, mesh)
     permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
                           [: steps_per_epoch * batch_size])
+    perm_epoch, perm = None, None
     history = writer.read() if writer is not None else []
     bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, disable=None, unit="step", dynamic_ncols=True)
     try:
         while step < stop_at:
             epoch, offset = divmod(step, steps_per_epoch)
             end = min((step // chunk + 1) * chunk, (epoch + 1) * steps_per_epoch, stop_at)
+            if perm_epoch != epoch:  # one permutation per epoch, shared by its chunks
+                perm_epoch, perm = epoch, permutation(epoch)
             t0 = time.perf_counter()
-            state, metrics = run_chunk(state, data, permutation(epoch), offset, step_key, length=end - step)
+            state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
             metrics = jax.device_get(metrics)
             seconds = time.perf_counter() - t0
             losses = np.asarray(metrics[loss_key])
