@@ -185,7 +185,7 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             if writer is not None:
                 writer.write_many(records)
             history.extend(records)
-            if checkpointer is not None and (step % chunk == 0 or step == stop_at or step % steps_per_epoch == 0):
+            if checkpointer is not None:  # every chunk ends on a checkpoint, epoch or stop boundary
                 checkpointer.save(step, state)
             bar.set_postfix({loss_key: f"{float(losses.mean()):.4g}", "epoch": f"{step / steps_per_epoch:.2f}"})
     finally:
