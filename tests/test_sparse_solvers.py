@@ -113,6 +113,30 @@ def test_working_set_matches_lars_and_reports_gap():
     assert (_obj(x, D, np.asarray(z2, np.float64), lam).sum() - fstar) / fstar < 1e-4
 
 
+def test_working_set_selection_helpers():
+    from ebm_jax.sparse.working_set import _column_slots, _largest_within
+
+    rng = np.random.default_rng(5)
+    B, k, p = 64, 50, 12
+    v = rng.standard_normal((B, k)).astype(np.float32)  # negative entries are never picked
+    cap = rng.integers(0, p + 1, B)
+    mask = np.asarray(_largest_within(jnp.asarray(v), jnp.asarray(cap), steps=30))
+    for b in range(B):
+        want = min(cap[b], int((v[b] > 0).sum()))
+        assert mask[b].sum() == want
+        if want:  # the picked ones are the largest
+            assert v[b][mask[b]].min() > v[b][~mask[b]].max()
+
+    first = rng.random((B, k)) < 0.15
+    second = (rng.random((B, k)) < 0.2) & ~first
+    idx = np.asarray(_column_slots(jnp.asarray(first), jnp.asarray(second), p))
+    for b in range(B):
+        assert len(set(idx[b])) == p  # distinct atoms
+        f, s = np.flatnonzero(first[b]), np.flatnonzero(second[b])
+        order = np.concatenate([f, s, np.setdiff1d(np.arange(k), np.concatenate([f, s]))])
+        np.testing.assert_array_equal(idx[b], order[:p])  # first, then second, then the rest
+
+
 def test_per_example_lambda_equals_separate_solves():
     x, D, _ = _problem(batch=4)
     lams = np.array([0.05, 0.2, 0.5, 1.0])
