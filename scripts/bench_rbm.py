@@ -5,8 +5,9 @@ r"""Benchmark: our Bernoulli-RBM PCD-1 epoch vs scikit-learn's ``BernoulliRBM``.
 Same data (fixed-seed binarized MNIST training images), same model (500 hidden
 units), same algorithm (PCD-1 with ``batch_size`` persistent chains, plain SGD
 with learning rate 0.1 on the mean gradient, no momentum / weight decay, as
-``BernoulliRBM``), same thread count (BLAS threads for numpy via threadpoolctl,
-XLA's CPU intra-op threads for JAX). Reports:
+``BernoulliRBM``), same cores: the process is pinned to ``--threads`` cores
+(scripts/_threads.py; XLA sizes its thread pools from that) and numpy's BLAS is
+limited to as many threads with threadpoolctl. Reports:
 
 * seconds per epoch (steady state; our compile time separately), ``ratio`` =
   sklearn time / ours (ours faster when > 1);
@@ -58,9 +59,9 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args()
-if ARGS.threads == 1:  # must be set before jax is imported
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+from _threads import limit_cpu_threads  # noqa: E402  (scripts/_threads.py; before jax is imported)
+
+CORES = limit_cpu_threads(ARGS.threads)
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
