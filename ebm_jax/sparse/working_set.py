@@ -17,6 +17,8 @@ G = DᵀD (k, k) and c = x D (batch, k), then repeats (outer ``lax.while_loop``)
    1/min(L, Gershgorin bound)), then an active-set polish (conjugate gradient on
    the support's optimality conditions, accepted per example where it lowers the
    energy), which solves the problem exactly once the support and signs are right.
+   After the first pass only the rows whose own gap is still above ``tol`` are
+   re-solved, gathered into a batch of B/8 or B/2 rows when they fit.
 
 An iteration of the sub-problem costs a batched (p x p) matvec instead of a
 (k x k) GEMM. Examples whose support exceeds ``p`` atoms cannot be solved
@@ -70,17 +72,16 @@ def _column_slots(first, second, p):
     """Working-set slots: the ``first`` atoms, then the ``second`` atoms, then the rest, each in column order.
 
     first, second: disjoint (B, k) bool masks. Returns idx (B, p) int32 of distinct
-    column indices (slots past p are dropped). Column-order ranks are prefix sums,
-    done as one GEMM with a triangular matrix (exact for 0/1 entries; XLA:CPU's
-    cumsum is far slower).
+    column indices (slots past p are dropped). The column-order ranks come from one
+    prefix sum of ``first + (k + 1)·second``, which carries both counts at once.
     """
     B, k = first.shape
-    rest = ~(first | second)
-    masks = jnp.concatenate([first, second, rest]).astype(jnp.float32)
-    ranks = (masks @ jnp.triu(jnp.ones((k, k), jnp.float32))).astype(jnp.int32) - 1
-    n1 = jnp.sum(first, -1, keepdims=True, dtype=jnp.int32)
-    n2 = jnp.sum(second, -1, keepdims=True, dtype=jnp.int32)
-    slot = jnp.where(first, ranks[:B], jnp.where(second, n1 + ranks[B:2 * B], n1 + n2 + ranks[2 * B:]))
+    packed = first.astype(jnp.int32) + (k + 1) * second.astype(jnp.int32)
+    csum = jax.lax.associative_scan(jnp.add, packed, axis=1)  # inclusive; ~1.5x faster than cumsum on CPU
+    n1_upto, n2_upto = csum % (k + 1), csum // (k + 1)
+    n1, n2 = n1_upto[:, -1:], n2_upto[:, -1:]
+    rest_rank = jnp.arange(k, dtype=jnp.int32) - n1_upto - n2_upto
+    slot = jnp.where(first, n1_upto - 1, jnp.where(second, n1 + n2_upto - 1, n1 + n2 + rest_rank))
     cols = jnp.broadcast_to(jnp.arange(k, dtype=jnp.int32), (B, k))
     return jnp.zeros((B, p), jnp.int32).at[jnp.arange(B)[:, None], slot].set(cols, mode="drop")
 
@@ -142,12 +143,13 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
     G = D.T @ D
     c = x @ D
     xx = jnp.sum(x * x, -1)
-    rows = jnp.arange(B)[:, None]
     lam_safe = jnp.where(lam > 0, lam, 1.0)
 
-    def rel_gap(z):
+    def stats(z):
+        # correlations, global relative gap, and which rows still miss the tolerance
         corr, primal, gap = _full_stats(z, G, c, xx, lam, nonneg)
-        return corr, jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(x.dtype).tiny)
+        rel = jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(x.dtype).tiny)
+        return corr, rel, gap > tol * primal
 
     def violation(corr):
         return (corr if nonneg else jnp.abs(corr)) / lam_safe[:, None]
@@ -166,16 +168,19 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
         it, rel = st[3], st[4]
         return (it < max_outer) & (rel > tol)
 
-    def body(st):
-        z, corr, idx, it, _ = st
-        Gw = G[idx[:, :, None], idx[:, None, :]]
-        cw = c[rows, idx]
-        zw = z[rows, idx]
-        Lw = jnp.minimum(jnp.max(jnp.sum(jnp.abs(Gw), -1), -1), L)
+    def solve_rows(z, idx, r):
+        """Re-solve the working-set sub-problems of rows ``r`` (m,), leaving the other rows as they are."""
+        idx_r = idx[r]
+        m_rows = jnp.arange(r.shape[0])[:, None]
+        Gw = G[idx_r[:, :, None], idx_r[:, None, :]]
+        cw = c[r[:, None], idx_r]
+        zw = z[r[:, None], idx_r]
+        lam_r = lam[r]
+        Lw = jnp.minimum(jnp.max(jnp.sum(jnp.abs(Gw), 1), -1), L)  # Gershgorin bound (Gw is symmetric)
         step = (1.0 / Lw)[:, None]
-        thresh = lam[:, None] * step
+        thresh = lam_r[:, None] * step
 
-        def inner(_, carry):
+        def fista_step(_, carry):
             u, y, t = carry
             u_new = soft_threshold(y - step * (_bmv(y, Gw) - cw), thresh, nonneg=nonneg)
             bad = jnp.sum((y - u_new) * (u_new - u), -1) > 0
@@ -184,16 +189,32 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
             y_new = u_new + ((t - 1.0) / t_new)[:, None] * (u_new - u)
             return u_new, y_new, t_new
 
-        zw, _, _ = jax.lax.fori_loop(0, inner_iters, inner, (zw, zw, jnp.ones((B,), x.dtype)))
+        zw, _, _ = jax.lax.fori_loop(0, inner_iters, fista_step, (zw, zw, jnp.ones(r.shape, x.dtype)))
         if polish:
-            zw = _cg_polish(zw, Gw, cw, lam, nonneg, cg_iters)
-        z = jnp.zeros_like(z).at[rows, idx].set(zw)
-        corr, rel = rel_gap(z)
-        return z, corr, working_set(z, corr), it + 1, rel
+            zw = _cg_polish(zw, Gw, cw, lam_r, nonneg, cg_iters)
+        return z.at[r].set(jnp.zeros((r.shape[0], k), z.dtype).at[m_rows, idx_r].set(zw))
 
-    corr0, rel0 = rel_gap(z0)
+    # After the first pass most rows are solved: re-solve only the open ones, padded
+    # (with solved rows, re-solved harmlessly) to the smallest static batch that holds them.
+    sizes = sorted({m for m in (B // 8, B // 2) if m >= 1} | {B})
+
+    def body(st):
+        z, corr, idx, it, _, open_rows = st
+
+        def solve_first(m):
+            if m == B:
+                return lambda z: solve_rows(z, idx, jnp.arange(B, dtype=jnp.int32))
+            return lambda z: solve_rows(z, idx, _column_slots(open_rows[None], jnp.zeros((1, B), bool), m)[0])
+
+        n_open = jnp.where(it > 0, jnp.sum(open_rows), B)
+        which = jnp.sum(n_open > jnp.asarray(sizes[:-1], jnp.int32))
+        z = jax.lax.switch(which, [solve_first(m) for m in sizes], z)
+        corr, rel, open_rows = stats(z)
+        return z, corr, working_set(z, corr), it + 1, rel, open_rows
+
+    corr0, rel0, open0 = stats(z0)
     idx0 = working_set(z0, corr0)
-    z, _, _, it, rel = jax.lax.while_loop(cond, body, (z0, corr0, idx0, jnp.asarray(0, jnp.int32), rel0))
+    z, _, _, it, rel, _ = jax.lax.while_loop(cond, body, (z0, corr0, idx0, jnp.asarray(0, jnp.int32), rel0, open0))
     return z, it, rel
 
 
