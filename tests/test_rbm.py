@@ -1,6 +1,7 @@
 """Bernoulli RBM: exact conditionals / free energy, sklearn agreement, training, bad input."""
 
 import itertools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +52,20 @@ def test_matches_sklearn_bernoulli_rbm():
     idx = np.random.RandomState(7).randint(0, 12, 50)
     got = rbm.pseudo_log_likelihood(None, p, jnp.asarray(v, jnp.float32), flip_index=idx)
     np.testing.assert_allclose(got, want, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method,k", [("pcd", 1), ("cd", 1), ("cd", 3)])
+def test_train_step_does_only_the_gradients_matrix_products(method, k):
+    """A Gibbs sweep's 2 products (written once: the chain is a scan) + one forward and one
+    backward on [data; negatives]; the free-energy metrics reuse the loss's forward pass."""
+    V, H = 20, 7
+    st = rbm.RBMTrainState.create(_params(V=V, H=H), rbm.make_optimizer(0.1),
+                                  jnp.zeros((5, V)) if method == "pcd" else None)
+    step = rbm.make_train_step(method, k, binarize=False)
+    hlo = jax.jit(step).lower(st, jnp.zeros((4, V)), jax.random.PRNGKey(0)).as_text()
+    dots = [line for line in hlo.splitlines() if "dot_general" in line]
+    matmuls = [d for d in dots if len(re.findall(r"tensor<\d+x\d+xf32>", d.split(":")[-1].split("->")[0])) == 2]
+    assert len(matmuls) == 4, matmuls
 
 
 def _toy_data(n=512, V=12, seed=0):

@@ -75,18 +75,20 @@ def make_ebm_train_step(model: EnergyMLP, method: str, k: int, step_size: float,
 
     def step_fn(state: EBMTrainState, batch, key):
         if method == "cd":
-            cd_loss, grads, x_neg = cd_k(key, state.params, batch, energy_fn=energy, kernel=kernel, k=k)
+            cd_loss, grads, x_neg, (e_data, e_neg) = cd_k(key, state.params, batch, energy_fn=energy, kernel=kernel,
+                                                          k=k, return_energies=True)
             start, chains = batch, state.chains
         else:
             if state.chains is None:
                 raise ValueError("method='pcd' needs EBMTrainState(chains=(C, D) array)")
-            cd_loss, grads, x_neg = pcd(key, state.params, batch, state.chains, energy_fn=energy, kernel=kernel, k=k)
+            cd_loss, grads, x_neg, (e_data, e_neg) = pcd(key, state.params, batch, state.chains, energy_fn=energy,
+                                                         kernel=kernel, k=k, return_energies=True)
             start, chains = state.chains, x_neg
         r, rgrads = jax.value_and_grad(reg)(state.params, batch, x_neg)
         grads = jax.tree.map(jnp.add, grads, rgrads)
         finite = jnp.all(jnp.isfinite(x_neg))
         metrics = {"loss": jnp.where(finite, cd_loss + r, jnp.nan), "cd_loss": cd_loss,
-                   "e_data": jnp.mean(energy(state.params, batch)), "e_neg": jnp.mean(energy(state.params, x_neg)),
+                   "e_data": e_data, "e_neg": e_neg,
                    # a continuous proposal changes the state iff accepted (lower bound over k steps)
                    "moved_frac": jnp.mean(jnp.any(x_neg != start, axis=-1).astype(jnp.float32))}
         state = state.apply_gradients(grads=grads)

@@ -39,12 +39,24 @@ def contrastive_loss(energy_fn: EnergyFn, params, x_pos: jax.Array, x_neg: jax.A
     linear first layer (the RBM's ``v W``) is one larger matrix product forward and
     one backward instead of two small ones each.
     """
+    return _loss_and_mean_energies(energy_fn, params, x_pos, x_neg)[0]
+
+
+def _loss_and_mean_energies(energy_fn, params, x_pos, x_neg):
     b = x_pos.shape[0]
     e = energy_fn(params, jnp.concatenate([x_pos, jax.lax.stop_gradient(x_neg)], axis=0))
-    return jnp.mean(e[:b]) - jnp.mean(e[b:])
+    e_pos, e_neg = jnp.mean(e[:b]), jnp.mean(e[b:])
+    return e_pos - e_neg, (e_pos, e_neg)
 
 
-def cd_k(key: jax.Array, params, x_data: jax.Array, *, energy_fn: EnergyFn, kernel: Kernel, k: int):
+def _contrastive_grad(energy_fn, params, x_pos, x_neg, return_energies):
+    (loss, energies), grads = jax.value_and_grad(
+        lambda p: _loss_and_mean_energies(energy_fn, p, x_pos, x_neg), has_aux=True)(params)
+    return (loss, grads, x_neg, energies) if return_energies else (loss, grads, x_neg)
+
+
+def cd_k(key: jax.Array, params, x_data: jax.Array, *, energy_fn: EnergyFn, kernel: Kernel, k: int,
+         return_energies: bool = False):
     """CD-k: ``k`` kernel steps from the data, then the contrastive gradient.
 
     Args:
@@ -54,23 +66,26 @@ def cd_k(key: jax.Array, params, x_data: jax.Array, *, energy_fn: EnergyFn, kern
       energy_fn: ``(params, x (..., D)) -> (...)``.
       kernel: ``(key, x, params) -> x`` for one chain.
       k: number of kernel steps, ``>= 1``.
+      return_energies: also return ``(mean E(x_data), mean E(x_neg))``, taken from the
+        loss's own forward pass (recomputing them would cost two more energy passes).
 
     Returns:
       ``(loss, grads, x_neg)``: the contrastive loss, its gradient w.r.t. ``params``
-      (same pytree structure), and the ``(B, ...)`` negative samples.
+      (same pytree structure), and the ``(B, ...)`` negative samples; with
+      ``return_energies``, ``(loss, grads, x_neg, (e_data, e_neg))``.
     """
     _check_k(k)
     x_neg = run_chain(kernel, key, x_data, params, k)
-    loss, grads = jax.value_and_grad(lambda p: contrastive_loss(energy_fn, p, x_data, x_neg))(params)
-    return loss, grads, x_neg
+    return _contrastive_grad(energy_fn, params, x_data, x_neg, return_energies)
 
 
 def pcd(key: jax.Array, params, x_data: jax.Array, chains: jax.Array, *, energy_fn: EnergyFn,
-        kernel: Kernel, k: int = 1):
+        kernel: Kernel, k: int = 1, return_energies: bool = False):
     """Persistent CD: advance the persistent ``chains (C, ...)`` by ``k`` steps, then the gradient.
 
-    Returns ``(loss, grads, new_chains)``; store ``new_chains`` back in the train state.
-    The number of chains ``C`` need not equal the batch size.
+    Returns ``(loss, grads, new_chains)`` (plus the two mean energies with
+    ``return_energies``, as :func:`cd_k`); store ``new_chains`` back in the train
+    state. The number of chains ``C`` need not equal the batch size.
     """
     _check_k(k)
     if chains.ndim < 1 or chains.shape[0] < 1:
@@ -78,5 +93,4 @@ def pcd(key: jax.Array, params, x_data: jax.Array, chains: jax.Array, *, energy_
     if chains.shape[1:] != x_data.shape[1:]:
         raise ValueError(f"chains {chains.shape} and x_data {x_data.shape} must agree after the leading axis")
     new_chains = run_chain(kernel, key, chains, params, k)
-    loss, grads = jax.value_and_grad(lambda p: contrastive_loss(energy_fn, p, x_data, new_chains))(params)
-    return loss, grads, new_chains
+    return _contrastive_grad(energy_fn, params, x_data, new_chains, return_energies)
