@@ -37,6 +37,7 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
     "sparse_coding": ("sparse_coding", []),
     "lista": ("lista", []),
     "rbm_mnist": ("rbm_mnist", []),
+    "rbm_mnist_long": ("rbm_mnist", ["--config.num_epochs=100", "--config.momentum=0.9"]),
     "ebm_toy2d": ("ebm_toy2d", []),
     "dae": ("dae", []),
     "simclr": ("simclr", []),
