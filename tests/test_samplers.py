@@ -163,6 +163,23 @@ def test_pcd_advances_persistent_chains_of_any_count():
         pcd(jax.random.PRNGKey(0), p, v, jnp.zeros((4, 9)), energy_fn=free_energy, kernel=rbm_gibbs_kernel)
 
 
+def test_return_energies_are_the_two_mean_energies_of_the_same_step():
+    p = _random_rbm(7, 10, 7)
+    v = jax.random.bernoulli(jax.random.PRNGKey(3), 0.4, (16, 10)).astype(jnp.float32)
+    chains = jnp.zeros((24, 10))
+    for est, args in ((cd_k, (v,)), (pcd, (v, chains))):
+        loss, grads, x_neg, (e_data, e_neg) = est(jax.random.PRNGKey(4), p, *args, energy_fn=free_energy,
+                                                  kernel=rbm_gibbs_kernel, k=2, return_energies=True)
+        np.testing.assert_allclose(e_data, free_energy(p, v).mean(), rtol=1e-6)
+        np.testing.assert_allclose(e_neg, free_energy(p, x_neg).mean(), rtol=1e-6)
+        np.testing.assert_allclose(loss, e_data - e_neg, rtol=1e-6)
+        # same draw and gradient as without the flag
+        loss2, grads2, x_neg2 = est(jax.random.PRNGKey(4), p, *args, energy_fn=free_energy,
+                                    kernel=rbm_gibbs_kernel, k=2)
+        np.testing.assert_array_equal(x_neg, x_neg2)
+        np.testing.assert_allclose(grads.W, grads2.W, rtol=1e-6)
+
+
 @pytest.mark.parametrize("k", [0, -1, 1.5, True])
 def test_bad_k_rejected(k):
     p = _random_rbm(0, 4, 3)
