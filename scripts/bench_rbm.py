@@ -170,8 +170,8 @@ def main():
     steps_per_epoch = len(x) // B
     flops_per_epoch = 6 * 2.0 * B * V * H * steps_per_epoch
     key = jax.random.PRNGKey(0)
-    row = {"threads": args.threads, "num_train": len(x), "batch_size": B, "hidden": H, "epochs": args.epochs,
-           "learning_rate": args.learning_rate, "algorithm": "PCD-1", "device": jax.devices()[0].platform,
+    row = {"threads": args.threads, "cores": CORES, "num_train": len(x), "batch_size": B, "hidden": H,
+           "epochs": args.epochs, "learning_rate": args.learning_rate, "algorithm": "PCD-1", "device": jax.devices()[0].platform,
            "binarization": "fixed (train seed 1, test seed 0)"}
     with threadpool_limits(limits=args.threads):
         reps = 200 if args.quick else 400

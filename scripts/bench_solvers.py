@@ -279,7 +279,7 @@ def main():
     if ARGS.json:
         out = {"ratio": ratio, "ratio_vs_spams": ratio_sp, "best_ours": ours_name, "best_ours_time_to_1e-06": ours_t,
                "lasso_cd_time_to_1e-06": cd_t, "spams_time_to_1e-06": sp_t, "num_examples": N,
-               "num_atoms": D.shape[1], "lam": lam, "mean_nonzeros": nnz, "threads": ARGS.threads,
+               "num_atoms": D.shape[1], "lam": lam, "mean_nonzeros": nnz, "threads": ARGS.threads, "cores": CORES,
                "device": jax.devices()[0].platform, "f_star": f_star,
                "reference_candidates": {k: (v - f_star) / f_star for k, v in ref_cands.items()},
                "quick": quick, "table": table}
