@@ -171,8 +171,8 @@ def main():
     flops_per_epoch = 6 * 2.0 * B * V * H * steps_per_epoch
     key = jax.random.PRNGKey(0)
     row = {"threads": args.threads, "cores": CORES, "num_train": len(x), "batch_size": B, "hidden": H,
-           "epochs": args.epochs, "learning_rate": args.learning_rate, "algorithm": "PCD-1", "device": jax.devices()[0].platform,
-           "binarization": "fixed (train seed 1, test seed 0)"}
+           "epochs": args.epochs, "learning_rate": args.learning_rate, "algorithm": "PCD-1",
+           "device": jax.devices()[0].platform, "binarization": "fixed (train seed 1, test seed 0)"}
     with threadpool_limits(limits=args.threads):
         reps = 200 if args.quick else 400
         mm_step = matmul_gflops((B, V), (V, H), reps)
