@@ -22,17 +22,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags, logging
-from ml_collections import config_flags
-
-from ebm_jax import viz
+from ebm_jax import checks, cli, viz
 from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float, transforms
 from ebm_jax.models import vae, vae_train
 from ebm_jax.train import fit, write_config, write_results
-
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(pathlib.Path(__file__).parent / "configs" / "vae_mnist.py"), "Experiment config.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
+from experiments.configs import vae_mnist as vae_mnist_config
 
 # Published anchors (nats per test image, binarized MNIST).
 TARGET_NEG_ELBO_20_EPOCHS = 100.0          # the issue's target for the default 784-400-20 model
@@ -40,36 +34,6 @@ TARGET_NEG_ELBO_20_EPOCHS = 100.0          # the issue's target for the default 
 # deterministic layers of 200), test NLL estimated with k = 5000 samples.
 BURDA_VAE_NLL = 86.76                      # VAE trained with k = 1
 BURDA_IWAE50_NLL = 84.78                   # IWAE trained with k = 50
-
-
-PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
-
-
-def validate_config(config) -> None:
-    """Reject bad values before anything is compiled."""
-    if config.model not in vae.MODEL_KINDS:
-        raise ValueError(f"config.model must be one of {vae.MODEL_KINDS}, got {config.model!r}")
-    for key in ("latent_dim", "num_epochs", "batch_size", "iwae_k", "log_every_steps"):
-        value = config[key]
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"config.{key} must be a positive integer, got {value!r}")
-    for key in ("eval_importance_samples", "eval_iwae_k", "checkpoint_every_steps",
-                "num_train_examples", "num_test_examples"):
-        if not isinstance(config[key], int) or config[key] < 0:
-            raise ValueError(f"config.{key} must be a non-negative integer, got {config[key]!r}")
-    hidden = tuple(config.hidden_dims)
-    if not all(isinstance(h, int) and h > 0 for h in hidden):
-        raise ValueError(f"config.hidden_dims must be positive integers, got {config.hidden_dims!r}")
-    if not config.learning_rate > 0:
-        raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
-    if config.prng_impl not in PRNG_IMPLS:
-        raise ValueError(f"config.prng_impl must be one of {PRNG_IMPLS}, got {config.prng_impl!r}")
-    if config.lr_schedule not in vae_train.LR_SCHEDULES:
-        raise ValueError(f"config.lr_schedule must be one of {vae_train.LR_SCHEDULES}, got {config.lr_schedule!r}")
-    if config.binarization not in transforms.BINARIZATIONS:
-        raise ValueError(f"config.binarization must be one of {transforms.BINARIZATIONS}, got {config.binarization!r}")
-    if config.model == "ae" and config.iwae_k != 1:
-        raise ValueError("config.iwae_k > 1 needs config.model='vae'")
 
 
 def load_data(config):
@@ -81,7 +45,7 @@ def load_data(config):
     vae_train.validate_images(x_train, 784, "training images")
     vae_train.validate_images(x_test, 784, "test images")
     if config.batch_size > len(x_train):
-        raise ValueError(f"config.batch_size ({config.batch_size}) is larger than the training set ({len(x_train)})")
+        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) is larger than the training set ({len(x_train)})")
     return x_train, x_test, test_labels
 
 
@@ -160,9 +124,9 @@ def write_figures(workdir: pathlib.Path, config, models: dict, x_test, test_labe
                     title="Training loss and test objective (binarized MNIST)")
 
 
-def run(config, workdir: str) -> dict:
+def train_and_evaluate(config, workdir: str) -> dict:
     """Train, evaluate and write everything; returns the results dict."""
-    validate_config(config)
+    vae_mnist_config.validate(config)
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir, config)
@@ -205,20 +169,10 @@ def run(config, workdir: str) -> dict:
                        ae_train_seconds=ae_seconds)
     write_figures(workdir, config, models, x_test, test_labels, histories)
     write_results(workdir, results)
-    print(f"results written to {workdir / 'results.json'}:")
-    for key in sorted(results):
-        print(f"  {key}: {results[key]}")
     return results
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not _WORKDIR.value:
-        raise app.UsageError("--workdir is required")
-    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-    run(_CONFIG.value, _WORKDIR.value)
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli.main(train_and_evaluate, __file__)
+
+

@@ -23,7 +23,7 @@ def _small_config(**overrides):
 
 @pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
 def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
-    results = vae_mnist.run(_small_config(), tmp_path)
+    results = vae_mnist.train_and_evaluate(_small_config(), tmp_path)
     for key in ("test_neg_elbo", "test_recon", "test_kl", "test_nll_is", "eval_importance_samples",
                 "binarization", "num_epochs", "train_seconds", "ae_test_recon"):
         assert key in results
@@ -35,7 +35,7 @@ def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     assert (tmp_path / "ae" / "checkpoints").is_dir()
     lines_before = (tmp_path / "metrics.jsonl").read_text()
-    again = vae_mnist.run(_small_config(), tmp_path)  # same workdir: restored, nothing retrained
+    again = vae_mnist.train_and_evaluate(_small_config(), tmp_path)  # same workdir: restored, nothing retrained
     assert again["test_neg_elbo"] == pytest.approx(results["test_neg_elbo"])
     assert (tmp_path / "metrics.jsonl").read_text() == lines_before
 
@@ -52,13 +52,13 @@ def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
 ])
 def test_bad_config_values(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):
-        vae_mnist.run(_small_config(**overrides), tmp_path)
+        vae_mnist.train_and_evaluate(_small_config(**overrides), tmp_path)
 
 
 @pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
 def test_batch_larger_than_data(tmp_path):
     with pytest.raises(ValueError, match="larger than the training set"):
-        vae_mnist.run(_small_config(num_train_examples=100, batch_size=128), tmp_path)
+        vae_mnist.train_and_evaluate(_small_config(num_train_examples=100, batch_size=128), tmp_path)
 
 
 def test_config_typo_is_an_error(tmp_path):

@@ -1,12 +1,16 @@
 """Config of the practicum: VAE (or classic AE) on MNIST.
 
-Override any key from the command line, e.g. ``--config.latent_dim=2``.
+Override any key from the command line, e.g. ``--config.latent_dim=2``;
+``--config=experiments/configs/vae_mnist.py:smoke`` is the seconds-long variant
+the tests run.
 """
 
 import ml_collections
 
+from ebm_jax import checks
 
-def get_config() -> ml_collections.ConfigDict:
+
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.model = "vae"              # "vae" | "ae"
     config.latent_dim = 20
@@ -27,4 +31,42 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_train_examples = 0     # 0: all 60,000; else a prefix (quick runs and tests)
     config.num_test_examples = 0      # 0: all 10,000
     config.data_source = "auto"       # "auto" | "cache" | "tfds"
+    if variant == "smoke":
+        config.update(num_epochs=1, num_train_examples=1024, num_test_examples=200, hidden_dims=(64,),
+                      eval_importance_samples=50, log_every_steps=4)
+    elif variant is not None:
+        raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config
+
+
+RULES = {
+    "model": checks.OneOf("vae", "ae"),
+    "latent_dim": checks.Int(ge=1),
+    "hidden_dims": checks.TupleOf(checks.Int(ge=1)),
+    "num_epochs": checks.Int(ge=1),
+    "batch_size": checks.Int(ge=1),
+    "learning_rate": checks.Float(gt=0),
+    "lr_schedule": checks.OneOf("constant", "cosine"),
+    "seed": checks.Int(ge=0),
+    "prng_impl": checks.OneOf("threefry2x32", "rbg", "unsafe_rbg"),
+    "binarization": checks.OneOf("dynamic", "continuous"),
+    "iwae_k": checks.Int(ge=1),
+    "eval_importance_samples": checks.Int(ge=0),
+    "eval_iwae_k": checks.Int(ge=0),
+    "compare_with_ae": checks.Bool(),
+    "checkpoint_every_steps": checks.Int(ge=0),
+    "log_every_steps": checks.Int(ge=1),
+    "num_train_examples": checks.Int(ge=0),
+    "num_test_examples": checks.Int(ge=0),
+    "data_source": checks.OneOf("auto", "cache", "tfds"),
+}
+
+
+def _iwae_needs_vae(config):
+    if config.model == "ae" and config.iwae_k != 1:
+        raise checks.ConfigError("config.iwae_k > 1 needs config.model='vae'")
+
+
+def validate(config) -> None:
+    """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
+    checks.validate_config(config, RULES, cross_checks=[_iwae_needs_vae])

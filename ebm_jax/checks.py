@@ -1,0 +1,302 @@
+"""One validation mechanism for every public function, config and command line.
+
+Errors name the argument, the value and what was expected::
+
+    >>> checks.positive_float(-1.0, "learning_rate")
+    ValueError: learning_rate must be a finite number > 0, got -1.0
+
+Conventions:
+
+* numpy and JAX scalars (``np.float32(0.1)``, ``np.int64(3)``, a 0-d array) are
+  accepted wherever a Python number is; ``bool`` is never a number here.
+* Scalar checks return the plain Python value, so callers can use it as a
+  static argument.
+* Array *value* checks (finite, binary, in a range) run only on concrete
+  arrays: inside ``jax.jit`` they are skipped, so nothing here forces a host
+  sync in a hot loop. Shape and dtype checks always run.
+* Configs are validated by :func:`validate_config` against a mapping of
+  rules (``{"learning_rate": checks.Float(gt=0), ...}``); a failure raises
+  :class:`ConfigError`, which the command line prints as one line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class ConfigError(ValueError):
+    """A config value (or key) is invalid; the message names ``config.<key>``."""
+
+
+def is_concrete(x) -> bool:
+    """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``/``grad``)."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(x))
+
+
+def _scalar(value, name: str):
+    """``value`` as a Python bool/int/float, or TypeError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Number) and not isinstance(value, complex):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+        if not is_concrete(value):
+            raise TypeError(f"{name} must be a concrete number, not a traced value (pass it as a static argument)")
+        return np.asarray(value).item()
+    raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+
+
+def _range_text(ge=None, gt=None, le=None, lt=None) -> str:
+    parts = []
+    if ge is not None:
+        parts.append(f">= {ge}")
+    if gt is not None:
+        parts.append(f"> {gt}")
+    if le is not None:
+        parts.append(f"<= {le}")
+    if lt is not None:
+        parts.append(f"< {lt}")
+    return " and ".join(parts)
+
+
+def _check_range(value, name, kind, ge, gt, le, lt, error=ValueError):
+    ok = ((ge is None or value >= ge) and (gt is None or value > gt)
+          and (le is None or value <= le) and (lt is None or value < lt))
+    if not ok:
+        text = _range_text(ge, gt, le, lt)
+        raise error(f"{name} must be {kind}{' ' + text if text else ''}, got {value!r}")
+
+
+def integer(value, name: str, *, ge=None, gt=None, le=None, lt=None, allow_none: bool = False,
+            error=ValueError) -> int | None:
+    """An integer (Python, numpy or 0-d array) within the given bounds, as ``int``."""
+    if value is None and allow_none:
+        return None
+    v = _scalar(value, name)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    _check_range(v, name, "an integer", ge, gt, le, lt, error)
+    return v
+
+
+def real(value, name: str, *, ge=None, gt=None, le=None, lt=None, allow_none: bool = False,
+         finite: bool = True, error=ValueError) -> float | None:
+    """A real number (int, float, numpy or 0-d array), finite unless ``finite=False``, as ``float``."""
+    if value is None and allow_none:
+        return None
+    v = _scalar(value, name)
+    if isinstance(v, bool):
+        raise TypeError(f"{name} must be a number, got bool {value!r}")
+    v = float(v)
+    if math.isnan(v) or (finite and math.isinf(v)):
+        text = _range_text(ge, gt, le, lt)
+        raise error(f"{name} must be a finite number{' ' + text if text else ''}, got {v}")
+    _check_range(v, name, "a finite number" if finite else "a number", ge, gt, le, lt, error)
+    return v
+
+
+def positive_int(value, name: str, **kw) -> int:
+    return integer(value, name, ge=1, **kw)
+
+
+def nonnegative_int(value, name: str, **kw) -> int:
+    return integer(value, name, ge=0, **kw)
+
+
+def positive_float(value, name: str, **kw) -> float:
+    return real(value, name, gt=0, **kw)
+
+
+def nonnegative_float(value, name: str, **kw) -> float:
+    return real(value, name, ge=0, **kw)
+
+
+def probability(value, name: str, **kw) -> float:
+    return real(value, name, ge=0, le=1, **kw)
+
+
+def one_of(value, name: str, choices: Iterable[Any], error=ValueError):
+    """``value`` if it is in ``choices``; else an error listing them (and the closest)."""
+    choices = tuple(choices)
+    if value not in choices:
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, [c for c in choices if isinstance(c, str)], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise error(f"{name} must be one of {choices}, got {value!r}{hint}")
+    return value
+
+
+def divides(divisor: int, total: int, divisor_name: str, total_name: str) -> None:
+    if total % divisor:
+        raise ValueError(f"{divisor_name} ({divisor}) must divide {total_name} ({total})")
+
+
+# ---------------------------------------------------------------------------- arrays
+
+
+def array(a, name: str, *, ndim: int | Sequence[int] | None = None, dtype: str | None = None) -> jax.Array:
+    """``a`` as a jax array; ``dtype="float"`` converts ints/bools to float32 and rejects others."""
+    if a is None or isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}")
+    try:
+        arr = jnp.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}") from e
+    if dtype == "float" and not jnp.issubdtype(arr.dtype, jnp.floating):
+        if jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_:
+            arr = arr.astype(jnp.float32)
+        else:
+            raise TypeError(f"{name} must be a real floating array, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = allowed[0] if len(allowed) == 1 else " or ".join(map(str, allowed))
+            raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
+    return arr
+
+
+def float_array(a, name: str, *, ndim=None, finite: bool = True, nonempty: bool = True) -> jax.Array:
+    """A floating array (ints and bools converted), finite where concrete."""
+    arr = array(a, name, ndim=ndim, dtype="float")
+    if nonempty and arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def check_finite(a, name: str) -> None:
+    """ValueError if a concrete ``a`` holds NaN or inf (skipped under tracing)."""
+    if is_concrete(a):
+        values = np.asarray(a)
+        if np.issubdtype(values.dtype, np.inexact) and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
+
+
+def check_binary(a, name: str) -> None:
+    """ValueError if a concrete ``a`` holds values other than 0 and 1 (Bernoulli data)."""
+    if is_concrete(a):
+        values = np.asarray(a)
+        ok = (values == 0) | (values == 1)
+        if not ok.all():
+            example = values[~ok].flat[0]
+            raise ValueError(f"{name} must be binary (0/1) for a Bernoulli model, "
+                             f"got {int((~ok).sum())} other value(s), e.g. {example}")
+
+
+def check_in_range(a, name: str, lo: float, hi: float) -> None:
+    """ValueError if a concrete ``a`` has values outside ``[lo, hi]`` (or NaN)."""
+    if is_concrete(a):
+        values = np.asarray(a)
+        if values.size and not ((values >= lo) & (values <= hi)).all():
+            raise ValueError(f"{name} must lie in [{lo}, {hi}], got values in "
+                             f"[{np.nanmin(values)}, {np.nanmax(values)}]"
+                             + (" and NaN" if np.isnan(values).any() else ""))
+
+
+def check_shape(a, name: str, shape: Sequence[int | None]) -> None:
+    """ValueError unless ``a.shape`` matches ``shape`` (``None`` matches any size)."""
+    got = tuple(np.shape(a))
+    if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
+        want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {got}")
+
+
+# ---------------------------------------------------------------------------- configs
+
+Rule = Callable[[Any, str], Any]
+
+
+def Int(**bounds) -> Rule:
+    """Config rule: an integer within ``bounds`` (``ge``, ``gt``, ``le``, ``lt``)."""
+    return lambda value, name: integer(value, name, error=ConfigError, **bounds)
+
+
+def Float(**bounds) -> Rule:
+    """Config rule: a finite real within ``bounds``."""
+    return lambda value, name: real(value, name, error=ConfigError, **bounds)
+
+
+def Bool() -> Rule:
+    def rule(value, name):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f"{name} must be True or False, got {value!r}")
+        return bool(value)
+    return rule
+
+
+def OneOf(*choices) -> Rule:
+    return lambda value, name: one_of(value, name, choices, error=ConfigError)
+
+
+def TupleOf(rule: Rule, *, min_len: int = 1, max_len: int | None = None) -> Rule:
+    """Config rule: a tuple/list (not a comma string) whose every item passes ``rule``."""
+    def check(value, name):
+        if isinstance(value, str) or not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{name} must be a tuple, e.g. ({value!r},), got {type(value).__name__} {value!r}")
+        if len(value) < min_len or (max_len is not None and len(value) > max_len):
+            limit = f"between {min_len} and {max_len}" if max_len is not None else f"at least {min_len}"
+            raise ConfigError(f"{name} must hold {limit} item(s), got {len(value)}")
+        return tuple(rule(v, f"{name}[{i}]") for i, v in enumerate(value))
+    return check
+
+
+def Str() -> Rule:
+    def rule(value, name):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {type(value).__name__} {value!r}")
+        return value
+    return rule
+
+
+def validate_config(config, rules: Mapping[str, Rule], *, cross_checks: Sequence[Callable[[Any], None]] = ()):
+    """Check every key of ``config`` named in ``rules``; then each cross check.
+
+    Keys are dotted paths (``"optimizer.learning_rate"``). Every key in
+    ``rules`` must exist in ``config`` and every key of ``config`` must have a
+    rule, so a rule cannot silently go stale. A cross check is a callable
+    ``config -> None`` raising :class:`ConfigError` for combinations that no
+    single rule sees (e.g. a batch larger than the dataset).
+    """
+    flat = flatten_config(config)
+    missing = sorted(set(rules) - set(flat))
+    if missing:
+        raise ConfigError(f"config lacks key(s) {missing} that its rules expect")
+    unruled = sorted(set(flat) - set(rules))
+    if unruled:
+        raise ConfigError(f"config key(s) {unruled} have no validation rule")
+    for key, rule in rules.items():
+        rule(flat[key], f"config.{key}")
+    for check in cross_checks:
+        check(config)
+    return config
+
+
+def flatten_config(config, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` for every leaf of a (nested) ConfigDict or mapping."""
+    items = config.items() if hasattr(config, "items") else ()
+    flat = {}
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if hasattr(value, "items") and not isinstance(value, (str, bytes)):
+            flat.update(flatten_config(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def unknown_key_message(key: str, valid: Iterable[str]) -> str:
+    """One line: the unknown ``config.<key>`` and the closest valid key."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean config.{close[0]}?" if close else ""
+    return f"unknown config key config.{key}{hint} (valid keys: {', '.join(valid)})"

@@ -1,0 +1,105 @@
+r"""The one command-line entry shared by every experiment.
+
+An experiment module ``experiments/<name>.py`` defines
+``train_and_evaluate(config, workdir) -> dict`` and ends with::
+
+    if __name__ == "__main__":
+        cli.main(train_and_evaluate, __file__)
+
+Its config is ``experiments/configs/<name>.py`` with ``get_config(variant=None)``;
+``variant="smoke"`` is the small version the tests run. Then::
+
+    python -m experiments.<name> --workdir DIR [--config.key=value ...]
+    python -m experiments.<name> --workdir DIR --config=experiments/configs/<name>.py:smoke
+    python -m experiments <name> --workdir DIR ...          # the same, by name
+
+``--workdir`` is required. An unknown ``--config.<key>`` and any
+:class:`~ebm_jax.checks.ConfigError` are reported in one line (exit status 2)
+instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import re
+import sys
+from typing import Any, Callable, Mapping, Sequence
+
+from ebm_jax.checks import ConfigError, flatten_config, unknown_key_message
+
+TrainAndEvaluate = Callable[[Any, str], Mapping[str, Any]]
+
+
+def config_path_for(experiment_file: str | pathlib.Path) -> pathlib.Path:
+    """``experiments/configs/<name>.py`` for ``experiments/<name>.py``."""
+    path = pathlib.Path(experiment_file)
+    return path.parent / "configs" / path.name
+
+
+def load_config(config_file: str | pathlib.Path, variant: str | None = None):
+    """Call ``get_config(variant)`` of the config module at ``config_file``."""
+    config_file = pathlib.Path(config_file)
+    spec = importlib.util.spec_from_file_location(f"_ebm_jax_config_{config_file.stem}", config_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant) if variant else module.get_config()
+
+
+def _config_arg(argv: Sequence[str], default: pathlib.Path) -> tuple[pathlib.Path, str | None]:
+    for i, arg in enumerate(argv):
+        value = None
+        if arg.startswith("--config="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--config" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value is not None:
+            path, _, variant = value.partition(":")
+            return pathlib.Path(path), variant or None
+    return default, None
+
+
+def check_overrides(argv: Sequence[str], config_file: str | pathlib.Path) -> str | None:
+    """The one-line message for the first unknown ``--config.<key>`` in ``argv`` (None if all are known)."""
+    path, variant = _config_arg(argv, pathlib.Path(config_file))
+    if not path.exists():
+        return f"config file {path} does not exist"
+    valid = flatten_config(load_config(path, variant))
+    for arg in argv:
+        m = re.match(r"--(?:no)?config\.([\w.]+)", arg)
+        if m and m.group(1) not in valid:
+            return unknown_key_message(m.group(1), valid)
+    return None
+
+
+def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Path,
+         argv: Sequence[str] | None = None) -> None:
+    """Parse ``--workdir`` and ``--config``, run ``train_and_evaluate`` and print the results."""
+    from absl import app, flags, logging
+    from ml_collections import config_flags
+
+    argv = list(sys.argv if argv is None else argv)
+    config_file = config_path_for(experiment_file)
+    message = check_overrides(argv[1:], config_file)
+    if message:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    config_flag = config_flags.DEFINE_config_file("config", str(config_file), "Experiment config.",
+                                                  lock_config=True)
+    workdir_flag = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
+    flags.mark_flag_as_required("workdir")
+
+    def _main(args):
+        if len(args) > 1:
+            raise app.UsageError(f"unexpected arguments: {args[1:]}")
+        logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+        try:
+            results = train_and_evaluate(config_flag.value, workdir_flag.value)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        print(f"results written to {pathlib.Path(workdir_flag.value) / 'results.json'}:")
+        for key in sorted(results):
+            print(f"  {key}: {results[key]}")
+
+    app.run(_main, argv=argv)
