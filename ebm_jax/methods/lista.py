@@ -32,7 +32,12 @@ def create_state(key, module: LISTA, *, optimizer: str = "adam", learning_rate=1
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule, total_steps=total_steps)
     D = jnp.asarray(module.dictionary)
     params = module.init(jax.random.PRNGKey(0), jnp.zeros((1, D.shape[0]), D.dtype))["params"]
-    return train_state.TrainState.create(apply_fn=module.apply, params=params, tx=tx)
+    return train_state.TrainState.create(apply_fn=module.apply, params=_own_buffers(params), tx=tx)
+
+
+def _own_buffers(params):
+    """A copy of every leaf: untied layers start from the same ISTA array, and ``fit`` donates the state."""
+    return jax.tree.map(jnp.array, params)
 
 
 def make_train_step(module: LISTA, *, objective: str = "supervised"):
@@ -74,7 +79,7 @@ def train_lista(module: LISTA, params, x_train, z_train=None, *, objective: str 
     batch_size = min(checks.positive_int(batch_size, "batch_size"), x_train.shape[0])
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
     state = create_state(None, module, learning_rate=learning_rate)
-    state = state.replace(params=params)
+    state = state.replace(params=_own_buffers(params))
     state, history = fit(state, make_train_step(module, objective=objective), data, batch_size=batch_size,
                          num_epochs=num_epochs, rng=jax.random.PRNGKey(seed), workdir=workdir, log_every_steps=1,
                          desc=desc)
