@@ -159,13 +159,15 @@ def make_unrolled_step(ctx: UnrolledContext, num_pass, *, loss: str = "all_layer
 
 def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pass=None, layer_epochs: int = 5,
                     finetune_epochs: int = 0, batch_size: int = 128, learning_rate=1e-3, finetune_lr=1e-4,
-                    finetune_loss: str = "all_layers_db", seed: int = 0,
+                    finetune_loss: str = "all_layers_db", new_layer_init: str | None = None, seed: int = 0,
                     workdir: str | os.PathLike | None = None):
     """Grow an unrolled LISTA one layer at a time, then (optionally) fine-tune all layers jointly.
 
     Stage t = 1..T trains layer t alone (Adam, cosine decay over ``layer_epochs``)
-    on the frozen prefix's codes z_{t−1} (computed once per stage), starting from a
-    copy of layer t − 1 (layers 1 and 2 from ISTA); then ``finetune_epochs`` of joint
+    on the frozen prefix's codes z_{t−1} (computed once per stage), starting from
+    ``new_layer_init``: ``"ista"`` (ISTA's operators, whose step never moves away from
+    the lasso solution; default for ``"untied"``) or ``"copy"`` of layer t − 1 (default
+    for ``"alista"``); then ``finetune_epochs`` of joint
     training with ``finetune_loss``. x (N, n), z_star (N, k) the target codes.
     Each stage checkpoints in ``workdir/layer_<t>`` (``workdir/finetune``); a rerun resumes.
     Returns ``(params, stage_losses)``: the tuple of T layer dicts and each stage's last logged loss.
@@ -177,6 +179,9 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     num_pass = tuple(num_pass) if num_pass is not None else (0,) * num_layers
     if len(num_pass) != num_layers:
         raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
+    if new_layer_init is None:
+        new_layer_init = "ista" if ctx.kind == "untied" else "copy"
+    checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
     layer_epochs = checks.positive_int(layer_epochs, "layer_epochs")
     finetune_epochs = checks.nonnegative_int(finetune_epochs, "finetune_epochs")
     batch_size = min(checks.positive_int(batch_size, "batch_size"), x.shape[0])
@@ -188,8 +193,8 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     for t in range(num_layers):
         if t == 0:
             p0 = init_layer(ctx, first=True)
-        elif t == 1 and ctx.kind == "untied":  # the first layer has no S to copy: ISTA's, with the learned threshold
-            p0 = {**init_layer(ctx), "theta": params[0]["theta"]}
+        elif new_layer_init == "ista" or (t == 1 and ctx.kind == "untied"):  # (layer 1 has no S to copy)
+            p0 = init_layer(ctx)
         else:
             p0 = params[-1]
         state = create_unrolled_state(None, p0, learning_rate=learning_rate, schedule="cosine", total_steps=steps)
@@ -202,7 +207,7 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
         z = jax.jit(lambda p, v, z_in, t=t: apply_layer(ctx, p, v, z_in, num_pass[t], first=(t == 0)))(
             state.params, inp, z)
         if t == 0:
-            inp = jax.jit(functools.partial(layer_input, ctx))(x, state.params)
+            inp = jax.jit(functools.partial(layer_input, ctx))(x)
     params = tuple(params)
     if finetune_epochs:
         steps = finetune_epochs * (x.shape[0] // batch_size)

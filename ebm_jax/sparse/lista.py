@@ -120,9 +120,9 @@ def lista_apply_all(module: LISTA, params, x):
 # Parameters are a tuple of per-layer dicts, so that a T-layer network is the
 # prefix of a deeper one (layer-wise training grows it one layer at a time).
 #
-# * ``"untied"``: layer 1 is ``z_1 = h_1(x W_e)``, layer t > 1 is
-#   ``z_t = h_t(b + z_{t−1} S_t)`` with ``b = x W_e`` (W_e (n, k) belongs to layer 1),
-#   each with its own S_t (k, k) and per-atom threshold θ_t (k,); the ISTA
+# * ``"untied"``: layer 1 is ``z_1 = h_1(x W_e)`` (its own W_e (n, k)), layer t > 1 is
+#   ``z_t = h_t(b + z_{t−1} S_t)`` with the fixed ``b = x·ηD`` and its own S_t (k, k);
+#   every layer has a per-atom threshold θ_t (k,); the ISTA
 #   initialisation (W_e = ηD, S = I − ηDᵀD, θ = λη) makes the untrained network
 #   T ISTA steps exactly.
 # * ``"alista"``: layer t is ``z_t = h_t(z_{t−1} + γ_t (x − z_{t−1} Dᵀ) W)`` with the
@@ -206,9 +206,10 @@ def init_layer(ctx: UnrolledContext, first: bool = False) -> dict:
     return {"gamma": jnp.asarray(ctx.step, dtype), "theta": jnp.asarray(ctx.lam * ctx.step, dtype)}
 
 
-def layer_input(ctx: UnrolledContext, x, first_layer: dict):
-    """What layers 2..T read from x: ``b = x W_e`` with the first layer's W_e ("untied"), x itself ("alista")."""
-    return x @ first_layer["W_e"] if ctx.kind == "untied" else x
+def layer_input(ctx: UnrolledContext, x):
+    """What layers 2..T read from x: ``b = x·ηD`` ("untied"; fixed, so that ISTA's S keeps z* a fixed point
+    whatever the first layer learned), x itself ("alista")."""
+    return x @ ctx.W if ctx.kind == "untied" else x
 
 
 def apply_layer(ctx: UnrolledContext, p: dict, inp, z, num_pass: int, first: bool = False):
@@ -229,7 +230,7 @@ def unrolled_apply(ctx: UnrolledContext, params, x, num_pass=None, *, return_all
     num_pass = num_pass if num_pass is not None else (0,) * len(params)
     z = apply_layer(ctx, params[0], x, None, num_pass[0], first=True)
     zs = [z]
-    inp = layer_input(ctx, x, params[0])
+    inp = layer_input(ctx, x)
     for t in range(1, len(params)):
         z = apply_layer(ctx, params[t], inp, z, num_pass[t])
         zs.append(z)

@@ -37,10 +37,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.layerwise.num_layers = 16
     config.layerwise.support_percent = 1.0      # min(p·t, p_max) % of the atoms pass the threshold unshrunk
     config.layerwise.support_max_percent = 8.0
-    config.layerwise.layer_epochs = 3
+    config.layerwise.layer_epochs = 4
     config.layerwise.finetune_epochs = 2
     config.layerwise.batch_size = 128
-    config.layerwise.learning_rate = 1e-3
+    config.layerwise.learning_rate = 2e-3
     config.layerwise.finetune_lr = 1e-4
     config.layerwise.finetune_loss = "all_layers_db"
     # ISTA / FISTA curves
@@ -49,7 +49,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         config.update(num_train=256, num_test=64, num_atoms=32, dict_epochs=1, dict_batch_size=64, layers=(1, 2),
                       objectives=("supervised",), num_epochs=2, batch_size=32, max_iters=20,
                       zstar_solver="fista")
-        config.layerwise.update(num_layers=3, layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=4.0)
+        config.layerwise.update(num_layers=2, layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=4.0)
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config

@@ -33,7 +33,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.finetune_lr = 1e-3
     config.finetune_loss = "all_layers_db"
     if variant == "smoke":
-        config.update(num_measurements=30, num_atoms=60, num_train=256, num_test=64, num_layers=3,
+        config.update(num_measurements=30, num_atoms=60, num_train=256, num_test=64, num_layers=2,
                       layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=3.0)
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
