@@ -16,6 +16,11 @@ Its config is ``experiments/configs/<name>.py`` with ``get_config(variant=None)`
 ``--workdir`` is required. An unknown ``--config.<key>`` and any
 :class:`~ebm_jax.checks.ConfigError` are reported in one line (exit status 2)
 instead of a traceback.
+
+Several processes: when the environment names a ``jax.distributed`` cluster
+(the local launcher ``python -m ebm_jax.launch``, SLURM, Open MPI, ...), the
+entry initializes it first and checks that every process got the same config
+and workdir (:mod:`ebm_jax.train.distributed`).
 """
 
 from __future__ import annotations
@@ -93,11 +98,20 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
         if len(args) > 1:
             raise app.UsageError(f"unexpected arguments: {args[1:]}")
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+        from ebm_jax.train import distributed
+
         try:
+            distributed.initialize_from_environment()
+            distributed.assert_same_across_processes("the command line", {
+                **{f"config.{k}": v for k, v in flatten_config(config_flag.value).items()},
+                "workdir": str(pathlib.Path(workdir_flag.value).absolute()),
+                "experiment": pathlib.Path(experiment_file).stem})
             results = train_and_evaluate(config_flag.value, workdir_flag.value)
-        except ConfigError as e:
+        except (ConfigError, distributed.ProcessMismatchError, distributed.CoordinatorUnreachableError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+        if not distributed.is_main_process():
+            return
         print(f"results written to {pathlib.Path(workdir_flag.value) / 'results.json'}:")
         for key in sorted(results):
             print(f"  {key}: {results[key]}")

@@ -5,6 +5,9 @@ Every experiment writes to its ``--workdir``::
     config.json     the resolved config (ml_collections -> JSON)
     metrics.jsonl   one JSON object per logged step: {"step": int, "<name>": float, ...}
     results.json    a flat JSON object of final numbers and strings
+
+With several processes (``jax.distributed``) only process 0 writes; the
+writers here are no-ops on the others (:func:`ebm_jax.train.distributed.is_main_process`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import pathlib
 from typing import Any, Mapping
 
 import numpy as np
+
+from ebm_jax.train.distributed import is_main_process
 
 
 def _jsonable(value: Any) -> Any:
@@ -34,7 +39,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename)."""
+    """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename); process 0 only."""
+    if not is_main_process():
+        return
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -71,12 +78,14 @@ class MetricWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        if not is_main_process():
+            return
         record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
     def write_many(self, records: list[Mapping[str, Any]]) -> None:
-        if not records:
+        if not records or not is_main_process():
             return
         with self.path.open("a") as f:
             for r in records:
@@ -88,7 +97,9 @@ class MetricWriter:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
     def truncate_after(self, step: int) -> None:
-        """Keep only records with ``record["step"] <= step``."""
+        """Keep only records with ``record["step"] <= step`` (process 0 rewrites the file)."""
+        if not is_main_process():
+            return
         kept = [r for r in self.read() if r.get("step", 0) <= step]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
