@@ -30,7 +30,8 @@ def _params(state):
 
 
 def curves():
-    from ebm_jax.models import vae, vae_train
+    from ebm_jax.methods import vae as vae_method
+    from ebm_jax.models import vae
 
     out = {}
     _, history = fit(_state(), _step, _linear_problem(), batch_size=32, num_epochs=2, rng=jax.random.key(3),
@@ -38,8 +39,8 @@ def curves():
     out["linear"] = [r["loss"] for r in history]
     model = vae.Autoencoder(latent_dim=4, hidden_dims=(32,))
     x = np.random.default_rng(0).random((256, 784)).astype(np.float32)
-    state = vae_train.create_state(model, jax.random.key(0), 1e-3)
-    _, history = fit(state, vae_train.make_train_step(model), x, batch_size=32, num_epochs=2,
+    state = vae_method.create_state(jax.random.key(0), model, 1e-3)
+    _, history = fit(state, vae_method.make_train_step(model), x, batch_size=32, num_epochs=2,
                      rng=jax.random.key(3), log_every_steps=1)
     out["vae"] = [r["loss"] for r in history]
     return out
