@@ -242,9 +242,7 @@ def _replicated_leaf(leaf, sharding):
     if _is_key(leaf):
         data = _replicated_leaf(jax.random.key_data(leaf), sharding)
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
-    if isinstance(leaf, jax.Array) and leaf.sharding.is_equivalent_to(sharding, leaf.ndim):
-        return leaf
-    host = np.asarray(leaf)
+    host = np.asarray(leaf)  # also a copy of an already replicated global array (fit donates its state)
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
@@ -254,7 +252,7 @@ def replicate(tree, mesh):
 
     sharding = NamedSharding(mesh, PartitionSpec())
     if process_count() == 1:
-        return jax.device_put(tree, sharding)
+        return jax.device_put(tree, sharding, may_alias=False)
     return jax.tree.map(lambda leaf: _replicated_leaf(leaf, sharding), tree)
 
 
