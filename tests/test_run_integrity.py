@@ -353,3 +353,11 @@ def test_fault_injection_through_the_command_line(tmp_path, straight):
     # The first 16 steps equal the straight run's: the resume from step 12 redid steps 13-16 identically.
     assert _records(workdir)[:16] == straight[1]
     assert read_jsonl(workdir / "config_changes.jsonl")[0]["changed"] == {"num_epochs": [2, 3]}
+
+    for step_dir in (workdir / "checkpoints").iterdir():  # now damage every checkpoint left
+        if step_dir.name.isdigit():
+            _damage(_largest_file(step_dir), "truncate")
+    broken = run("--config.num_epochs=4", "--allow_config_change=num_epochs")
+    assert broken.returncode == 1
+    assert broken.stderr.strip().splitlines()[-1].startswith("error: no intact checkpoint in ")
+    assert "Traceback" not in broken.stderr and "tensorstore" not in broken.stderr.lower()
