@@ -161,8 +161,9 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
       max_steps: stop after this global step (as if interrupted); for tests and
         time-boxed runs.
       max_chunk_seconds: shorten chunks (and so checkpoint more often) so that
-        no compiled call runs much longer than this; the first chunk of a run is
-        at most ``interrupt.PROBE_STEPS`` steps, to time a step. ``None``: no cap.
+        no compiled call runs much longer than this; where chunks are longer than
+        ``2 * interrupt.PROBE_STEPS`` steps, the first chunk of a run is
+        ``interrupt.PROBE_STEPS`` steps long, to time a step. ``None``: no cap.
 
     Returns:
       ``(state, history)`` where ``history`` lists the logged records.
@@ -208,8 +209,8 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         distributed.barrier("fit: metrics.jsonl truncated")
     step = int(state.step)
     cap = chunk  # lowered when a chunk runs longer than max_chunk_seconds
-    if max_chunk_seconds:
-        chunk = min(chunk, interrupt.PROBE_STEPS)  # widened once the first chunk tells how long a step takes
+    if max_chunk_seconds and chunk > 2 * interrupt.PROBE_STEPS:  # a long chunk: time a short one first
+        chunk = interrupt.PROBE_STEPS  # (one more compile), then widen it as far as max_chunk_seconds allows
 
     data_key, step_key = jax.random.split(rng)
     if multi_process:
