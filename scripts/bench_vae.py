@@ -61,16 +61,17 @@ def bench_ours(x, args) -> dict:
     import jax
     from jax.sharding import NamedSharding, PartitionSpec
 
-    from ebm_jax.models import vae, vae_train
+    from ebm_jax.methods import vae as vae_method
+    from ebm_jax.models import vae
     from ebm_jax.train import loop
 
     model = vae.Autoencoder(latent_dim=args.latent, hidden_dims=(args.hidden,))
-    step = vae_train.make_train_step(model, binarization="dynamic")
+    step = vae_method.make_train_step(model, binarization="dynamic")
     mesh = loop.data_mesh(jax.devices()[:1])
     # Placed as fit() places them: an uncommitted state here would compile the epoch a second time on the
     # first call after the warm-up (its outputs come back committed to the mesh).
     replicated = NamedSharding(mesh, PartitionSpec())
-    state = jax.device_put(vae_train.create_state(model, jax.random.key(0), 1e-3), replicated)
+    state = jax.device_put(vae_method.create_state(jax.random.key(0), model, 1e-3), replicated)
     run_epoch = loop._make_run_chunk(step, args.batch_size, mesh)  # the exact function fit() runs
     steps = len(x) // args.batch_size
     data = jax.device_put(x, replicated)
