@@ -36,6 +36,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
+from ebm_jax.train import distributed
 from ebm_jax.train import interrupt
 from ebm_jax.train.checkpoint import Checkpointer
 from ebm_jax.train.workdir import MetricWriter
@@ -74,7 +75,10 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) is larger than the dataset ({n} examples)")
     if batch_size % num_devices:
-        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of devices ({num_devices})")
+        processes = distributed.process_count()
+        where = f" ({processes} processes x their devices)" if processes > 1 else ""
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of devices "
+                         f"({num_devices}{where})")
     if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     for leaf in jax.tree.leaves(data):
@@ -100,6 +104,7 @@ def _non_finite_error(what: str, checkpointer) -> NonFiniteLossError:
 
 
 def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh):
+    """One process: the data live on the devices; each step gathers its batch by index."""
     batch_sharding = NamedSharding(mesh, P("data"))
 
     def run_chunk(state, data, perm, start, step_key, *, length):
@@ -112,7 +117,23 @@ def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh):
 
         return jax.lax.scan(body, state, jnp.arange(length))
 
-    return jax.jit(run_chunk, static_argnames="length", donate_argnums=0)
+    return jax.jit(run_chunk, static_argnames="length", donate_argnums=0,
+                   out_shardings=NamedSharding(mesh, P()))
+
+
+def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh):
+    """Several processes: the chunk's batches arrive as one global ``(length, batch, ...)`` array."""
+    batch_sharding = NamedSharding(mesh, P("data"))
+
+    def run_chunk(state, batches, step_key):
+        def body(state, batch):
+            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            key = jax.random.fold_in(step_key, state.step)
+            return step_fn(state, batch, key)
+
+        return jax.lax.scan(body, state, batches)
+
+    return jax.jit(run_chunk, donate_argnums=0, out_shardings=NamedSharding(mesh, P()))
 
 
 def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: jax.Array,
@@ -156,6 +177,11 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
       CheckpointError: no intact checkpoint, or one of another structure (one line).
     """
     mesh = data_mesh() if mesh is None else mesh
+    multi_process = distributed.process_count() > 1
+    if multi_process:  # before anything that could fail on one process only
+        distributed.assert_same_across_processes("the arguments of fit", distributed.fit_fingerprint(
+            state, data, rng, batch_size=batch_size, num_epochs=num_epochs, mesh=mesh,
+            checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps, max_steps=max_steps))
     n = validate_fit_args(data, batch_size, num_epochs, mesh.devices.size)
     if checkpoint_every_steps is not None and checkpoint_every_steps < 1:
         raise ValueError(f"checkpoint_every_steps must be >= 1, got {checkpoint_every_steps}")
@@ -167,26 +193,36 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     chunk = checkpoint_every_steps or steps_per_epoch
 
     replicated = NamedSharding(mesh, P())
-    data = jax.device_put(data, replicated)
-    state = jax.device_put(state, replicated, may_alias=False)  # a copy: run_chunk donates it, not the caller's
+    if multi_process:  # every process holds all of data on the host and feeds its slice of each batch
+        host_data = jax.tree.map(np.asarray, data)
+        rng = distributed.to_local_device(rng)
+    else:
+        data = jax.device_put(data, replicated)
+    state = distributed.replicate(state, mesh)  # a copy: run_chunk donates it, not the caller's
     writer = MetricWriter(workdir) if workdir is not None else None
     checkpointer = Checkpointer(workdir) if workdir is not None else None
     if checkpointer is not None and checkpointer.latest_step() is not None:
         state = checkpointer.restore(state)  # the newest intact checkpoint
     if writer is not None:  # drop lines logged after the checkpoint (or, with none, by a killed run)
         writer.truncate_after(int(state.step))
+        distributed.barrier("fit: metrics.jsonl truncated")
     step = int(state.step)
     cap = chunk  # lowered when a chunk runs longer than max_chunk_seconds
     if max_chunk_seconds:
         chunk = min(chunk, interrupt.PROBE_STEPS)  # widened once the first chunk tells how long a step takes
 
     data_key, step_key = jax.random.split(rng)
-    run_chunk = _make_run_chunk(step_fn, batch_size, mesh)
+    if multi_process:
+        run_fed_chunk = _make_run_fed_chunk(step_fn, mesh)
+        step_key = distributed.replicate(step_key, mesh)
+    else:
+        run_chunk = _make_run_chunk(step_fn, batch_size, mesh)
     permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
                           [: steps_per_epoch * batch_size])
     perm_epoch, perm = None, None
     history = writer.read() if writer is not None else []
-    bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, disable=None, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, unit="step", dynamic_ncols=True,
+               disable=None if distributed.is_main_process() else True)
     stop = interrupt.InterruptRequest()
     try:
         stop.__enter__()
@@ -195,8 +231,15 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             end = min((step // chunk + 1) * chunk, (epoch + 1) * steps_per_epoch, stop_at)
             if perm_epoch != epoch:  # one permutation per epoch, shared by its chunks
                 perm_epoch, perm = epoch, permutation(epoch)
+                if multi_process:
+                    perm = np.asarray(perm)
             t0 = time.perf_counter()
-            state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
+            if multi_process:
+                batches = distributed.feed_batches(host_data, perm[offset * batch_size: (offset + end - step) * batch_size]
+                                                   .reshape(end - step, batch_size), mesh)
+                state, metrics = run_fed_chunk(state, batches, step_key)
+            else:
+                state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
             t_dispatched = time.perf_counter()  # compiling happens before the asynchronous dispatch returns
             metrics = jax.device_get(metrics)
             t1 = time.perf_counter()
