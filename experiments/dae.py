@@ -34,7 +34,9 @@ from ebm_jax import viz  # noqa: E402
 from ebm_jax.data import load_mnist_train_test, to_float  # noqa: E402
 from ebm_jax.data.corruptions import corrupt, validate_corruption  # noqa: E402
 from ebm_jax.data.toy2d import TOY2D, distance_to_data, grid_2d, sample_toy2d  # noqa: E402
+from ebm_jax.methods import dae as dae_method  # noqa: E402
 from ebm_jax.models import dae  # noqa: E402
+from ebm_jax.train.optim import make_optimizer  # noqa: E402
 from ebm_jax.train import fit, write_config, write_results  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -99,8 +101,8 @@ def run_mnist(config, corruptions, workdir, key, results):
         name = f"{kind}{level:g}"
         model = dae.DAE(hidden=tuple(config.hidden), latent=config.latent, out_dim=784)
         k_init, k_fit, k_test = jax.random.split(jax.random.fold_in(key, i), 3)
-        state = dae.create_state(k_init, model, 784, config.learning_rate)
-        state, history = fit(state, dae.make_dae_train_step(model, kind, level, config.loss), x_train,
+        state = dae_method.create_state(k_init, model, make_optimizer("adam", config.learning_rate), dim=784)
+        state, history = fit(state, dae_method.make_train_step(model, kind, level, config.loss), x_train,
                              batch_size=config.batch_size, num_epochs=config.num_epochs, rng=k_fit,
                              workdir=workdir / name, log_every_steps=config.log_every_steps, desc=name)
         x_tilde = np.asarray(corrupt(k_test, jnp.asarray(x_test), kind, level))
@@ -133,8 +135,8 @@ def run_toy(config, sigmas, workdir, key, results):
     for i, sigma in enumerate(sigmas):
         model = dae.DAE(hidden=tuple(config.toy_hidden), latent=config.toy_latent, out_dim=2)
         k_init, k_fit = jax.random.split(jax.random.fold_in(key, 1000 + i))
-        state = dae.create_state(k_init, model, 2, config.toy_learning_rate)
-        state, _ = fit(state, dae.make_dae_train_step(model, "gaussian", sigma, "mse"), data,
+        state = dae_method.create_state(k_init, model, make_optimizer("adam", config.toy_learning_rate), dim=2)
+        state, _ = fit(state, dae_method.make_train_step(model, "gaussian", sigma, "mse"), data,
                        batch_size=config.toy_batch_size, num_epochs=config.toy_num_epochs, rng=k_fit,
                        workdir=workdir / f"toy_sigma{sigma:g}", log_every_steps=config.log_every_steps,
                        desc=f"toy σ={sigma:g}")

@@ -36,8 +36,10 @@ from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from ebm_jax.data.toy2d import TOY2D, TOY2D_BOX, distance_to_data, grid_2d, sample_toy2d  # noqa: E402
-from ebm_jax.models.energy_mlp import EnergyMLP, create_state, energy_fn_of, make_ebm_train_step  # noqa: E402
-from ebm_jax.samplers import make_rwmh_kernel, run_chain, sample_chains  # noqa: E402
+from ebm_jax.methods import energy_mlp as ebm_method  # noqa: E402
+from ebm_jax.models.energy_mlp import EnergyMLP, energy_fn_of  # noqa: E402
+from ebm_jax.samplers import run_chain, rwmh, sample_chains  # noqa: E402
+from ebm_jax.train.optim import make_optimizer  # noqa: E402
 from ebm_jax.train import fit, write_config, write_results  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -87,11 +89,12 @@ def train_run(config, dataset, method_name, data, key, workdir, snaps):
     method, k = parse_method(method_name, config.k)
     model = EnergyMLP(hidden=tuple(config.hidden), prior_scale=config.prior_scale)
     energy = energy_fn_of(model)
-    kernel = make_rwmh_kernel(energy, config.step_size)
+    sampler = rwmh(energy, config.step_size)
     kinit, kchain, kfit, kneg = jax.random.split(key, 4)
     chains = (jax.random.uniform(kchain, (config.pcd_num_chains, 2), minval=TOY2D_BOX[0], maxval=TOY2D_BOX[1])
               if method == "pcd" else None)
-    state = create_state(kinit, model, 2, config.learning_rate, chains)
+    state = ebm_method.create_state(kinit, model, make_optimizer("adam", config.learning_rate, b1=0.5), dim=2,
+                                    chains=chains)
     axis, grid = grid_2d(config.grid_size, PLOT_BOX)
     far = distance_to_data(grid, np.asarray(data)) > config.far_distance
     grid_j, data_j = jnp.asarray(grid), jnp.asarray(data)
@@ -102,10 +105,10 @@ def train_run(config, dataset, method_name, data, key, workdir, snaps):
     def eval_arrays(params, chains):
         e_grid = energy(params, grid_j)
         e_data = energy(params, data_j)
-        neg = chains if chains is not None else run_chain(kernel, kneg, data_j[: config.batch_size], params, k)
-        moved = run_chain(kernel, jax.random.fold_in(kneg, 1), neg, params, 1)
-        accept = jnp.mean(jnp.any(moved != neg, axis=-1).astype(jnp.float32))  # one-step MH acceptance
-        return e_grid, e_data, neg, accept
+        start = chains if chains is not None else data_j[: config.batch_size]
+        out = run_chain(sampler, kneg, start, params, k)
+        neg = chains if chains is not None else out.state.position
+        return e_grid, e_data, neg, jnp.mean(out.info.acceptance_rate)
 
     def eval_fn(state):
         epoch = int(state.step) // steps_per_epoch
@@ -116,14 +119,15 @@ def train_run(config, dataset, method_name, data, key, workdir, snaps):
         return {"spurious_frac": float(np.mean(e_grid[far] < tau)),
                 "e_far_minus_data": float(np.mean(e_grid[far]) - np.mean(e_data)), "accept_rate": float(accept)}
 
-    state, history = fit(state, make_ebm_train_step(model, method, k, config.step_size, config.alpha), data_j,
+    state, history = fit(state, ebm_method.make_train_step(model, method, k, config.step_size, config.alpha), data_j,
                          batch_size=config.batch_size, num_epochs=config.num_epochs, rng=kfit, workdir=workdir,
                          log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"{dataset}/{method_name}")
     if config.num_epochs not in snapshots:  # resumed run: evaluate the final state
         eval_fn(state)
     x0 = jax.random.uniform(jax.random.fold_in(key, 7), (config.long_chain_num, 2), minval=TOY2D_BOX[0],
                             maxval=TOY2D_BOX[1])
-    samples = np.asarray(sample_chains(kernel, jax.random.fold_in(key, 8), x0, state.params, config.long_chain_steps))
+    samples = np.asarray(sample_chains(sampler, jax.random.fold_in(key, 8), x0, state.params,
+                                       config.long_chain_steps).state.position)
     dist = distance_to_data(samples, np.asarray(data))
     edges = np.linspace(PLOT_BOX[0], PLOT_BOX[1], 17)
     h_s = np.histogram2d(samples[:, 0], samples[:, 1], bins=[edges, edges])[0].ravel()

@@ -30,9 +30,11 @@ from ml_collections import config_flags
 
 from ebm_jax import viz
 from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float
+from ebm_jax.methods import rbm as rbm_method
 from ebm_jax.models import rbm
-from ebm_jax.samplers import SCHEDULES, ais_log_partition, exact_log_partition, rbm_gibbs_kernel, run_chain
+from ebm_jax.samplers import SCHEDULES, run_chain
 from ebm_jax.train import fit, write_config, write_results
+from ebm_jax.train.optim import make_optimizer
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(__file__).parent / "configs" / "rbm_mnist.py"), "Experiment config.", lock_config=True)
@@ -103,7 +105,7 @@ def make_eval_fn(config, x_eval, base_p, key):
         out = {"fe_test": jnp.mean(rbm.free_energy(params, x_eval)),
                "pll_test": jnp.mean(rbm.pseudo_log_likelihood(key, params, x_eval))}
         if config.eval_chain_steps:
-            xs = run_chain(rbm_gibbs_kernel, key, x0, params, config.eval_chain_steps)
+            xs = run_chain(rbm.GIBBS, key, x0, params, config.eval_chain_steps).state.position
             out["fe_chain"] = jnp.mean(rbm.free_energy(params, xs))
         return out
 
@@ -116,14 +118,15 @@ def train_one(config, method, x_train, x_test, key, workdir):
     base_p = jnp.asarray(x_train.mean(0))
     kinit, kchain, kfit, keval = jax.random.split(key, 4)
     params = rbm.init_rbm(kinit, x_train.shape[1], config.num_hidden, data_mean=base_p)
-    tx = rbm.make_optimizer(config.learning_rate, config.momentum, config.weight_decay,
-                            decay_steps=steps if config.lr_decay else None)
+    tx = make_optimizer("sgd", config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay,
+                        decay_mask=rbm_method.WEIGHT_DECAY_MASK, schedule="linear" if config.lr_decay else "constant",
+                        total_steps=steps)
     chains = (jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
               if kind == "pcd" else None)
-    state = rbm.RBMTrainState.create(params, tx, chains)
+    state = rbm_method.RBMTrainState.create(params, tx, chains)
     x_eval = jnp.asarray(x_test[: config.eval_num_examples])
     t0 = time.perf_counter()
-    state, history = fit(state, rbm.make_train_step(kind, k), jnp.asarray(x_train), batch_size=config.batch_size,
+    state, history = fit(state, rbm_method.make_train_step(kind, k), jnp.asarray(x_train), batch_size=config.batch_size,
                          num_epochs=config.num_epochs, rng=kfit, workdir=workdir,
                          checkpoint_every_steps=config.checkpoint_every_steps or None,
                          log_every_steps=config.log_every_steps, eval_fn=make_eval_fn(config, x_eval, base_p, keval),
@@ -138,13 +141,15 @@ def ais_check(config, x_train, key, workdir) -> dict:
     base_p = jnp.asarray(x_train.mean(0))
     params = rbm.init_rbm(kinit, x_train.shape[1], H, data_mean=base_p)
     chains = jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
-    state = rbm.RBMTrainState.create(params, rbm.make_optimizer(config.learning_rate, config.momentum), chains)
-    state, _ = fit(state, rbm.make_train_step("pcd", 1), jnp.asarray(x_train), batch_size=config.batch_size,
+    tx = make_optimizer("sgd", config.learning_rate, momentum=config.momentum)
+    state = rbm_method.RBMTrainState.create(params, tx, chains)
+    state, _ = fit(state, rbm_method.make_train_step("pcd", 1), jnp.asarray(x_train), batch_size=config.batch_size,
                    num_epochs=config.ais_check_epochs, rng=kfit, workdir=workdir,
                    log_every_steps=config.log_every_steps, desc=f"ais_check ({H} hidden)")
-    exact = exact_log_partition(*state.params)
-    log_z, log_z_std = ais_log_partition(kais, *state.params, num_betas=config.ais_num_betas,
-                                         num_runs=config.ais_num_runs, schedule=config.ais_schedule, data=x_train)
+    exact = rbm.exact_log_partition(state.params)
+    log_z, log_z_std, *_ = rbm.ais_log_partition(kais, state.params, num_betas=config.ais_num_betas,
+                                                 num_runs=config.ais_num_runs, schedule=config.ais_schedule,
+                                                 data=x_train)
     return {"ais_check_hidden": H, "ais_check_exact_log_z": exact, "ais_check_ais_log_z": log_z,
             "ais_check_ais_log_z_std": log_z_std, "ais_check_error": log_z - exact}
 
@@ -173,9 +178,9 @@ def main(argv):
         mkey = jax.random.fold_in(key, i)
         state, history, seconds = train_one(config, method, x_train, x_test, mkey, workdir / method)
         p = state.params
-        log_z, log_z_std = ais_log_partition(jax.random.fold_in(mkey, 1), *p, num_betas=config.ais_num_betas,
-                                             num_runs=config.ais_num_runs, schedule=config.ais_schedule,
-                                             data=x_train)
+        log_z, log_z_std, *_ = rbm.ais_log_partition(jax.random.fold_in(mkey, 1), p, num_betas=config.ais_num_betas,
+                                                     num_runs=config.ais_num_runs, schedule=config.ais_schedule,
+                                                     data=x_train)
         fe_test = np.asarray(rbm.free_energy(p, jnp.asarray(x_test)))
         fe_train = np.asarray(rbm.free_energy(p, train_eval))
         pll = float(jnp.mean(rbm.pseudo_log_likelihood(jax.random.fold_in(mkey, 2), p, jnp.asarray(x_test))))
@@ -185,8 +190,7 @@ def main(argv):
         if config.long_chain_steps:
             x0 = jax.random.bernoulli(jax.random.fold_in(mkey, 3), 0.5,
                                       (config.long_chain_num, x_train.shape[1])).astype(jnp.float32)
-            xs, snaps = jax.jit(run_chain, static_argnums=(0, 4), static_argnames="num_saved")(
-                rbm_gibbs_kernel, jax.random.fold_in(mkey, 4), x0, p, config.long_chain_steps, num_saved=10)
+            xs = rbm.sample_gibbs(jax.random.fold_in(mkey, 4), p, x0, config.long_chain_steps).state.position
             mean_img = rbm.visible_probs(p, rbm.hidden_probs(p, xs))
             fe_long = np.asarray(rbm.free_energy(p, xs))
             r["fe_test_mean"] = float(fe_test.mean())

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from ebm_jax.data.corruptions import corrupt
+from ebm_jax.methods import dae as dae_method
 from ebm_jax.models import dae
 from ebm_jax.train import fit
+from ebm_jax.train.optim import make_optimizer
 
 
 def test_corruption_statistics():
@@ -27,18 +29,18 @@ def test_bad_corruption_rejected(kind, level):
     with pytest.raises(ValueError):
         corrupt(jax.random.PRNGKey(0), jnp.zeros(3), kind, level)
     with pytest.raises(ValueError):
-        dae.make_dae_train_step(dae.DAE(out_dim=3), kind, level)
+        dae_method.make_train_step(dae.DAE(out_dim=3), kind, level)
 
 
 def test_reconstruction_energy_formula_and_loss_choice():
     model = dae.DAE(hidden=(8,), latent=4, out_dim=3)
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))["params"]
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
-    r = model.apply(params, x)
+    r = model.apply({"params": params}, x)
     np.testing.assert_allclose(dae.reconstruction_energy(model, params, x, "mse"), ((x - r) ** 2).sum(-1), rtol=1e-6)
     np.testing.assert_allclose(dae.reconstruct(model, params, x, "bce"), jax.nn.sigmoid(r), rtol=1e-6)
     with pytest.raises(ValueError, match="loss"):
-        dae.make_dae_train_step(model, "gaussian", 0.1, loss="l1")
+        dae_method.make_train_step(model, "gaussian", 0.1, loss="l1")
 
 
 def test_dae_learns_to_denoise_a_line():
@@ -46,11 +48,23 @@ def test_dae_learns_to_denoise_a_line():
     t = jax.random.uniform(jax.random.PRNGKey(0), (1024,), minval=-1, maxval=1)
     data = jnp.stack([t, t], axis=-1)
     model = dae.DAE(hidden=(64,), latent=16, out_dim=2)
-    state = dae.create_state(jax.random.PRNGKey(1), model, 2, 3e-3)
-    state, hist = fit(state, dae.make_dae_train_step(model, "gaussian", 0.2, "mse"), data, batch_size=128,
+    state = dae_method.create_state(jax.random.PRNGKey(1), model, make_optimizer("adam", 3e-3), dim=2)
+    state, hist = fit(state, dae_method.make_train_step(model, "gaussian", 0.2, "mse"), data, batch_size=128,
                       num_epochs=40, rng=jax.random.PRNGKey(2), log_every_steps=40)
     noisy = corrupt(jax.random.PRNGKey(3), data[:256], "gaussian", 0.2)
     out = dae.reconstruct(model, state.params, noisy, "mse")
     off_line = lambda z: float(jnp.mean(jnp.abs(z[:, 0] - z[:, 1])))  # noqa: E731
     assert off_line(out) < 0.4 * off_line(noisy)
     assert hist[-1]["loss"] < hist[0]["loss"]
+
+
+def test_dae_numpy_scalars_and_bad_input():
+    model = dae.DAE(hidden=(8,), latent=4, out_dim=3)
+    dae_method.make_train_step(model, "gaussian", np.float32(0.2), "mse")
+    dae_method.make_train_step(model, "masking", np.float64(0.5))
+    with pytest.raises(ValueError, match="dim"):
+        dae_method.create_state(jax.random.PRNGKey(0), model, make_optimizer("adam", 1e-3), dim=0)
+    with pytest.raises(ValueError, match="level"):
+        dae_method.make_train_step(model, "gaussian", float("nan"))
+    with pytest.raises(TypeError, match="level"):
+        dae_method.make_train_step(model, "gaussian", "0.1")

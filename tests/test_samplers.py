@@ -1,202 +1,265 @@
-"""Samplers: exact-oracle checks for AIS, Gibbs, MH, CD-k / PCD, and bad input."""
+"""Samplers that know no model: random-walk MH (against blackjax and exact densities), chains,
+CD-k / PCD and AIS over any sampler, and bad input. The RBM's own samplers: tests/test_rbm.py."""
 
-import itertools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ebm_jax.models.rbm import RBMParams, free_energy, hidden_probs
 from ebm_jax.samplers import (
+    MAX_K,
+    MAX_STEPS_PER_CALL,
     NonFiniteChainError,
-    ais_log_partition,
+    SamplingAlgorithm,
+    TemperedTarget,
+    ais,
     beta_schedule,
     cd_k,
-    exact_log_partition,
-    make_rwmh_kernel,
+    parse_method,
     pcd,
-    rbm_gibbs_kernel,
     run_chain,
+    rwmh,
     sample_chains,
     validate_betas,
 )
 
 
-def _random_rbm(seed, V, H, w_scale=0.5):
-    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
-    return RBMParams(w_scale * jax.random.normal(k1, (V, H)), 0.5 * jax.random.normal(k2, (V,)) - 0.5,
-                     0.3 * jax.random.normal(k3, (H,)))
+def double_well(params, x):
+    return params * (x[..., 0] ** 2 - 1.0) ** 2
 
 
-def _brute_log_z(W, b, c):
-    W, b, c = (np.asarray(a, np.float64) for a in (W, b, c))
-    V, H = W.shape
-    vs = np.array(list(itertools.product([0, 1], repeat=V)), np.float64)
-    hs = np.array(list(itertools.product([0, 1], repeat=H)), np.float64)
-    neg_e = (vs @ b)[:, None] + (hs @ c)[None, :] + vs @ W @ hs.T
-    m = neg_e.max()
-    return m + np.log(np.exp(neg_e - m).sum())
-
-
-def test_exact_log_partition_matches_brute_force_joint_enumeration():
-    p = _random_rbm(0, 6, 5, w_scale=1.0)
-    want = _brute_log_z(*p)
-    assert abs(exact_log_partition(*p) - want) < 1e-4
-    # enumerating the other layer (transpose) gives the same number
-    assert abs(exact_log_partition(p.W.T, p.b_hid, p.b_vis) - want) < 1e-4
-
-
-@pytest.mark.parametrize("V,H,w_scale", [(100, 20, 0.3), (20, 60, 0.4)])
-def test_ais_matches_exact_log_z(V, H, w_scale):
-    p = _random_rbm(1, V, H, w_scale)
-    exact = exact_log_partition(*p)
-    data = np.asarray(jax.random.bernoulli(jax.random.PRNGKey(9), 0.3, (500, V)), np.float32)
-    log_z, std = ais_log_partition(jax.random.PRNGKey(2), *p, num_betas=2000, num_runs=200, data=data)
-    assert 0 < std < 0.1
-    assert abs(log_z - exact) < max(0.05, 4 * std), (log_z, exact, std)
-
-
-def test_ais_spread_shrinks_with_more_betas():
-    p = _random_rbm(3, 40, 16, 0.5)
-    _, std_few = ais_log_partition(jax.random.PRNGKey(0), *p, num_betas=50, num_runs=200)
-    _, std_many = ais_log_partition(jax.random.PRNGKey(0), *p, num_betas=2000, num_runs=200)
-    assert std_many < std_few / 2
-
-
-def test_beta_schedules_are_valid_and_bad_schedules_rejected():
-    for kind in ("sm08", "linear", "sigmoid"):
-        b = validate_betas(beta_schedule(1000, kind))
-        assert b[0] == 0 and b[-1] == 1 and len(b) == 1000
-    p = _random_rbm(0, 8, 4)
-    for bad, msg in [([0.0, 0.5, 0.4, 1.0], "increasing"), ([0.1, 0.5, 1.0], "start at 0"),
-                     ([0.0, 0.5, 0.9], "end at 1"), ([0.0, np.nan, 1.0], "NaN"), ([[0.0, 1.0]], "1-D")]:
-        with pytest.raises(ValueError, match=msg):
-            ais_log_partition(jax.random.PRNGKey(0), *p, betas=bad)
-    with pytest.raises(ValueError, match="num_betas"):
-        beta_schedule(1)
-    with pytest.raises(ValueError, match="num_runs"):
-        ais_log_partition(jax.random.PRNGKey(0), *p, num_betas=10, num_runs=0)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ais_log_partition(jax.random.PRNGKey(0), *p, num_betas=10, data=np.full((3, 8), 2.0))
-    with pytest.raises(ValueError, match="max_units"):
-        exact_log_partition(jnp.zeros((30, 30)), jnp.zeros(30), jnp.zeros(30))
-    with pytest.raises(ValueError, match="b_vis"):
-        exact_log_partition(jnp.zeros((5, 3)), jnp.zeros(4), jnp.zeros(3))
-
-
-def test_ais_raises_on_nan_parameters():
-    p = _random_rbm(0, 8, 4)
-    with pytest.raises(FloatingPointError):
-        ais_log_partition(jax.random.PRNGKey(0), p.W.at[0, 0].set(jnp.nan), p.b_vis, p.b_hid, num_betas=20)
-
-
-def test_gibbs_chain_reaches_exact_rbm_distribution():
-    p = _random_rbm(4, 4, 3, w_scale=1.0)
-    log_z = exact_log_partition(*p)
-    states = jnp.array(list(itertools.product([0, 1], repeat=4)), jnp.float32)
-    exact = np.exp(np.asarray(-free_energy(p, states)) - log_z)
-    assert abs(exact.sum() - 1) < 1e-5
-    x0 = jnp.zeros((4000, 4))
-    x = sample_chains(rbm_gibbs_kernel, jax.random.PRNGKey(0), x0, p, 50)
-    idx = np.asarray(x @ (2 ** jnp.arange(3, -1, -1.0))).astype(int)
-    emp = np.bincount(idx, minlength=16) / len(idx)
-    assert 0.5 * np.abs(emp - exact).sum() < 0.03
-
-
-def test_mh_chain_reaches_1d_double_well_distribution():
-    def energy(params, x):
-        return params * (x[..., 0] ** 2 - 1.0) ** 2
-
-    kernel = make_rwmh_kernel(energy, step_size=0.8)
-    x = sample_chains(kernel, jax.random.PRNGKey(0), jnp.zeros((4000, 1)), 2.0, 200)
+def _double_well_histogram_tv(x, a=2.0):
     grid = np.linspace(-3, 3, 601)
-    dens = np.exp(-2.0 * (grid ** 2 - 1) ** 2)
+    dens = np.exp(-a * (grid ** 2 - 1) ** 2)
     edges = np.linspace(-2.5, 2.5, 21)
     exact = np.array([dens[(grid >= lo) & (grid < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
     exact /= exact.sum()
     emp = np.histogram(np.asarray(x[:, 0]), bins=edges)[0] / len(x)
-    assert 0.5 * np.abs(emp - exact).sum() < 0.04
+    return 0.5 * np.abs(emp - exact).sum()
+
+
+def test_mh_chain_reaches_1d_double_well_distribution():
+    out = sample_chains(rwmh(double_well, step_size=0.8), jax.random.PRNGKey(0), jnp.zeros((4000, 1)), 2.0, 200)
+    x = out.state.position
+    assert _double_well_histogram_tv(x) < 0.04
     assert abs(float(np.mean(np.asarray(x) > 0)) - 0.5) < 0.04  # both wells visited
+    rate = np.asarray(out.info.acceptance_rate)
+    assert rate.shape == (4000,) and 0.2 < rate.mean() < 0.9
+    np.testing.assert_allclose(np.asarray(out.state.energy), np.asarray(double_well(2.0, x)), rtol=1e-5, atol=1e-6)
+
+
+def test_rwmh_matches_blackjax_step_for_step():
+    """Same key per step -> the same proposals and the same accept/reject decisions as blackjax."""
+    blackjax = pytest.importorskip("blackjax")
+    a, sigma, num_steps = 2.0, 0.8, 300
+    ours = rwmh(double_well, sigma)
+    theirs = blackjax.additive_step_random_walk.normal_random_walk(lambda x: -double_well(a, x), jnp.array([sigma]))
+    x0 = jnp.array([0.3])
+
+    def chain(step, state):
+        def body(s, t):
+            s, info = step(jax.random.fold_in(jax.random.PRNGKey(5), t), s)
+            return s, (s.position, info.is_accepted, info.acceptance_rate)
+        return jax.lax.scan(body, state, jnp.arange(num_steps))[1]
+
+    pos_o, acc_o, rate_o = jax.jit(lambda: chain(lambda k, s: ours.step(k, s, a), ours.init(x0, a)))()
+    pos_t, acc_t, rate_t = jax.jit(lambda: chain(theirs.step, theirs.init(x0)))()
+    agree = np.mean(np.asarray(acc_o) == np.asarray(acc_t))
+    assert agree >= 0.99, agree               # decisions may differ only where u ~ p_accept in the last bit
+    first = int(np.argmin(np.asarray(acc_o) == np.asarray(acc_t))) if agree < 1 else num_steps
+    np.testing.assert_allclose(np.asarray(pos_o)[:first], np.asarray(pos_t)[:first], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(rate_o)[:first], np.asarray(rate_t)[:first], rtol=1e-4, atol=1e-6)
+    assert 0.2 < float(np.mean(acc_o)) < 0.95
+
+
+def test_rwmh_evaluates_the_energy_once_per_step():
+    calls = []
+
+    def counting_energy(params, x):
+        calls.append(1)  # traced once per call site
+        return double_well(params, x)
+
+    sampler = rwmh(counting_energy, 0.5)
+    state = sampler.init(jnp.zeros(1), 2.0)
+    calls.clear()
+    jax.make_jaxpr(lambda s: sampler.step(jax.random.PRNGKey(0), s, 2.0))(state)
+    assert len(calls) == 1
 
 
 def test_mh_rejects_proposals_with_nan_energy():
     def energy(params, x):
         return jnp.where(x[..., 0] > 0.5, jnp.nan, 0.0)  # flat below 0.5, NaN above
 
-    x = sample_chains(make_rwmh_kernel(energy, 0.3), jax.random.PRNGKey(0), jnp.zeros((500, 1)), None, 100)
+    out = sample_chains(rwmh(energy, 0.3), jax.random.PRNGKey(0), jnp.zeros((500, 1)), None, 100)
+    x = out.state.position
     assert float(x.max()) <= 0.5 and float(x.min()) < -1.0
+    assert not np.isnan(np.asarray(out.state.energy)).any()
 
 
-def test_run_chain_snapshots_end_at_final_state():
-    p = _random_rbm(0, 6, 3)
-    x0 = jnp.zeros((5, 6))
-    x, snaps = run_chain(rbm_gibbs_kernel, jax.random.PRNGKey(1), x0, p, 6, num_saved=3)
-    assert snaps.shape == (3, 5, 6)
-    np.testing.assert_array_equal(snaps[-1], x)
-    np.testing.assert_array_equal(run_chain(rbm_gibbs_kernel, jax.random.PRNGKey(1), x0, p, 6), x)
+def test_chunked_sampling_equals_one_call_and_snapshots_end_at_final_state():
+    sampler = rwmh(double_well, 0.5)
+    x0 = jax.random.normal(jax.random.PRNGKey(1), (7, 1))
+    one = run_chain(sampler, jax.random.PRNGKey(2), x0, 2.0, 12, num_saved=3)
+    chunked = sample_chains(sampler, jax.random.PRNGKey(2), x0, 2.0, 12, num_saved=3, chunk_steps=5)
+    np.testing.assert_allclose(chunked.state.position, one.state.position, rtol=1e-6)
+    np.testing.assert_allclose(chunked.snapshots, one.snapshots, rtol=1e-6)
+    np.testing.assert_allclose(chunked.info.acceptance_rate, one.info.acceptance_rate, rtol=1e-5)
+    assert one.snapshots.shape == (3, 7, 1)
+    np.testing.assert_array_equal(one.snapshots[-1], one.state.position)
+    zero = sample_chains(sampler, jax.random.PRNGKey(2), x0, 2.0, 0)
+    np.testing.assert_array_equal(zero.state.position, x0)
 
 
-def test_cd_k_gradient_is_the_rbm_statistics_difference():
-    p = _random_rbm(5, 10, 7)
-    v = jax.random.bernoulli(jax.random.PRNGKey(1), 0.4, (32, 10)).astype(jnp.float32)
-    loss, grads, v_neg = cd_k(jax.random.PRNGKey(2), p, v, energy_fn=free_energy, kernel=rbm_gibbs_kernel, k=3)
-    h_pos, h_neg = hidden_probs(p, v), hidden_probs(p, v_neg)
-    want_W = -(v.T @ h_pos - v_neg.T @ h_neg) / 32
-    np.testing.assert_allclose(grads.W, want_W, atol=1e-5)
-    np.testing.assert_allclose(grads.b_vis, -(v.mean(0) - v_neg.mean(0)), atol=1e-5)
-    np.testing.assert_allclose(grads.b_hid, -(h_pos.mean(0) - h_neg.mean(0)), atol=1e-5)
-    np.testing.assert_allclose(loss, free_energy(p, v).mean() - free_energy(p, v_neg).mean(), rtol=1e-5)
-    assert not np.array_equal(np.asarray(v_neg), np.asarray(v))
+class _BitState(NamedTuple):
+    position: jax.Array
 
 
-def test_pcd_advances_persistent_chains_of_any_count():
-    p = _random_rbm(6, 10, 7)
-    v = jnp.ones((16, 10))
-    chains = jnp.zeros((40, 10))
-    _, grads, new = pcd(jax.random.PRNGKey(0), p, v, chains, energy_fn=free_energy, kernel=rbm_gibbs_kernel, k=2)
-    assert new.shape == (40, 10) and not np.array_equal(np.asarray(new), np.asarray(chains))
-    want = run_chain(rbm_gibbs_kernel, jax.random.PRNGKey(0), chains, p, 2)
-    np.testing.assert_array_equal(new, want)
-    assert grads.W.shape == (10, 7)
+class _BitInfo(NamedTuple):
+    acceptance_rate: jax.Array
+
+
+def _toy_gibbs():
+    """Exact sampler of independent bits with P(x_i = 1) = sigmoid(params_i) (ignores the current state)."""
+    def step(key, state, params):
+        x = jax.random.bernoulli(key, jax.nn.sigmoid(params)).astype(state.position.dtype)
+        return _BitState(x), _BitInfo(jnp.ones(()))
+
+    return SamplingAlgorithm(lambda x, params: _BitState(x), step)
+
+
+def _bit_energy(params, x):
+    return -(x @ params)
+
+
+def test_cd_k_and_pcd_give_the_contrastive_gradient_for_any_sampler():
+    params = jnp.array([0.5, -1.0, 2.0])
+    x = jnp.array([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    sampler = _toy_gibbs()
+    res = cd_k(jax.random.PRNGKey(0), params, x, energy_fn=_bit_energy, algorithm=sampler, k=2)
+    neg = res.negatives
+    np.testing.assert_allclose(res.grads, -(x.mean(0) - neg.mean(0)), rtol=1e-6)
+    np.testing.assert_allclose(res.loss, _bit_energy(params, x).mean() - _bit_energy(params, neg).mean(), rtol=1e-6)
+    np.testing.assert_allclose(res.info.energy_data, _bit_energy(params, x).mean(), rtol=1e-6)
+    np.testing.assert_allclose(res.info.energy_neg, _bit_energy(params, neg).mean(), rtol=1e-6)
+    assert float(res.info.acceptance_rate) == 1.0
+    chains = jnp.zeros((5, 3))
+    res = pcd(jax.random.PRNGKey(1), params, x, chains, energy_fn=_bit_energy, algorithm=sampler, k=3)
+    assert res.negatives.shape == (5, 3)
+    np.testing.assert_array_equal(res.negatives,
+                                  run_chain(sampler, jax.random.PRNGKey(1), chains, params, 3).state.position)
     with pytest.raises(ValueError, match="chains"):
-        pcd(jax.random.PRNGKey(0), p, v, jnp.zeros((4, 9)), energy_fn=free_energy, kernel=rbm_gibbs_kernel)
+        pcd(jax.random.PRNGKey(0), params, x, jnp.zeros((4, 2)), energy_fn=_bit_energy, algorithm=sampler)
 
 
-def test_return_energies_are_the_two_mean_energies_of_the_same_step():
-    p = _random_rbm(7, 10, 7)
-    v = jax.random.bernoulli(jax.random.PRNGKey(3), 0.4, (16, 10)).astype(jnp.float32)
-    chains = jnp.zeros((24, 10))
-    for est, args in ((cd_k, (v,)), (pcd, (v, chains))):
-        loss, grads, x_neg, (e_data, e_neg) = est(jax.random.PRNGKey(4), p, *args, energy_fn=free_energy,
-                                                  kernel=rbm_gibbs_kernel, k=2, return_energies=True)
-        np.testing.assert_allclose(e_data, free_energy(p, v).mean(), rtol=1e-6)
-        np.testing.assert_allclose(e_neg, free_energy(p, x_neg).mean(), rtol=1e-6)
-        np.testing.assert_allclose(loss, e_data - e_neg, rtol=1e-6)
-        # same draw and gradient as without the flag
-        loss2, grads2, x_neg2 = est(jax.random.PRNGKey(4), p, *args, energy_fn=free_energy,
-                                    kernel=rbm_gibbs_kernel, k=2)
-        np.testing.assert_array_equal(x_neg, x_neg2)
-        np.testing.assert_allclose(grads.W, grads2.W, rtol=1e-6)
+def _gaussian_target():
+    """p*_β(x) = exp(-(1 - β) x²/2 - β x²/(2 s²)) for scalar x, params = s; exact sampler at every β."""
+    def prec(s, beta):
+        return (1 - beta) + beta / s ** 2
+
+    def step(key, state, params_beta):
+        s, beta = params_beta
+        return _BitState(jax.random.normal(key, ()) / jnp.sqrt(prec(s, beta))), _BitInfo(jnp.ones(()))
+
+    return TemperedTarget(
+        sample_base=lambda key, s: jax.random.normal(key, ()),
+        log_z_base=lambda s: 0.5 * np.log(2 * np.pi),
+        log_weight_increment=lambda s, x, b0, b1: -0.5 * x ** 2 * (prec(s, b1) - prec(s, b0)),
+        transition=SamplingAlgorithm(lambda x, params_beta: _BitState(x), step))
 
 
-@pytest.mark.parametrize("k", [0, -1, 1.5, True])
-def test_bad_k_rejected(k):
-    p = _random_rbm(0, 4, 3)
-    v = jnp.ones((2, 4))
-    with pytest.raises(ValueError, match="k"):
-        cd_k(jax.random.PRNGKey(0), p, v, energy_fn=free_energy, kernel=rbm_gibbs_kernel, k=k)
-    with pytest.raises(ValueError, match="k"):
-        pcd(jax.random.PRNGKey(0), p, v, v, energy_fn=free_energy, kernel=rbm_gibbs_kernel, k=k)
+def test_generic_ais_matches_a_gaussian_normalizer():
+    s = 3.0
+    res = ais(jax.random.PRNGKey(0), _gaussian_target(), s, beta_schedule(200, "linear"), 500)
+    exact = 0.5 * np.log(2 * np.pi * s ** 2)
+    assert abs(res.log_z - exact) < max(0.02, 4 * res.log_z_std), (res.log_z, exact, res.log_z_std)
+    assert res.log_weights.shape == (500,) and res.acceptance_rate == 1.0
+
+
+@pytest.mark.parametrize("name,want", [("cd1", ("cd", 1)), ("pcd10", ("pcd", 10)), ("cd25", ("cd", 25))])
+def test_parse_method(name, want):
+    assert parse_method(name) == want
+
+
+@pytest.mark.parametrize("bad", ["cd", "pcd0", "cd-1", "CD1", "rbm1", " cd1", 1, None, f"cd{MAX_K + 1}"])
+def test_parse_method_rejects(bad):
+    with pytest.raises(ValueError):
+        parse_method(bad)
+
+
+BAD_K = [(0, ValueError, "k"), (-1, ValueError, "k"), (1.5, TypeError, "k"), (True, TypeError, "k"),
+         (10 ** 9, ValueError, str(MAX_K)), ("3", TypeError, "k")]
+
+
+@pytest.mark.parametrize("k,error,match", BAD_K)
+def test_bad_k_rejected_before_anything_runs(k, error, match):
+    params, x = jnp.zeros(3), jnp.ones((2, 3))
+    with pytest.raises(error, match=match):
+        cd_k(jax.random.PRNGKey(0), params, x, energy_fn=_bit_energy, algorithm=_toy_gibbs(), k=k)
+    with pytest.raises(error, match=match):
+        pcd(jax.random.PRNGKey(0), params, x, x, energy_fn=_bit_energy, algorithm=_toy_gibbs(), k=k)
+
+
+def test_numpy_scalars_accepted():
+    params, x = jnp.zeros(3), jnp.ones((2, 3))
+    cd_k(jax.random.PRNGKey(0), params, x, energy_fn=_bit_energy, algorithm=_toy_gibbs(), k=np.int64(2))
+    sampler = rwmh(double_well, np.float32(0.5))
+    sample_chains(sampler, jax.random.PRNGKey(0), jnp.zeros((2, 1)), 2.0, np.int64(3), chunk_steps=np.int32(2))
+    beta_schedule(np.int64(10))
+
+
+BAD_CHAINS = [
+    (dict(num_steps=-1), ValueError, "num_steps"),
+    (dict(num_steps=2.0), TypeError, "num_steps"),
+    (dict(num_steps=6, num_saved=4), ValueError, "multiple"),
+    (dict(num_steps=4, chunk_steps=0), ValueError, "chunk_steps"),
+    (dict(num_steps=4, chunk_steps=MAX_STEPS_PER_CALL + 1), ValueError, str(MAX_STEPS_PER_CALL)),
+    (dict(num_steps=4, x0=jnp.full((3, 1), jnp.nan)), ValueError, "x0"),
+    (dict(num_steps=4, x0=jnp.zeros((0, 1))), ValueError, "x0"),
+    (dict(num_steps=4, x0="abc"), TypeError, "x0"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,match", BAD_CHAINS)
+def test_bad_chain_arguments_rejected(kwargs, error, match):
+    kwargs = {"x0": jnp.zeros((3, 1)), **kwargs}
+    x0 = kwargs.pop("x0")
+    with pytest.raises(error, match=match):
+        sample_chains(rwmh(double_well, 0.5), jax.random.PRNGKey(0), x0, 2.0, **kwargs)
+
+
+def test_run_chain_refuses_an_uninterruptible_length():
+    with pytest.raises(ValueError, match="sample_chains"):
+        run_chain(rwmh(double_well, 0.5), jax.random.PRNGKey(0), jnp.zeros((2, 1)), 2.0, 10 ** 9)
+
+
+@pytest.mark.parametrize("step_size,error", [(0.0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                             (float("inf"), ValueError), ("0.1", TypeError)])
+def test_bad_step_size_rejected(step_size, error):
+    with pytest.raises(error, match="step_size"):
+        rwmh(double_well, step_size)
 
 
 def test_chains_that_produce_nan_raise():
-    def bad_kernel(key, x, params):
-        return x * params  # params = nan poisons every chain
-
+    poison = SamplingAlgorithm(lambda x, p: _BitState(x), lambda k, s, p: (_BitState(s.position * p), _BitInfo(jnp.ones(()))))
     with pytest.raises(NonFiniteChainError, match="NaN"):
-        sample_chains(bad_kernel, jax.random.PRNGKey(0), jnp.ones((3, 2)), jnp.nan, 2)
-    with pytest.raises(ValueError, match="x0"):
-        sample_chains(bad_kernel, jax.random.PRNGKey(0), jnp.full((3, 2), jnp.nan), 1.0, 2)
-    with pytest.raises(ValueError, match="step_size"):
-        make_rwmh_kernel(lambda p, x: x.sum(-1), step_size=0.0)
+        sample_chains(poison, jax.random.PRNGKey(0), jnp.ones((3, 2)), jnp.nan, 2)
+
+
+def test_beta_schedules_are_valid_and_bad_schedules_rejected():
+    for kind in ("sm08", "linear", "sigmoid"):
+        b = validate_betas(beta_schedule(1000, kind))
+        assert b[0] == 0 and b[-1] == 1 and len(b) == 1000
+    for bad, msg in [([0.0, 0.5, 0.4, 1.0], "increasing"), ([0.1, 0.5, 1.0], "start at 0"),
+                     ([0.0, 0.5, 0.9], "end at 1"), ([0.0, np.nan, 1.0], "NaN"), ([[0.0, 1.0]], "1-D")]:
+        with pytest.raises(ValueError, match=msg):
+            ais(jax.random.PRNGKey(0), _gaussian_target(), 2.0, bad, 4)
+    with pytest.raises(ValueError, match="num_betas"):
+        beta_schedule(1)
+    with pytest.raises(ValueError, match="num_betas"):
+        beta_schedule(10 ** 9)
+    with pytest.raises(ValueError, match="kind"):
+        beta_schedule(10, "cosine")
+    with pytest.raises(ValueError, match="num_runs"):
+        ais(jax.random.PRNGKey(0), _gaussian_target(), 2.0, beta_schedule(10), 0)

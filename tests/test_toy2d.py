@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from ebm_jax.data.toy2d import TOY2D, distance_to_data, grid_2d, sample_toy2d
-from ebm_jax.models.energy_mlp import EnergyMLP, create_state, energy_fn_of, make_ebm_train_step
+from ebm_jax.methods.energy_mlp import create_state, make_train_step
+from ebm_jax.models.energy_mlp import EnergyMLP, energy_fn_of
 from ebm_jax.train import fit
+from ebm_jax.train.optim import make_optimizer
 
 
 def test_toy_samplers_shapes_and_geometry():
@@ -44,25 +46,47 @@ def test_ebm_learns_low_energy_on_data(method):
     data = 0.3 * jax.random.normal(jax.random.PRNGKey(0), (1024, 2)) + jnp.array([1.0, -1.0])
     model = EnergyMLP(hidden=(32, 32), prior_scale=3.0)
     chains = jax.random.uniform(jax.random.PRNGKey(1), (256, 2), minval=-3, maxval=3) if method == "pcd" else None
-    state = create_state(jax.random.PRNGKey(2), model, 2, 3e-3, chains)
-    state, hist = fit(state, make_ebm_train_step(model, method, 5, 0.3, alpha=0.01), data, batch_size=128,
+    state = create_state(jax.random.PRNGKey(2), model, make_optimizer("adam", 3e-3, b1=0.5), dim=2, chains=chains)
+    assert "params" not in state.params  # the plain parameter tree
+    state, hist = fit(state, make_train_step(model, method, 5, 0.3, alpha=0.01), data, batch_size=128,
                       num_epochs=25, rng=jax.random.PRNGKey(3), log_every_steps=50)
     e = energy_fn_of(model)(state.params, jnp.array([[1.0, -1.0], [-1.5, 1.5], [2.5, 2.5]]))
     assert e[0] + 1.0 < e[1] and e[0] + 1.0 < e[2], e
     if method == "pcd":
         assert state.chains.shape == (256, 2)
         assert float(jnp.mean(jnp.linalg.norm(state.chains - jnp.array([1.0, -1.0]), axis=1))) < 1.0
-    assert 0 < hist[-1]["moved_frac"] <= 1
+    assert 0.2 < hist[-1]["accept_rate"] <= 1
 
 
-def test_ebm_step_bad_input():
+BAD_STEP = [
+    (dict(k=0), ValueError, "k"),
+    (dict(k=10 ** 9), ValueError, "10000"),
+    (dict(k=1.5), TypeError, "k"),
+    (dict(method="nce"), ValueError, "method"),
+    (dict(step_size=-0.1), ValueError, "step_size"),
+    (dict(step_size=float("nan")), ValueError, "step_size"),
+    (dict(alpha=-1.0), ValueError, "alpha"),
+    (dict(alpha=float("inf")), ValueError, "alpha"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,match", BAD_STEP)
+def test_ebm_step_bad_input(kwargs, error, match):
+    args = {"method": "cd", "k": 1, "step_size": 0.1, "alpha": 0.1, **kwargs}
+    with pytest.raises(error, match=match):
+        make_train_step(EnergyMLP(hidden=(4,)), **args)
+
+
+def test_ebm_state_bad_input_and_numpy_scalars():
     model = EnergyMLP(hidden=(4,))
-    with pytest.raises(ValueError, match="k must"):
-        make_ebm_train_step(model, "cd", 0, 0.1)
-    with pytest.raises(ValueError, match="method"):
-        make_ebm_train_step(model, "nce", 1, 0.1)
-    with pytest.raises(ValueError, match="step_size"):
-        make_ebm_train_step(model, "cd", 1, -0.1)
-    state = create_state(jax.random.PRNGKey(0), model, 2, 1e-3)
+    tx = make_optimizer("adam", 1e-3)
+    state = create_state(jax.random.PRNGKey(0), model, tx, dim=2)
     with pytest.raises(ValueError, match="chains"):
-        make_ebm_train_step(model, "pcd", 1, 0.1)(state, jnp.zeros((4, 2)), jax.random.PRNGKey(0))
+        make_train_step(model, "pcd", 1, 0.1)(state, jnp.zeros((4, 2)), jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="chains"):
+        create_state(jax.random.PRNGKey(0), model, tx, dim=2, chains=jnp.zeros((4, 3)))
+    with pytest.raises(ValueError, match="chains"):
+        create_state(jax.random.PRNGKey(0), model, tx, dim=2, chains=jnp.full((4, 2), jnp.nan))
+    with pytest.raises(ValueError, match="dim"):
+        create_state(jax.random.PRNGKey(0), model, tx, dim=0)
+    make_train_step(model, "pcd", np.int64(3), np.float32(0.1), np.float32(0.01))

@@ -1,4 +1,4 @@
-"""Bernoulli–Bernoulli restricted Boltzmann machine: energy, conditionals, training step.
+"""Bernoulli–Bernoulli restricted Boltzmann machine: energy, conditionals, its samplers and ``log Z``.
 
 Visible ``v in {0,1}^V``, hidden ``h in {0,1}^H``, parameters ``W (V, H)``,
 ``b_vis (V,)``, ``b_hid (H,)``::
@@ -9,23 +9,32 @@ Visible ``v in {0,1}^V``, hidden ``h in {0,1}^H``, parameters ``W (V, H)``,
     p(v_i = 1 | h) = sigmoid(b_vis_i + (W h)_i)
     log p(v) = -F(v) - log Z
 
-Training minimises the contrastive free-energy gap
-``L = mean F(v_data) - mean F(stop_gradient(v_neg))`` whose gradient is the
-(Rao-Blackwellised) CD / PCD estimate of the negative log-likelihood gradient;
-the negative samples come from :mod:`ebm_jax.samplers` (block Gibbs).
+The RBM supplies to :mod:`ebm_jax.samplers` its block-Gibbs sampler
+(:data:`GIBBS`, ``h ~ p(h | v)`` then ``v' ~ p(v | h)``, which leaves
+``p(v) ∝ exp(-F(v))`` invariant) and the tempered target for AIS
+(:data:`TEMPERED_TARGET`); ``log Z`` is exact by enumeration for small models
+(:func:`exact_log_partition`) and estimated by AIS otherwise
+(:func:`ais_log_partition`). Training (CD-k / PCD) is :mod:`ebm_jax.methods.rbm`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import struct
 
-from ebm_jax.data.transforms import binarize_dynamic
+from ebm_jax import checks
+from ebm_jax.samplers import (
+    AISResult,
+    ChainResult,
+    SamplingAlgorithm,
+    TemperedTarget,
+    ais,
+    beta_schedule,
+    sample_chains,
+)
 
 
 class RBMParams(NamedTuple):
@@ -39,8 +48,11 @@ class RBMParams(NamedTuple):
 # --------------------------------------------------------------------------- validation
 
 
-def validate_params(W, b_vis, b_hid) -> tuple[int, int]:
-    """Check shapes/dtypes of raw RBM arrays; returns ``(V, H)``."""
+def validate_params(params) -> tuple[int, int]:
+    """Check shapes/dtypes of ``RBMParams`` (or any ``(W, b_vis, b_hid)``); returns ``(V, H)``."""
+    if not isinstance(params, tuple) or len(params) != 3:
+        raise TypeError(f"params must be RBMParams(W, b_vis, b_hid), got {type(params).__name__}")
+    W, b_vis, b_hid = params
     for name, arr in (("W", W), ("b_vis", b_vis), ("b_hid", b_hid)):
         if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
             raise TypeError(f"{name} must be an array, got {type(arr).__name__}")
@@ -59,11 +71,11 @@ def validate_params(W, b_vis, b_hid) -> tuple[int, int]:
 
 
 def validate_binary(x, name: str = "data") -> None:
-    """Raise ``ValueError`` unless every entry of concrete ``x`` is exactly 0 or 1.
+    """Raise ``ValueError`` unless every entry of concrete ``x`` is exactly 0 or 1 (NaN is not).
 
     Tracers are skipped (value checks only where the input is concrete).
     """
-    if isinstance(x, jax.core.Tracer):
+    if not checks.is_concrete(x):
         return
     arr = np.asarray(x)
     if arr.size == 0:
@@ -80,7 +92,7 @@ def validate_binary(x, name: str = "data") -> None:
 
 def validate_unit_interval(x, name: str = "data") -> None:
     """Raise unless concrete ``x`` is finite and in ``[0, 1]`` (probabilities to binarize)."""
-    if isinstance(x, jax.core.Tracer):
+    if not checks.is_concrete(x):
         return
     arr = np.asarray(x)
     if not np.isfinite(arr).all():
@@ -89,18 +101,28 @@ def validate_unit_interval(x, name: str = "data") -> None:
         raise ValueError(f"{name} must lie in [0, 1] (pixel intensities), got range [{arr.min()}, {arr.max()}]")
 
 
+def _check_visible(v, params, name: str) -> None:
+    if np.shape(v)[-1:] != np.shape(params[0])[:1]:
+        raise ValueError(f"{name} must have shape (..., {np.shape(params[0])[0]}) to match W, got {np.shape(v)}")
+    validate_binary(v, name)
+
+
 # --------------------------------------------------------------------------- model math
 
 
 def init_rbm(key: jax.Array, num_visible: int, num_hidden: int, *, scale: float = 0.01,
              data_mean: jax.Array | None = None, dtype=jnp.float32) -> RBMParams:
     """``W ~ N(0, scale^2)``, ``b_hid = 0``, ``b_vis = logit(data_mean)`` (Hinton's guide) or 0."""
-    if num_visible < 1 or num_hidden < 1:
-        raise ValueError(f"num_visible and num_hidden must be >= 1, got {num_visible}, {num_hidden}")
+    num_visible = checks.positive_int(num_visible, "num_visible")
+    num_hidden = checks.positive_int(num_hidden, "num_hidden")
+    scale = checks.nonnegative_float(scale, "scale")
     W = scale * jax.random.normal(key, (num_visible, num_hidden), dtype)
     if data_mean is None:
         b_vis = jnp.zeros((num_visible,), dtype)
     else:
+        data_mean = checks.float_array(data_mean, "data_mean", ndim=1)
+        checks.check_shape(data_mean, "data_mean", (num_visible,))
+        checks.check_in_range(data_mean, "data_mean", 0.0, 1.0)
         b_vis = base_rate_bias(data_mean).astype(dtype)
     return RBMParams(W, b_vis, jnp.zeros((num_hidden,), dtype))
 
@@ -147,8 +169,9 @@ def free_energy(params: RBMParams, v: jax.Array) -> jax.Array:
     return -(v @ params.b_vis) - jnp.sum(_softplus(hidden_logits(params, v)), axis=-1)
 
 
-def log_likelihood(params: RBMParams, v: jax.Array, log_z: jax.Array) -> jax.Array:
-    """``log p(v) = -F(v) - log Z`` per example, shape ``(...)`` (nats)."""
+def log_likelihood(params: RBMParams, v: jax.Array, log_z) -> jax.Array:
+    """``log p(v) = -F(v) - log Z`` per example, shape ``(...)`` (nats); ``v`` binary."""
+    _check_visible(v, params, "v")
     return -free_energy(params, v) - log_z
 
 
@@ -160,94 +183,183 @@ def pseudo_log_likelihood(key: jax.Array, params: RBMParams, v: jax.Array, flip_
     get ``v~`` and return ``V * log sigmoid(F(v~) - F(v))`` (an unbiased estimate of
     ``sum_i log p(v_i | v_{-i})``), shape ``(N,)``. ``v`` must be binary ``(N, V)``.
     """
-    validate_binary(v, "v")
+    _check_visible(v, params, "v")
     n, V = v.shape
     idx = jax.random.randint(key, (n,), 0, V) if flip_index is None else jnp.asarray(flip_index)
     flipped = v.at[jnp.arange(n), idx].set(1 - v[jnp.arange(n), idx])
     return V * jax.nn.log_sigmoid(free_energy(params, flipped) - free_energy(params, v))
 
 
-# --------------------------------------------------------------------------- training
+# --------------------------------------------------------------------------- block Gibbs
 
 
-class RBMTrainState(struct.PyTreeNode):
-    """Train state: step, parameters, optimiser state and (for PCD) persistent chains.
+class GibbsState(NamedTuple):
+    """``position``: the visible state ``v (V,)`` in {0, 1}."""
 
-    ``chains`` is ``(num_chains, V)`` binary visible states for PCD (checkpointed and
-    resumed with the state) and ``None`` for CD.
+    position: jax.Array
+
+
+class GibbsInfo(NamedTuple):
+    """A Gibbs sweep always moves: ``acceptance_rate = 1``."""
+
+    acceptance_rate: jax.Array
+
+
+def gibbs_init(v: jax.Array, params: RBMParams) -> GibbsState:
+    """The sampler state of a visible vector (binary; checked where concrete)."""
+    validate_binary(v, "v")
+    return GibbsState(jnp.asarray(v))
+
+
+def gibbs_step(key: jax.Array, state: GibbsState, params: RBMParams) -> tuple[GibbsState, GibbsInfo]:
+    """One block-Gibbs sweep ``v -> h ~ p(h | v) -> v' ~ p(v | h)`` for one chain."""
+    kh, kv = jax.random.split(key)
+    v = state.position
+    h = jax.random.bernoulli(kh, hidden_probs(params, v)).astype(v.dtype)
+    v = jax.random.bernoulli(kv, visible_probs(params, h)).astype(v.dtype)
+    return GibbsState(v), GibbsInfo(jnp.ones((), v.dtype))
+
+
+#: The RBM's block-Gibbs sampler (``params`` = :class:`RBMParams`), for ``run_chain`` / ``cd_k`` / ``pcd``.
+GIBBS = SamplingAlgorithm(gibbs_init, gibbs_step)
+
+
+def sample_gibbs(key: jax.Array, params: RBMParams, v0, num_steps: int, *, num_saved: int = 0,
+                 chunk_steps: int = 1000) -> ChainResult:
+    """``num_steps`` Gibbs sweeps of every chain in ``v0 (C, V)`` (binary), in interruptible pieces.
+
+    Returns :class:`~ebm_jax.samplers.ChainResult`; the samples are ``result.state.position``.
     """
-
-    step: jax.Array
-    params: RBMParams
-    opt_state: Any
-    chains: jax.Array | None
-    tx: optax.GradientTransformation = struct.field(pytree_node=False)
-
-    @classmethod
-    def create(cls, params: RBMParams, tx: optax.GradientTransformation, chains: jax.Array | None = None):
-        chains = None if chains is None else jnp.asarray(chains, params.W.dtype)
-        return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), chains=chains, tx=tx)
+    validate_params(params)
+    v0 = checks.float_array(v0, "v0", ndim=2)
+    _check_visible(v0, params, "v0")
+    return sample_chains(GIBBS, key, v0, params, num_steps, num_saved=num_saved, chunk_steps=chunk_steps)
 
 
-def make_optimizer(learning_rate: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                   decay_steps: int | None = None) -> optax.GradientTransformation:
-    """SGD with optional momentum and L2 weight decay on ``W`` only (biases undecayed).
-
-    With ``decay_steps`` the learning rate decays linearly to 0 over that many steps.
-    """
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-    mask = RBMParams(W=True, b_vis=False, b_hid=False)
-    parts = []
-    if weight_decay:
-        parts.append(optax.masked(optax.add_decayed_weights(weight_decay), mask))
-    lr = learning_rate if not decay_steps else optax.linear_schedule(learning_rate, 0.0, int(decay_steps))
-    parts.append(optax.sgd(lr, momentum=momentum or None))
-    return optax.chain(*parts)
+# --------------------------------------------------------------------------- log Z
 
 
-def make_train_step(method: str, k: int, *, binarize: bool = True) -> Callable:
-    """``step_fn(state, batch, key) -> (state, metrics)`` for :func:`ebm_jax.train.fit`.
+def _tempered_init(v, params_beta):
+    return GibbsState(v)
+
+
+def _tempered_step(key, state, params_beta):
+    """Block Gibbs leaving ``p*_β(v) ∝ exp((1-β) v.b_A + β v.b_vis) prod_j (1 + exp(β (c_j + (vW)_j)))``."""
+    (p, base_b_vis), beta = params_beta
+    v = state.position
+    kh, kv = jax.random.split(key)
+    h = jax.random.bernoulli(kh, jax.nn.sigmoid(beta * hidden_logits(p, v))).astype(v.dtype)
+    logits = (1 - beta) * base_b_vis + beta * visible_logits(p, h)
+    return GibbsState(jax.random.bernoulli(kv, jax.nn.sigmoid(logits)).astype(v.dtype)), GibbsInfo(
+        jnp.ones((), v.dtype))
+
+
+def _sample_base(key, target_params):
+    p, base_b_vis = target_params
+    return jax.random.bernoulli(key, jax.nn.sigmoid(base_b_vis)).astype(p.W.dtype)
+
+
+def _log_z_base(target_params) -> float:
+    """``log Z_0 = sum_i softplus(b_A,i) + H log 2`` (float64, on the host)."""
+    p, base_b_vis = target_params
+    return float(np.sum(np.logaddexp(0.0, np.asarray(base_b_vis, np.float64))) + p.W.shape[1] * np.log(2.0))
+
+
+def _log_weight_increment(target_params, v, beta_prev, beta):
+    """``log p*_β(v) - log p*_β'(v) = (β - β') v.(b_vis - b_A) + sum_j log1p(σ(β' x_j) expm1((β - β') x_j))``
+    with ``x = c + vW``: exact, and without the cancellation of a difference of softplus in float32."""
+    p, base_b_vis = target_params
+    x = hidden_logits(p, v)
+    return (beta - beta_prev) * (v @ (p.b_vis - base_b_vis)) + jnp.sum(
+        jnp.log1p(jax.nn.sigmoid(beta_prev * x) * jnp.expm1((beta - beta_prev) * x)), axis=-1)
+
+
+#: AIS path of Salakhutdinov & Murray (2008): from the base-rate model ``b_A`` (no hidden units)
+#: to the RBM; target params are ``(RBMParams, base_b_vis)``.
+TEMPERED_TARGET = TemperedTarget(_sample_base, _log_z_base, _log_weight_increment,
+                                 SamplingAlgorithm(_tempered_init, _tempered_step))
+
+
+def ais_log_partition(key: jax.Array, params: RBMParams, *, num_betas: int = 14500, num_runs: int = 100,
+                      betas=None, schedule: str = "sm08", data=None, base_b_vis=None) -> AISResult:
+    r"""AIS estimate of ``log Z`` (Salakhutdinov & Murray 2008, "On the quantitative analysis of deep belief networks").
+
+    The base model ``A`` has no hidden units and visible biases ``b_A`` (the base-rate
+    model ``b_A = logit(data marginals)``), so ``log Z_A = sum_i softplus(b_A,i)``; the
+    intermediate distributions are, for ``0 = β_0 < ... < β_K = 1``,
+
+        log p*_k(v) = (1 - β_k) v.b_A + β_k v.b_vis + sum_j softplus(β_k (b_hid_j + (v W)_j))
+
+    with block Gibbs at ``β_k`` as transition (:data:`TEMPERED_TARGET`, run by
+    :func:`ebm_jax.samplers.ais`).
 
     Args:
-      method: ``"cd"`` (chains start at the data, ``k`` Gibbs sweeps) or
-        ``"pcd"`` (``state.chains`` advance ``k`` sweeps and persist).
-      k: Gibbs sweeps per update, ``>= 1``.
-      binarize: draw a fresh Bernoulli binarization of the ``[0, 1]`` batch
-        (dynamic binarization); ``False`` expects a binary batch.
+      key: PRNG key.
+      params: :class:`RBMParams`.
+      num_betas: number of inverse temperatures (``K + 1``) when ``betas`` is not given.
+      num_runs: number of independent AIS runs ``M`` (run in parallel).
+      betas: explicit schedule (1-D, strictly increasing from 0 to 1); overrides
+        ``num_betas`` / ``schedule``.
+      schedule: ``"sm08"`` (default), ``"linear"`` or ``"sigmoid"``; see :func:`ebm_jax.samplers.beta_schedule`.
+      data: ``(N, V)`` data in ``[0, 1]`` whose marginals define ``b_A = logit(clip(mean(data), 1e-3, 1 - 1e-3))``.
+      base_b_vis: ``(V,)`` base-model visible biases (instead of ``data``); default 0 (uniform base).
 
-    The batch is ``(B, V)``. Metrics: ``loss`` (free-energy gap
-    ``mean F(data) - mean F(neg)``), ``fe_data``, ``fe_neg``, ``chains_finite``
-    (no extra matrix products beyond the gradient's: 6 of size ``B x V x H`` per step for k = 1).
+    Returns:
+      :class:`~ebm_jax.samplers.AISResult` ``(log_z, log_z_std, log_weights, acceptance_rate)``.
     """
-    from ebm_jax.samplers import cd_k, pcd, rbm_gibbs_kernel
+    V, _ = validate_params(params)
+    W = params[0]
+    betas = beta_schedule(num_betas, schedule) if betas is None else betas
+    if data is not None and base_b_vis is not None:
+        raise ValueError("give at most one of data and base_b_vis")
+    if data is not None:
+        data = np.asarray(data)
+        if data.ndim != 2 or data.shape[1] != V or data.shape[0] < 1:
+            raise ValueError(f"data must have shape (N, {V}) with N >= 1, got {data.shape}")
+        if not np.isfinite(data).all() or data.min() < 0 or data.max() > 1:
+            raise ValueError("data must be finite and in [0, 1] (its marginals define the base-rate model)")
+        base_b_vis = base_rate_bias(data.mean(0))
+    elif base_b_vis is None:
+        base_b_vis = jnp.zeros((V,), W.dtype)
+    base_b_vis = jnp.asarray(base_b_vis, W.dtype)
+    if base_b_vis.shape != (V,):
+        raise ValueError(f"base_b_vis must have shape ({V},), got {base_b_vis.shape}")
+    params = RBMParams(*(jnp.asarray(a) for a in params))
+    return ais(key, TEMPERED_TARGET, (params, base_b_vis), betas, num_runs)
 
-    if method not in ("cd", "pcd"):
-        raise ValueError(f"method must be 'cd' or 'pcd', got {method!r}")
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
 
-    def step_fn(state: RBMTrainState, batch: jax.Array, key: jax.Array):
-        bkey, ckey = jax.random.split(key)
-        v = binarize_dynamic(bkey, batch) if binarize else batch
-        if method == "pcd" and state.chains is None:
-            raise ValueError("method='pcd' needs persistent chains: RBMTrainState.create(..., chains=(C, V) array)")
-        if method == "cd":
-            loss, grads, v_neg, (fe_data, fe_neg) = cd_k(ckey, state.params, v, energy_fn=free_energy,
-                                                         kernel=rbm_gibbs_kernel, k=k, return_energies=True)
-            chains = state.chains
-        else:
-            loss, grads, v_neg, (fe_data, fe_neg) = pcd(ckey, state.params, v, state.chains, energy_fn=free_energy,
-                                                        kernel=rbm_gibbs_kernel, k=k, return_energies=True)
-            chains = v_neg
-        updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        finite = jnp.all(jnp.isfinite(v_neg))
-        # A chain that went non-finite makes the loss NaN so the loop stops loudly.
-        loss = jnp.where(finite, loss, jnp.nan)
-        metrics = {"loss": loss, "fe_data": fe_data, "fe_neg": fe_neg, "chains_finite": finite.astype(jnp.float32)}
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state, chains=chains), metrics
+def exact_log_partition(params: RBMParams, *, max_units: int = 24, chunk_size: int = 4096) -> float:
+    """Exact ``log Z`` by enumerating the smaller layer (``2^min(V, H)`` states, ``chunk_size`` at a time).
 
-    return step_fn
+    With ``H <= V``: ``log Z = logsumexp_h [h.b_hid + sum_i softplus(b_vis_i + (W h)_i)]``;
+    otherwise ``log Z = logsumexp_v [-F(v)]``. The last chunk is masked when
+    ``chunk_size`` does not divide ``2^n``, so every state is counted exactly once.
+
+    Raises:
+      ValueError: ``min(V, H) > max_units`` (enumeration would be too large), bad ``chunk_size``.
+    """
+    V, H = validate_params(params)
+    max_units = checks.integer(max_units, "max_units", ge=1, le=30)
+    chunk_size = checks.positive_int(chunk_size, "chunk_size")
+    n = min(V, H)
+    if n > max_units:
+        raise ValueError(f"exact_log_partition enumerates 2^min(V, H) states; min(V, H) = {n} > max_units = "
+                         f"{max_units}. Use ais_log_partition instead.")
+    W, b_vis, b_hid = (jnp.asarray(a) for a in params)
+    if H <= V:
+        M, a, b = W.T, b_hid, b_vis          # enumerate h: term = h.a + sum softplus(b + h M)
+    else:
+        M, a, b = W, b_vis, b_hid            # enumerate v
+    total = 1 << n
+    chunk = min(chunk_size, total)
+    num_chunks = -(-total // chunk)
+    bits = jnp.arange(n, dtype=jnp.uint32)
+
+    def chunk_lse(i):
+        idx = i * chunk + jnp.arange(chunk, dtype=jnp.uint32)
+        s = ((idx[:, None] >> bits) & 1).astype(W.dtype)
+        terms = s @ a + jnp.sum(jax.nn.softplus(s @ M + b), axis=-1)
+        return jax.nn.logsumexp(jnp.where(idx < total, terms, -jnp.inf))
+
+    lses = jax.lax.map(chunk_lse, jnp.arange(num_chunks, dtype=jnp.uint32))
+    return float(jax.nn.logsumexp(lses))

@@ -1,33 +1,74 @@
-"""Langevin-free MCMC: block Gibbs and random-walk MH kernels, chains, CD-k / PCD, AIS.
+"""Samplers that know no model: the sampler protocol, random-walk MH, chains, CD-k / PCD, generic AIS.
 
-Kernels are pure functions ``kernel(key, x, params) -> x`` for one chain;
-:func:`run_chain` scans them over steps and vmaps them over chains.
+A sampler is ``init(position, params) -> State`` and
+``step(key, state, params) -> (State, Info)`` for one chain (blackjax's shape,
+with the energy parameters explicit); :func:`run_chain` vmaps it over chains
+and scans it over steps. Models supply their own samplers in this shape (the
+RBM's block Gibbs: :func:`ebm_jax.models.rbm.gibbs`).
 """
 
 from ebm_jax.samplers.ais import (
+    MAX_NUM_BETAS,
     SCHEDULES,
-    ais_log_partition,
+    AISResult,
+    TemperedTarget,
+    ais,
+    ais_log_weights,
     beta_schedule,
-    exact_log_partition,
+    log_mean_exp_with_std,
     validate_betas,
 )
-from ebm_jax.samplers.chains import NonFiniteChainError, check_finite, run_chain, sample_chains
-from ebm_jax.samplers.contrastive import cd_k, contrastive_loss, pcd
-from ebm_jax.samplers.kernels import make_rwmh_kernel, rbm_gibbs_kernel
+from ebm_jax.samplers.base import SamplingAlgorithm
+from ebm_jax.samplers.chains import (
+    MAX_STEPS_PER_CALL,
+    ChainResult,
+    NonFiniteChainError,
+    check_finite,
+    init_chains,
+    run_chain,
+    sample_chains,
+)
+from ebm_jax.samplers.contrastive import (
+    ESTIMATORS,
+    MAX_K,
+    ContrastiveInfo,
+    ContrastiveResult,
+    cd_k,
+    check_k,
+    contrastive_loss,
+    parse_method,
+    pcd,
+)
+from ebm_jax.samplers.rwmh import RWMHInfo, RWMHState, rwmh
 
 __all__ = [
-    "SCHEDULES",
+    "AISResult",
+    "ChainResult",
+    "ContrastiveInfo",
+    "ContrastiveResult",
+    "ESTIMATORS",
+    "MAX_K",
+    "MAX_NUM_BETAS",
+    "MAX_STEPS_PER_CALL",
     "NonFiniteChainError",
-    "ais_log_partition",
+    "RWMHInfo",
+    "RWMHState",
+    "SCHEDULES",
+    "SamplingAlgorithm",
+    "TemperedTarget",
+    "ais",
+    "ais_log_weights",
     "beta_schedule",
     "cd_k",
     "check_finite",
+    "check_k",
     "contrastive_loss",
-    "exact_log_partition",
-    "make_rwmh_kernel",
+    "init_chains",
+    "log_mean_exp_with_std",
+    "parse_method",
     "pcd",
-    "rbm_gibbs_kernel",
     "run_chain",
+    "rwmh",
     "sample_chains",
     "validate_betas",
 ]

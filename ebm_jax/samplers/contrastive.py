@@ -1,4 +1,4 @@
-"""Contrastive-divergence gradient estimators over any kernel: CD-k and persistent CD.
+"""Contrastive-divergence gradient estimators over any sampler: CD-k and persistent CD.
 
 For an energy ``E_θ`` (the free energy ``F`` for an RBM) the negative
 log-likelihood gradient is ``E_data[∇E_θ(x)] - E_model[∇E_θ(x)]``. Both
@@ -8,28 +8,64 @@ estimators minimise the contrastive loss
 
 pushing the energy of data ``x^+`` down and of negative samples ``x^-`` up:
 
-* CD-k (Hinton 2002): ``x^-`` = ``k`` kernel steps started *at the data batch*;
-* PCD  (Tieleman 2008): ``x^-`` = ``k`` kernel steps from persistent chains
-  carried across updates (the caller keeps them in its train state).
+* CD-k (Hinton 2002): ``x^-`` = ``k`` sampler steps started *at the data batch*;
+* PCD  (Tieleman 2008): ``x^-`` = ``k`` sampler steps from persistent chains
+  carried across updates (the caller keeps their positions in its train state;
+  they are re-``init``-ed under the current parameters at every update).
+
+The sampler is any :class:`~ebm_jax.samplers.base.SamplingAlgorithm`; a method
+name such as ``"cd1"`` or ``"pcd10"`` is read by :func:`parse_method`.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from ebm_jax import checks
+from ebm_jax.samplers.base import EnergyFn, SamplingAlgorithm
 from ebm_jax.samplers.chains import run_chain
-from ebm_jax.samplers.kernels import Kernel
 
-EnergyFn = Callable[[object, jax.Array], jax.Array]
+#: Largest number of sampler steps per update (one compiled train step); more would run for hours.
+MAX_K = 10_000
+ESTIMATORS = ("cd", "pcd")
 
 
-def _check_k(k) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k (number of MCMC steps) must be an integer >= 1, got {k!r}")
+def check_k(k) -> int:
+    """``k`` as an ``int`` in ``[1, MAX_K]`` (numpy integers accepted)."""
+    return checks.integer(k, "k (number of sampler steps per update)", ge=1, le=MAX_K)
+
+
+def parse_method(name: str, error: Callable[[str], Exception] = ValueError) -> tuple[str, int]:
+    """``"cd1"`` -> ``("cd", 1)``, ``"pcd10"`` -> ``("pcd", 10)``: the estimator and its ``k``."""
+    m = re.fullmatch(r"(p?cd)(\d+)", name) if isinstance(name, str) else None
+    if not m:
+        raise error(f"a contrastive method must be 'cd<k>' or 'pcd<k>' (e.g. 'cd1', 'pcd10'), got {name!r}")
+    kind, k = m.group(1), int(m.group(2))
+    if not 1 <= k <= MAX_K:
+        raise error(f"{name!r}: k must be in [1, {MAX_K}], got {k}")
+    return kind, k
+
+
+class ContrastiveInfo(NamedTuple):
+    """Mean energy of the data and of the negatives (from the loss's own forward pass), and the
+    sampler's acceptance rate averaged over chains and steps."""
+
+    energy_data: jax.Array
+    energy_neg: jax.Array
+    acceptance_rate: jax.Array
+
+
+class ContrastiveResult(NamedTuple):
+    """``loss``, its ``grads`` (same pytree as the params), the ``negatives (C, ...)`` and an ``info``."""
+
+    loss: jax.Array
+    grads: Any
+    negatives: jax.Array
+    info: ContrastiveInfo
 
 
 def contrastive_loss(energy_fn: EnergyFn, params, x_pos: jax.Array, x_neg: jax.Array) -> jax.Array:
@@ -49,48 +85,44 @@ def _loss_and_mean_energies(energy_fn, params, x_pos, x_neg):
     return e_pos - e_neg, (e_pos, e_neg)
 
 
-def _contrastive_grad(energy_fn, params, x_pos, x_neg, return_energies):
-    (loss, energies), grads = jax.value_and_grad(
-        lambda p: _loss_and_mean_energies(energy_fn, p, x_pos, x_neg), has_aux=True)(params)
-    return (loss, grads, x_neg, energies) if return_energies else (loss, grads, x_neg)
+def _estimate(key, params, x_data, start, energy_fn, algorithm, k):
+    chain = run_chain(algorithm, key, start, params, k)
+    x_neg = chain.state.position
+    (loss, (e_pos, e_neg)), grads = jax.value_and_grad(
+        lambda p: _loss_and_mean_energies(energy_fn, p, x_data, x_neg), has_aux=True)(params)
+    return ContrastiveResult(loss, grads, x_neg,
+                             ContrastiveInfo(e_pos, e_neg, jnp.mean(chain.info.acceptance_rate)))
 
 
-def cd_k(key: jax.Array, params, x_data: jax.Array, *, energy_fn: EnergyFn, kernel: Kernel, k: int,
-         return_energies: bool = False):
-    """CD-k: ``k`` kernel steps from the data, then the contrastive gradient.
+def cd_k(key: jax.Array, params, x_data: jax.Array, *, energy_fn: EnergyFn, algorithm: SamplingAlgorithm,
+         k: int) -> ContrastiveResult:
+    """CD-k: ``k`` sampler steps from the data, then the contrastive gradient.
 
     Args:
       key: PRNG key.
-      params: energy/kernel parameters (any pytree).
+      params: energy/sampler parameters (any pytree).
       x_data: ``(B, ...)`` data batch; also the chains' starting point.
       energy_fn: ``(params, x (..., D)) -> (...)``.
-      kernel: ``(key, x, params) -> x`` for one chain.
-      k: number of kernel steps, ``>= 1``.
-      return_energies: also return ``(mean E(x_data), mean E(x_neg))``, taken from the
-        loss's own forward pass (recomputing them would cost two more energy passes).
+      algorithm: sampler for one chain (``init(x, params)``, ``step(key, state, params)``).
+      k: sampler steps, ``1 <= k <=`` :data:`MAX_K`.
 
     Returns:
-      ``(loss, grads, x_neg)``: the contrastive loss, its gradient w.r.t. ``params``
-      (same pytree structure), and the ``(B, ...)`` negative samples; with
-      ``return_energies``, ``(loss, grads, x_neg, (e_data, e_neg))``.
+      :class:`ContrastiveResult` ``(loss, grads, negatives (B, ...), info)``.
     """
-    _check_k(k)
-    x_neg = run_chain(kernel, key, x_data, params, k)
-    return _contrastive_grad(energy_fn, params, x_data, x_neg, return_energies)
+    k = check_k(k)
+    return _estimate(key, params, x_data, x_data, energy_fn, algorithm, k)
 
 
 def pcd(key: jax.Array, params, x_data: jax.Array, chains: jax.Array, *, energy_fn: EnergyFn,
-        kernel: Kernel, k: int = 1, return_energies: bool = False):
+        algorithm: SamplingAlgorithm, k: int = 1) -> ContrastiveResult:
     """Persistent CD: advance the persistent ``chains (C, ...)`` by ``k`` steps, then the gradient.
 
-    Returns ``(loss, grads, new_chains)`` (plus the two mean energies with
-    ``return_energies``, as :func:`cd_k`); store ``new_chains`` back in the train
+    ``result.negatives`` are the new chain positions: store them back in the train
     state. The number of chains ``C`` need not equal the batch size.
     """
-    _check_k(k)
+    k = check_k(k)
     if chains.ndim < 1 or chains.shape[0] < 1:
         raise ValueError(f"chains must have shape (num_chains, ...) with num_chains >= 1, got {chains.shape}")
     if chains.shape[1:] != x_data.shape[1:]:
         raise ValueError(f"chains {chains.shape} and x_data {x_data.shape} must agree after the leading axis")
-    new_chains = run_chain(kernel, key, chains, params, k)
-    return _contrastive_grad(energy_fn, params, x_data, new_chains, return_energies)
+    return _estimate(key, params, x_data, chains, energy_fn, algorithm, k)

@@ -1,0 +1,1 @@
+"""Evaluations of trained models: likelihood estimates, probes of frozen representations."""

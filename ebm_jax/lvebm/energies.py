@@ -1,0 +1,181 @@
+r"""Latent-variable energies ``E(x, y, z) = ‖y − g(f(x), z)‖² + λ R(z)`` as pure functions.
+
+One :class:`LatentEBM` describes the model (it is a frozen, hashable
+dataclass, so its bound methods can be static arguments of ``jax.jit``);
+its parameters are a plain pytree from :meth:`LatentEBM.init`. Every energy
+acts on **one** example: ``x`` ``(x_dim,)`` (ignored when unconditional),
+``y`` ``(y_dim,)``, ``z`` ``(latent_dim,)`` -> a scalar; batching is
+``vmap`` (see :mod:`ebm_jax.lvebm.inference`).
+
+Decoders ``g``:
+
+* ``"ellipse"``: the course's fixed decoder ``g(z) = [w₁ cos z, w₂ sin z]``
+  (``latent_dim = 1``, ``y_dim = 2``). Unconditional: ``w`` is the parameter
+  ``params["w"]``. Conditional (the horn): ``w = f(x)``, the predictor's output.
+* ``"mlp"``: ``g = MLP([f(x), z])`` (conditional) or ``MLP(z)``.
+* ``"linear"``: ``g(z) = D z`` with ``D`` ``(y_dim, latent_dim)`` (unconditional).
+  With the L1 regularizer this is sparse coding.
+
+The predictor ``f`` (conditional models) is an MLP ``x_dim → predictor_hidden → predictor_dim``
+(the horn: 1 → 8 → 8 → 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ebm_jax import checks
+from ebm_jax.lvebm.regularizers import Regularizer
+
+DECODERS = ("ellipse", "mlp", "linear")
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "softplus": jax.nn.softplus}
+
+
+def mlp_init(key: jax.Array, sizes, scale: float = 1.0) -> list[dict]:
+    """Parameters of an MLP with layer widths ``sizes`` (``[in, h1, ..., out]``): ``[{"W", "b"}, ...]``.
+
+    ``W`` ``(in, out)`` ~ N(0, scale²/in) (LeCun normal), ``b = 0``.
+    """
+    sizes = [checks.positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [{"W": scale * jax.random.normal(k, (m, n)) / np.sqrt(m), "b": jnp.zeros((n,))}
+            for k, m, n in zip(keys, sizes[:-1], sizes[1:])]
+
+
+def mlp_apply(params: list[dict], h: jax.Array, activation=jax.nn.relu) -> jax.Array:
+    """``h (..., in) -> (..., out)``; ``activation`` between layers, none after the last."""
+    for layer in params[:-1]:
+        h = activation(h @ layer["W"] + layer["b"])
+    return h @ params[-1]["W"] + params[-1]["b"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentEBM:
+    """A regularized latent-variable EBM ``E(x, y, z) = ‖y − g(f(x), z)‖² + λ R(z)``.
+
+    Attributes:
+      decoder: ``"ellipse"``, ``"mlp"`` or ``"linear"`` (see the module docstring).
+      latent_dim: ``dim(z) >= 1`` (``"ellipse"``: 1).
+      conditional: whether ``g`` depends on ``x`` through the predictor ``f``.
+      x_dim, y_dim: widths of ``x`` and ``y`` (``"ellipse"``: ``y_dim = 2``).
+      predictor_hidden, predictor_dim: the predictor MLP ``x_dim → hidden → predictor_dim``
+        (``"ellipse"``: ``predictor_dim = 2``, the semi-axes).
+      decoder_hidden: hidden widths of the ``"mlp"`` decoder.
+      activation: ``"relu"``, ``"tanh"`` or ``"softplus"`` for both MLPs.
+      regularizer: :class:`~ebm_jax.lvebm.regularizers.Regularizer`.
+    """
+
+    decoder: str = "ellipse"
+    latent_dim: int = 1
+    conditional: bool = False
+    x_dim: int = 1
+    y_dim: int = 2
+    predictor_hidden: tuple[int, ...] = (8, 8)
+    predictor_dim: int = 2
+    decoder_hidden: tuple[int, ...] = (32, 32)
+    activation: str = "relu"
+    regularizer: Regularizer = Regularizer()
+
+    def __post_init__(self):
+        checks.one_of(self.decoder, "decoder", DECODERS)
+        checks.one_of(self.activation, "activation", tuple(ACTIVATIONS))
+        for name in ("latent_dim", "x_dim", "y_dim", "predictor_dim"):
+            object.__setattr__(self, name, checks.positive_int(getattr(self, name), name))
+        object.__setattr__(self, "predictor_hidden", tuple(checks.positive_int(h, "predictor_hidden")
+                                                           for h in self.predictor_hidden))
+        object.__setattr__(self, "decoder_hidden", tuple(checks.positive_int(h, "decoder_hidden")
+                                                         for h in self.decoder_hidden))
+        if not isinstance(self.regularizer, Regularizer):
+            raise TypeError(f"regularizer must be a Regularizer, got {type(self.regularizer).__name__}")
+        if self.decoder == "ellipse":
+            if self.latent_dim != 1:
+                raise ValueError(f"latent_dim must be 1 for the ellipse decoder, got {self.latent_dim}")
+            if self.y_dim != 2:
+                raise ValueError(f"y_dim must be 2 for the ellipse decoder, got {self.y_dim}")
+            if self.conditional and self.predictor_dim != 2:
+                raise ValueError(f"predictor_dim must be 2 (the semi-axes) for the ellipse decoder, "
+                                 f"got {self.predictor_dim}")
+        if self.decoder == "linear" and self.conditional:
+            raise ValueError("the linear decoder is unconditional (conditional=False)")
+
+    # ------------------------------------------------------------------ parameters
+
+    def init(self, key: jax.Array, *, radii=(1.0, 1.0)) -> dict:
+        """Initial parameters: a plain pytree.
+
+        Unconditional ellipse: ``{"w": radii}``; linear: ``{"D"}`` with unit-norm
+        random columns; MLP decoder: ``{"decoder": [...]}``; conditional models add
+        ``{"predictor": [...]}``.
+        """
+        k_pred, k_dec = jax.random.split(key)
+        params = {}
+        if self.conditional:
+            params["predictor"] = mlp_init(k_pred, [self.x_dim, *self.predictor_hidden, self.predictor_dim])
+        if self.decoder == "ellipse" and not self.conditional:
+            params["w"] = jnp.asarray(radii, jnp.float32).reshape(2)
+        elif self.decoder == "linear":
+            d = jax.random.normal(k_dec, (self.y_dim, self.latent_dim))
+            params["D"] = d / jnp.linalg.norm(d, axis=0, keepdims=True)
+        elif self.decoder == "mlp":
+            width_in = self.latent_dim + (self.predictor_dim if self.conditional else 0)
+            params["decoder"] = mlp_init(k_dec, [width_in, *self.decoder_hidden, self.y_dim])
+        return params
+
+    # ------------------------------------------------------------------ pieces
+
+    def predict(self, params, x: jax.Array) -> jax.Array:
+        """``f(x)``: ``(x_dim,) -> (predictor_dim,)`` (batched over leading axes too)."""
+        return mlp_apply(params["predictor"], x, ACTIVATIONS[self.activation])
+
+    def decode(self, params, x, z: jax.Array) -> jax.Array:
+        """``g(f(x), z)`` (or ``g(z)``): ``z (latent_dim,) -> (y_dim,)``."""
+        z = self.regularizer.restrict(z)
+        if self.decoder == "ellipse":
+            w = self.predict(params, x) if self.conditional else params["w"]
+            return w * jnp.concatenate([jnp.cos(z), jnp.sin(z)], axis=-1)
+        if self.decoder == "linear":
+            return params["D"] @ z
+        h = jnp.concatenate([self.predict(params, x), z], axis=-1) if self.conditional else z
+        return mlp_apply(params["decoder"], h, ACTIVATIONS[self.activation])
+
+    def reconstruction(self, params, x, y: jax.Array, z: jax.Array) -> jax.Array:
+        """``‖y − g(f(x), z)‖²`` for one example."""
+        return jnp.sum(jnp.square(y - self.decode(params, x, z)), axis=-1)
+
+    # ------------------------------------------------------------------ energies
+
+    def energy(self, params, x, y: jax.Array, z: jax.Array) -> jax.Array:
+        """``E(x, y, z) = ‖y − g(f(x), z)‖² + λ R(z)`` for one example (a scalar)."""
+        return self.reconstruction(params, x, y, z) + self.regularizer.penalty(z)
+
+    def smooth_energy(self, params, x, y: jax.Array, z: jax.Array) -> jax.Array:
+        """``E`` without its L1 term (the part proximal gradient differentiates)."""
+        return self.reconstruction(params, x, y, z) + self.regularizer.smooth_penalty(z)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoisyEnergy:
+    r"""The ``noise_l2`` regularizer's energy, averaged over fixed noise draws (the VAE view).
+
+    ``E_σ(x, y, z) = (1/M) Σ_m ‖y − g(f(x), z + σ ε_m)‖² + λ‖z‖²`` with
+    ``ε_m ~ N(0, I)`` drawn once from ``seed``: a deterministic energy whose
+    minimum over ``z`` is the free energy of a decoder that must be robust to
+    noise on its code. Called like an energy: ``NoisyEnergy(model)(params, x, y, z)``.
+    """
+
+    model: LatentEBM
+    num_draws: int = 16
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "num_draws", checks.positive_int(self.num_draws, "num_draws"))
+
+    def __call__(self, params, x, y, z):
+        reg = self.model.regularizer
+        eps = jax.random.normal(jax.random.key(self.seed), (self.num_draws, self.model.latent_dim))
+        recon = jax.vmap(lambda e: self.model.reconstruction(params, x, y, z + reg.noise_std * e))(eps)
+        return jnp.mean(recon) + reg.penalty(z)

@@ -1,0 +1,40 @@
+"""The sampler protocol (blackjax's ``SamplingAlgorithm``, with the energy parameters explicit).
+
+A sampler moves *one* chain and is a pair of pure functions::
+
+    state = algorithm.init(position, params)
+    state, info = algorithm.step(rng_key, state, params)
+
+* ``State`` is a ``NamedTuple`` with at least a ``position`` field (the chain's
+  current point, e.g. ``(D,)``) and whatever the step can reuse, such as the
+  cached energy of the position (random-walk MH evaluates the energy once per
+  step, at the proposal).
+* ``Info`` is a ``NamedTuple`` describing the transition; every info has an
+  ``acceptance_rate`` field (the acceptance probability of the move; ``1`` for
+  a Gibbs sweep, which always moves).
+* ``params`` are the parameters of the energy (or of a tempered target). They
+  are an argument of ``init`` and ``step`` instead of being closed over,
+  because training changes them at every update: a sampler is built once, and
+  a state cached under old parameters is re-``init``-ed under new ones.
+
+:func:`ebm_jax.samplers.run_chain` ``vmap``s a sampler over chains and
+``lax.scan``s it over steps. This package knows no model: a model supplies its
+own samplers (the RBM its block-Gibbs sweep) in this shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+
+Position = jax.Array
+Params = Any
+EnergyFn = Callable[[Params, jax.Array], jax.Array]
+
+
+class SamplingAlgorithm(NamedTuple):
+    """``init(position, params) -> State`` and ``step(rng_key, state, params) -> (State, Info)`` for one chain."""
+
+    init: Callable[[Position, Params], Any]
+    step: Callable[[jax.Array, Any, Params], tuple[Any, Any]]
