@@ -23,6 +23,11 @@ lists them (it sets ``$EBM_JAX_ALLOW_CONFIG_CHANGE`` for
 :func:`ebm_jax.train.write_config`). A run that cannot go on (no intact
 checkpoint, a non-finite loss) ends with a one-line message (exit status 1);
 Ctrl-C stops after the running chunk with a checkpoint (exit status 130).
+
+Several processes: when the environment names a ``jax.distributed`` cluster
+(the local launcher ``python -m ebm_jax.launch``, SLURM, Open MPI, ...), the
+entry initializes it first and checks that every process got the same config
+and workdir (:mod:`ebm_jax.train.distributed`).
 """
 
 from __future__ import annotations
@@ -130,9 +135,16 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
         if allow_flag.value:
             os.environ[ALLOW_CONFIG_CHANGE_ENV] = ",".join(allow_flag.value)
+        from ebm_jax.train import distributed
+
         try:
+            distributed.initialize_from_environment()
+            distributed.assert_same_across_processes("the command line", {
+                **{f"config.{k}": v for k, v in flatten_config(config_flag.value).items()},
+                "workdir": str(pathlib.Path(workdir_flag.value).absolute()),
+                "experiment": pathlib.Path(experiment_file).stem})
             results = train_and_evaluate(config_flag.value, workdir_flag.value)
-        except ConfigError as e:
+        except (ConfigError, distributed.ProcessMismatchError, distributed.CoordinatorUnreachableError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
         except (CheckpointError, NonFiniteLossError) as e:
@@ -141,6 +153,8 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
         except TrainingInterrupted as e:
             print(f"stopped: {e}", file=sys.stderr)
             sys.exit(130)
+        if not distributed.is_main_process():
+            return
         print(f"results written to {pathlib.Path(workdir_flag.value) / 'results.json'}:")
         for key in sorted(results):
             print(f"  {key}: {results[key]}")

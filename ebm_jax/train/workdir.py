@@ -13,6 +13,9 @@ workdir is touched, unless those keys are allowed to change (the
 ``allow_changes`` argument, or ``$EBM_JAX_ALLOW_CONFIG_CHANGE="key1,key2"``,
 which ``--allow_config_change`` of the command line sets). A torn last line of
 ``metrics.jsonl`` (a kill during a write) is dropped with a warning.
+
+With several processes (``jax.distributed``) only process 0 writes; the
+writers here are no-ops on the others (:func:`ebm_jax.train.distributed.is_main_process`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from ebm_jax.checks import ConfigError, flatten_config
+from ebm_jax.train.distributed import is_main_process
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename)."""
+    """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename); process 0 only."""
+    if not is_main_process():
+        return
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -133,8 +139,9 @@ def write_config(workdir: str | os.PathLike, config, *,
             log.warning("%s: continuing the run with changed config keys (%s)", workdir, listed)
             record = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       "changed": {k: list(v) for k, v in changed.items()}}
-            with (workdir / "config_changes.jsonl").open("a") as f:
-                f.write(json.dumps(_jsonable(record)) + "\n")
+            if is_main_process():
+                with (workdir / "config_changes.jsonl").open("a") as f:
+                    f.write(json.dumps(_jsonable(record)) + "\n")
     write_json(path, config)
 
 
@@ -185,7 +192,7 @@ class MetricWriter:
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line without its newline (a kill during a write), so appends start on a fresh line."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        if not is_main_process() or not self.path.exists() or self.path.stat().st_size == 0:
             return
         data = self.path.read_bytes()
         if data.endswith(b"\n"):
@@ -197,12 +204,14 @@ class MetricWriter:
         os.replace(tmp, self.path)
 
     def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        if not is_main_process():
+            return
         record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
     def write_many(self, records: list[Mapping[str, Any]]) -> None:
-        if not records:
+        if not records or not is_main_process():
             return
         with self.path.open("a") as f:
             for r in records:
@@ -213,7 +222,9 @@ class MetricWriter:
         return read_jsonl(self.path)
 
     def truncate_after(self, step: int) -> None:
-        """Keep only records with ``record["step"] <= step``."""
+        """Keep only records with ``record["step"] <= step`` (process 0 rewrites the file)."""
+        if not is_main_process():
+            return
         kept = [r for r in self.read() if r.get("step", 0) <= step]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
