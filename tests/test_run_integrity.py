@@ -201,6 +201,13 @@ def test_metric_writer_starts_a_fresh_line_after_a_torn_one(tmp_path, caplog):
     assert writer.read() == [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}]
 
 
+def test_a_garbled_middle_line_is_skipped_with_its_line_number(tmp_path, caplog):
+    (tmp_path / "m.jsonl").write_text('{"step": 1}\n\x00\x00garbage\n[1, 2]\n{"step": 2}\n')
+    with caplog.at_level(logging.WARNING):
+        assert read_jsonl(tmp_path / "m.jsonl") == [{"step": 1}, {"step": 2}]
+    assert "m.jsonl:2:" in caplog.text and "m.jsonl:3:" in caplog.text
+
+
 # --- fit: the caller's state, non-finite states, interrupts, chunk length ------------------------------------
 
 def test_fit_does_not_consume_the_callers_state(tmp_path):

@@ -104,7 +104,8 @@ def _non_finite_error(what: str, checkpointer) -> NonFiniteLossError:
     return NonFiniteLossError(
         what + "; " + (f"the last good checkpoint (step {kept}) is kept in {checkpointer.directory}"
                        if kept is not None else "no checkpoint was written")
-        + ". Lower the learning rate or check the data.")
+        + ". Lower the learning rate or check the data; rerunning this workdir with another learning rate "
+          "needs --allow_config_change=learning_rate (it goes on from that checkpoint), or use a new workdir.")
 
 
 def _keyed_step(step_fn: StepFn, seeded: bool):
