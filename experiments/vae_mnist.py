@@ -24,7 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from ebm_jax import checks, cli, viz
 from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float, transforms
-from ebm_jax.models import vae, vae_train
+from ebm_jax.eval import likelihood
+from ebm_jax.methods import vae as vae_method
+from ebm_jax.models import vae
 from ebm_jax.train import fit, write_config, write_results
 from experiments.configs import vae_mnist as vae_mnist_config
 
@@ -42,11 +44,16 @@ def load_data(config):
         source=config.data_source, num_train=config.num_train_examples, num_test=config.num_test_examples)
     x_train = to_float(train_images)
     x_test = binarize_fixed(to_float(test_images)) if config.binarization == "dynamic" else to_float(test_images)
-    vae_train.validate_images(x_train, 784, "training images")
-    vae_train.validate_images(x_test, 784, "test images")
+    vae_method.validate_images(x_train, 784, "training images")
+    vae_method.validate_images(x_test, 784, "test images")
     if config.batch_size > len(x_train):
         raise checks.ConfigError(f"config.batch_size ({config.batch_size}) is larger than the training set ({len(x_train)})")
     return x_train, x_test, test_labels
+
+
+def _binary_test_set(config) -> bool:
+    """With dynamic binarization the test set is binarized once and the numbers are likelihoods."""
+    return config.binarization == "dynamic"
 
 
 def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
@@ -54,14 +61,15 @@ def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
     model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind)
     key = jax.random.key(config.seed, impl=config.prng_impl)
     total_steps = config.num_epochs * (len(x_train) // config.batch_size)
-    state = vae_train.create_state(model, jax.random.fold_in(key, 0), config.learning_rate,
-                                   schedule=config.lr_schedule, total_steps=total_steps)
-    step_fn = vae_train.make_train_step(model, binarization=config.binarization,
-                                        iwae_k=config.iwae_k if kind == "vae" else 1)
+    state = vae_method.create_state(jax.random.fold_in(key, 0), model, config.learning_rate,
+                                    schedule=config.lr_schedule, total_steps=total_steps)
+    step_fn = vae_method.make_train_step(model, binarization=config.binarization,
+                                         iwae_k=config.iwae_k if kind == "vae" else 1)
     eval_key = jax.random.fold_in(key, 2)
 
     def eval_fn(state):
-        return {f"test_{k}": v for k, v in vae_train.evaluate(model, state.params, x_test, eval_key).items()}
+        metrics = likelihood.evaluate_elbo(model, state.params, x_test, eval_key, binary=_binary_test_set(config))
+        return {f"test_{k}": v for k, v in metrics.items()}
 
     start = time.perf_counter()
     state, history = fit(state, step_fn, x_train, batch_size=config.batch_size, num_epochs=config.num_epochs,
@@ -136,7 +144,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     models, histories = {config.model: (model, params)}, {config.model: history}
     # Final numbers draw fresh samples (key 3); the per-epoch curve in metrics.jsonl used key 2.
     eval_key = jax.random.fold_in(jax.random.key(config.seed, impl=config.prng_impl), 3)
-    metrics = vae_train.evaluate(model, params, x_test, eval_key)
+    binary = _binary_test_set(config)
+    metrics = likelihood.evaluate_elbo(model, params, x_test, eval_key, binary=binary)
     results = {
         "model": config.model,
         "architecture": "784-" + "-".join(map(str, config.hidden_dims)) + f"-{config.latent_dim}",
@@ -154,18 +163,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if tuple(config.hidden_dims) == (400,) and config.latent_dim == 20:
             results["anchor_neg_elbo_target"] = TARGET_NEG_ELBO_20_EPOCHS
         if config.eval_importance_samples:
-            ll = vae_train.importance_sampled_log_likelihood(model, params, x_test, eval_key,
-                                                             num_samples=config.eval_importance_samples)
+            ll = likelihood.importance_sampled_log_likelihood(model, params, x_test, eval_key,
+                                                              num_samples=config.eval_importance_samples)
             results.update(test_nll_is=float(-ll.mean()), eval_importance_samples=config.eval_importance_samples,
                            anchor_burda_vae_nll=BURDA_VAE_NLL, anchor_burda_iwae50_nll=BURDA_IWAE50_NLL)
         if config.eval_iwae_k:
-            ll = vae_train.importance_sampled_log_likelihood(model, params, x_test, jax.random.fold_in(eval_key, 1),
-                                                             num_samples=config.eval_iwae_k)
+            ll = likelihood.importance_sampled_log_likelihood(model, params, x_test, jax.random.fold_in(eval_key, 1),
+                                                              num_samples=config.eval_iwae_k)
             results.update(test_neg_iwae_bound=float(-ll.mean()), eval_iwae_k=config.eval_iwae_k)
     if config.compare_with_ae and config.model == "vae":
         ae_model, ae_params, ae_history, ae_seconds = train_model(config, "ae", workdir / "ae", x_train, x_test)
         models["ae"], histories["ae"] = (ae_model, ae_params), ae_history
-        results.update(ae_test_recon=vae_train.evaluate(ae_model, ae_params, x_test, eval_key)["recon"],
+        results.update(ae_test_recon=likelihood.evaluate_elbo(ae_model, ae_params, x_test, eval_key, binary=binary)["recon"],
                        ae_train_seconds=ae_seconds)
     write_figures(workdir, config, models, x_test, test_labels, histories)
     write_results(workdir, results)

@@ -189,7 +189,7 @@ def main():
          [50, 200] if quick else [100, 400, 1600]),
     ]:
         bench.run(name + ("" if dt == "float32" else " [f64]"), its,
-                  lambda n, kw=kw, xs=xs, Ds=Ds, st=st: (lambda: fista(xs, Ds, lam, num_iters=n, step=st, **kw)),
+                  lambda n, kw=kw, xs=xs, Ds=Ds, st=st: (lambda: fista(xs, Ds, lam, num_iters=n, step=st, **kw).codes),
                   ours=True, dtype=dt, note="fixed iteration counts")
     tols32 = [1e-2, 1e-6] if quick else [1e-1, 1e-2, 1e-3, 1e-6]  # swept like lasso_cd's tol
     tols64 = [1e-3, 1e-6, 1e-9] if quick else [1e-3, 1e-6, 1e-9, 1e-11]
@@ -203,22 +203,22 @@ def main():
     for name, kw, dt, tols in ws_rows:
         xs, Ds = (Xj32, Dj32) if dt == "float32" else (Xj64, Dj64)
         bench.run(name + ("" if dt == "float32" else " [f64]"), tols,
-                  lambda tol, kw=kw, xs=xs, Ds=Ds: (lambda: working_set_lasso(xs, Ds, lam, tol=tol, **kw)),
+                  lambda tol, kw=kw, xs=xs, Ds=Ds: (lambda: working_set_lasso(xs, Ds, lam, tol=tol, **kw).codes),
                   ours=True, dtype=dt, note="stops on the relative duality gap = tol")
     bench.run("working set (p=32) + polish + lambda path", tols32,
               lambda tol: (lambda: lasso_path(Xj32, Dj32, lam, num_lams=3, ratio=4.0, tol=tol, path_tol=1e-2,
-                                              solver="working_set")),
+                                              solver="working_set").codes),
               ours=True, dtype="float32", note="3 lambdas from 4*lam, warm-started")
 
     # ---------------- reference optimum ----------------
     ref_cands = {}
-    ref_cands["ours working set f64 tol 1e-12"] = objective(X, D, lam, working_set_lasso(Xj64, Dj64, lam, tol=1e-12))
+    ref_cands["ours working set f64 tol 1e-12"] = objective(X, D, lam, working_set_lasso(Xj64, Dj64, lam, tol=1e-12).codes)
     if have_spams:
         ref_cands["SPAMS LARS f64"] = min(p["objective"] for p in bench.rows["SPAMS lasso (LARS)"]["points"])
     ref_cands["sklearn lasso_cd best"] = min(p["objective"] for p in bench.rows["sklearn lasso_cd"]["points"])
     f_star = min(ref_cands.values())
     table = bench.finalize(f_star)
-    nnz = float(np.mean(np.sum(np.abs(working_set_lasso(Xj64, Dj64, lam, tol=1e-12)) > 0, axis=1)))
+    nnz = float(np.mean(np.sum(np.abs(working_set_lasso(Xj64, Dj64, lam, tol=1e-12).codes) > 0, axis=1)))
 
     # ---------------- report ----------------
     def fmt(t):

@@ -102,12 +102,13 @@ def measure_matmul_gflops(threads: int, batch: int, hidden: int, latent: int, n:
 def bench_ours(x, args, repeats: int) -> dict:
     import jax
 
-    from ebm_jax.models import vae, vae_train
+    from ebm_jax.methods import vae as vae_method
+    from ebm_jax.models import vae
     from ebm_jax.train import loop
 
     model = vae.Autoencoder(latent_dim=args.latent, hidden_dims=(args.hidden,))
-    state = vae_train.create_state(model, jax.random.key(0), 1e-3)
-    step = vae_train.make_train_step(model, binarization="dynamic")
+    state = vae_method.create_state(jax.random.key(0), model, 1e-3)
+    step = vae_method.make_train_step(model, binarization="dynamic")
     mesh = loop.data_mesh(jax.devices()[:1])
     run_epoch = loop._make_run_chunk(step, args.batch_size, mesh)  # the exact function fit() runs
     steps = len(x) // args.batch_size

@@ -4,7 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from ebm_jax.sparse.dictionary import evaluate_dictionary, learn_dictionary, normalize_atoms
+from ebm_jax.methods.dictionary import learn_dictionary
+from ebm_jax.sparse.dictionary import evaluate_dictionary, normalize_atoms
 
 
 def _planted(seed=0, N=3000, n=16, k=12, nnz=2):
@@ -39,7 +40,7 @@ def test_normalize_atoms_and_errors():
         learn_dictionary(x, 2, 0.1, update="sgd")
     with pytest.raises(ValueError, match="lam must be >= 0"):
         learn_dictionary(x, 2, -0.1)
-    with pytest.raises(ValueError, match="num_atoms"):
+    with pytest.raises(ValueError, match="num_atoms=20 exceeds"):
         learn_dictionary(x, 20, 0.1)
 
 

@@ -111,7 +111,8 @@ _DEVICE_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[2])
     import numpy as np
     from tests.test_train_loop import _linear_problem, _state, _step
-    from ebm_jax.models import vae, vae_train
+    from ebm_jax.methods import vae as vae_method
+    from ebm_jax.models import vae
     from ebm_jax.train import fit
     assert len(jax.devices()) == int(sys.argv[1])
     curves = {}
@@ -122,8 +123,8 @@ _DEVICE_SCRIPT = textwrap.dedent("""
     model = vae.Autoencoder(latent_dim=4, hidden_dims=(32,))
     x = np.random.default_rng(0).random((256, 784)).astype(np.float32)
     for impl in ("threefry2x32", "rbg"):
-        state = vae_train.create_state(model, jax.random.key(0), 1e-3)
-        _, history = fit(state, vae_train.make_train_step(model), x, batch_size=32, num_epochs=2,
+        state = vae_method.create_state(jax.random.key(0), model, 1e-3)
+        _, history = fit(state, vae_method.make_train_step(model), x, batch_size=32, num_epochs=2,
                          rng=jax.random.key(3, impl=impl), log_every_steps=1)
         curves["vae_" + impl] = [r["loss"] for r in history]
     print(json.dumps(curves))

@@ -49,6 +49,9 @@ def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
     (dict(model="ae", iwae_k=5), "iwae_k"),
     (dict(lr_schedule="step"), "lr_schedule"),
     (dict(binarization="otsu"), "binarization"),
+    (dict(learning_rate=float("nan")), "learning_rate"),
+    (dict(learning_rate=float("inf")), "learning_rate"),
+    (dict(binarization="continuous"), "eval_importance_samples"),  # a Bernoulli likelihood needs binary data
 ])
 def test_bad_config_values(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):

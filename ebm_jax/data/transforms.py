@@ -14,15 +14,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ebm_jax import checks
+
 BINARIZATIONS = ("dynamic", "continuous")
 FIXED_TEST_SEED = 0
 
 
 def to_float(images: np.ndarray, *, flatten: bool = True) -> np.ndarray:
-    """uint8 ``(N, 28, 28)`` -> float32 in ``[0, 1]``, ``(N, 784)`` when ``flatten``."""
+    """uint8 ``(N, 28, 28)`` -> float32 in ``[0, 1]``, ``(N, 784)`` when ``flatten``.
+
+    ``images`` is a batch: ``(N, H, W)`` or already flat ``(N, D)``. A single
+    image (``(784,)`` or ``(28, 28)`` without the batch axis) is ambiguous and
+    refused for ``(784,)``: pass ``images[None]``.
+    """
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8, got {images.dtype}")
+    if images.ndim < 2:
+        raise ValueError(f"images must be a batch (N, H, W) or (N, D), got shape {images.shape}; "
+                         "for one image pass images[None]")
     x = images.astype(np.float32) / 255.0
     return x.reshape(len(x), -1) if flatten else x
 
@@ -33,10 +43,14 @@ def binarize_dynamic(key: jax.Array, x: jax.Array) -> jax.Array:
 
 
 def binarize_fixed(x: np.ndarray, seed: int = FIXED_TEST_SEED) -> np.ndarray:
-    """One Bernoulli draw with a fixed numpy seed: the evaluation binarization."""
+    """One Bernoulli draw with a fixed numpy seed: the evaluation binarization.
+
+    ``x`` holds probabilities in ``[0, 1]``; NaN or values outside are errors.
+    """
     x = np.asarray(x, np.float32)
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError("binarize_fixed expects probabilities in [0, 1]")
+    checks.check_finite(x, "x")
+    checks.check_in_range(x, "x (probabilities)", 0.0, 1.0)
+    seed = checks.nonnegative_int(seed, "seed")
     rng = np.random.default_rng(seed)
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 

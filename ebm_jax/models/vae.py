@@ -12,6 +12,9 @@ makes it deeper or wider. The classic autoencoder (``kind="ae"``) uses the same
 encoder trunk but outputs a deterministic code ``z = μ(x)`` and is trained on
 the reconstruction term alone: nothing shapes its code space, which is why
 decoding random codes from ``N(0, I)`` gives digits for the VAE and not for the AE.
+
+The training objectives and steps are in :mod:`ebm_jax.methods.vae`, the test-set
+estimates in :mod:`ebm_jax.eval.likelihood`.
 """
 
 from __future__ import annotations
@@ -123,27 +126,3 @@ def log_importance_weights(model: Autoencoder, params, x: jax.Array, key: jax.Ar
     z = mean + jnp.exp(0.5 * logvar) * eps
     logits = model.apply({"params": params}, z, method=Autoencoder.decode)
     return losses.log_importance_weights(x, z, mean, logvar, logits)
-
-
-def vae_loss(model: Autoencoder, params, x: jax.Array, key: jax.Array, iwae_k: int = 1):
-    """Training loss and its parts, averaged over the batch.
-
-    ``iwae_k == 1``: the negative ELBO ``recon + kl``. ``iwae_k > 1``: the negative
-    IWAE bound −L_k (Burda et al. 2015), with ``recon``/``kl`` still reported
-    from a single-sample ELBO for comparability.
-    """
-    recon, kl = negative_elbo_terms(model, params, x, key)
-    if iwae_k == 1:
-        loss = jnp.mean(recon + kl)
-    else:
-        log_w = log_importance_weights(model, params, x, jax.random.fold_in(key, 1), iwae_k)
-        loss = -jnp.mean(losses.iwae_bound(log_w))
-    return loss, {"loss": loss, "recon": jnp.mean(recon), "kl": jnp.mean(kl)}
-
-
-def ae_loss(model: Autoencoder, params, x: jax.Array, key: jax.Array | None = None):
-    """Classic AE: mean Bernoulli reconstruction cross-entropy ``−log p(x | μ(x))``."""
-    del key
-    logits, _, _ = model.apply({"params": params}, x)
-    recon = jnp.mean(-losses.bernoulli_log_likelihood(logits, x))
-    return recon, {"loss": recon, "recon": recon}

@@ -15,20 +15,21 @@ Minimises over D (n, k) with ‖d_j‖ = 1 the average free energy
 Options: ``nonneg`` (codes z ≥ 0) and ``nonneg_atoms`` (atoms ≥ 0, projected
 before normalisation): the parts-based variant that turns digits into strokes.
 
-An epoch is one jitted ``lax.scan`` over minibatches of device-resident data.
+:func:`dictionary_step` is one minibatch; :mod:`ebm_jax.methods.dictionary`
+trains it with :func:`ebm_jax.train.fit` (checkpoints, resume).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ebm_jax.sparse import _checks
-from ebm_jax.sparse.lasso import _duality_gap, _objective, _power_iteration, _scan_solver, fista
+from ebm_jax import checks
+from ebm_jax.sparse import validation
+from ebm_jax.sparse.lasso import fista, prox_grad_scan
+from ebm_jax.sparse.prox import objective, power_iteration
 
 UPDATES = ("bcd", "pgd")
 
@@ -52,10 +53,9 @@ INITS = ("data", "gaussian")
 def init_dictionary(key, x, num_atoms: int, init: str = "data") -> DictState:
     """Unit-norm initial atoms: ``"data"``, distinct random examples of x (N, n);
     ``"gaussian"``, i.i.d. normal atoms."""
-    x = _checks.as_float_array(x, "x", ndim=2)
-    num_atoms = _checks.check_num_iters(num_atoms, "num_atoms")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    x = checks.float_array(x, "x", ndim=2)
+    num_atoms = checks.positive_int(num_atoms, "num_atoms")
+    checks.one_of(init, "init", INITS)
     noise = jax.random.normal(key, (x.shape[1], num_atoms), x.dtype)
     if init == "gaussian":
         D = normalize_atoms(noise)
@@ -87,84 +87,45 @@ def _bcd_sweep(D, A, B, xb, key, nonneg_atoms):
     return jax.lax.fori_loop(0, k, body, D)
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size", "inference_iters", "update", "nonneg", "nonneg_atoms"))
-def dictionary_epoch(state: DictState, x, lam, key, *, batch_size: int, inference_iters: int,
-                     update: str = "bcd", forget: float = 0.5, nonneg: bool = False, nonneg_atoms: bool = False):
-    """One pass over x (N, n) in minibatches; returns (state, per-batch mean energy (num_batches,))."""
-    N = x.shape[0]
-    nb = N // batch_size
-    perm = jax.random.permutation(key, N)[: nb * batch_size].reshape(nb, batch_size)
-    lam2 = jnp.reshape(jnp.asarray(lam, x.dtype), (1, 1))
-    lam2 = jnp.broadcast_to(lam2, (batch_size, 1))
+def dictionary_step(state: DictState, xb, key, lam, *, inference_iters: int, update: str = "bcd",
+                    forget: float = 0.5, nonneg: bool = False, nonneg_atoms: bool = False):
+    """One minibatch of dictionary learning (a traceable kernel): ``(state, mean energy)``.
 
-    def step(state, inp):
-        idx, bkey = inp
-        xb = x[idx]
-        D = state.D
-        eta = 1.0 / (_power_iteration(D, 30) * 1.01)
-        z0 = jnp.zeros((batch_size, D.shape[1]), x.dtype)
-        Z, _ = _scan_solver(xb, D, lam2, eta, z0, None, num_iters=inference_iters, momentum=True, restart=True,
-                            nonneg=nonneg, gram=True, record=False)
-        energy = jnp.mean(_objective(xb, D, Z, lam2))
-        A = forget * state.A + Z.T @ Z / batch_size
-        B = forget * state.B + xb.T @ Z / batch_size
-        if update == "bcd":
-            D = _bcd_sweep(D, A, B, xb, bkey, nonneg_atoms)
-        else:
-            C = Z.T @ Z / batch_size
-            Lc = jnp.maximum(jnp.linalg.eigvalsh(C)[-1], jnp.finfo(x.dtype).tiny)
-            grad = (D @ C - xb.T @ Z / batch_size)
-            D = D - grad / Lc
-            D = normalize_atoms(jnp.maximum(D, 0.0) if nonneg_atoms else D)
-        return DictState(D, A, B, state.step + 1), energy
-
-    keys = jax.random.split(key, nb)
-    return jax.lax.scan(step, state, (perm, keys))
-
-
-def learn_dictionary(x, num_atoms: int, lam: float, *, num_epochs: int = 5, batch_size: int = 256,
-                     inference_iters: int = 50, update: str = "bcd", forget: float = 0.5, init: str = "data",
-                     nonneg: bool = False, nonneg_atoms: bool = False, seed: int = 0,
-                     callback=None) -> tuple[DictState, np.ndarray]:
-    """Learn D (n, num_atoms) on x (N, n). Returns (state, per-batch energies (epochs·batches,)).
-
-    ``callback(epoch, state, energies)`` is called after every epoch (for logging).
+    xb (b, n); codes by ``inference_iters`` FISTA steps with restart from 0 (step
+    1/L by 30 power iterations), then the ``update`` of D (module docstring).
     """
-    x = _checks.as_float_array(x, "x", ndim=2)
-    lam = float(_checks.check_lam(lam, 1, x.dtype)[0, 0])
-    if update not in UPDATES:
-        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
-    batch_size = min(_checks.check_num_iters(batch_size, "batch_size"), x.shape[0])
-    num_epochs = _checks.check_num_iters(num_epochs, "num_epochs")
-    inference_iters = _checks.check_num_iters(inference_iters, "inference_iters")
-    if not 0.0 <= forget <= 1.0:
-        raise ValueError(f"forget must be in [0, 1], got {forget}")
-    key = jax.random.PRNGKey(seed)
-    state = init_dictionary(jax.random.fold_in(key, 2**31 - 1), x, num_atoms, init)
-    history = []
-    for e in range(num_epochs):
-        state, energies = dictionary_epoch(state, x, lam, jax.random.fold_in(key, e), batch_size=batch_size,
-                                           inference_iters=inference_iters, update=update, forget=forget,
-                                           nonneg=bool(nonneg), nonneg_atoms=bool(nonneg_atoms))
-        history.append(np.asarray(energies))
-        if callback is not None:
-            callback(e, state, history[-1])
-    return state, np.concatenate(history)
+    b = xb.shape[0]
+    lam2 = jnp.broadcast_to(jnp.reshape(jnp.asarray(lam, xb.dtype), (1, 1)), (b, 1))
+    D = state.D
+    eta = 1.0 / (power_iteration(D, 30) * 1.01)
+    z0 = jnp.zeros((b, D.shape[1]), xb.dtype)
+    Z, _, _ = prox_grad_scan(xb, D, lam2, eta, z0, num_iters=inference_iters, momentum=True, restart=True,
+                             nonneg=nonneg, gram=True, record=False)
+    energy = jnp.mean(objective(xb, D, Z, lam2))
+    A = forget * state.A + Z.T @ Z / b
+    B = forget * state.B + xb.T @ Z / b
+    if update == "bcd":
+        D = _bcd_sweep(D, A, B, xb, key, nonneg_atoms)
+    else:
+        C = Z.T @ Z / b
+        Lc = jnp.maximum(jnp.linalg.eigvalsh(C)[-1], jnp.finfo(xb.dtype).tiny)
+        grad = (D @ C - xb.T @ Z / b)
+        D = D - grad / Lc
+        D = normalize_atoms(jnp.maximum(D, 0.0) if nonneg_atoms else D)
+    return DictState(D, A, B, state.step + 1), energy
 
 
 def evaluate_dictionary(x, D, lam, *, tol: float = 1e-4, nonneg: bool = False) -> dict:
     """Codes x (N, n) on D (n, k) with FISTA (relative gap ``tol``) and reports
     ``energy`` (mean free energy), ``rel_recon_error`` (Σ‖x − Dz‖²/Σ‖x‖²),
     ``mse`` (per pixel), ``mean_nonzeros`` (per example) and ``frac_nonzero``."""
-    x, D = _checks.check_x_D(x, D)
-    z = fista(x, D, lam, tol=tol, restart=True, polish=True, nonneg=nonneg)
+    x, D = validation.check_x_D(x, D)
+    z, info = fista(x, D, lam, tol=tol, restart=True, polish=True, nonneg=nonneg)
     r = x - z @ D.T
-    lam2 = jnp.broadcast_to(_checks.check_lam(lam, x.shape[0], x.dtype), (x.shape[0], 1))
-    primal, gap = _duality_gap(x, D, z, lam2, nonneg)
     nnz = jnp.sum(z != 0, axis=-1)
     return {
-        "energy": float(jnp.mean(primal)),
-        "rel_gap": float(jnp.sum(gap) / jnp.sum(primal)),
+        "energy": float(jnp.mean(info.objective)),
+        "rel_gap": float(info.rel_gap),
         "rel_recon_error": float(jnp.sum(r * r) / jnp.sum(x * x)),
         "mse": float(jnp.mean(r * r)),
         "mean_nonzeros": float(jnp.mean(nnz)),

@@ -1,4 +1,6 @@
-r"""LISTA: learned ISTA (Gregor & LeCun, 2010), as a flax module, and its training.
+r"""LISTA: learned ISTA (Gregor & LeCun, 2010), as a flax module and its losses.
+
+Training (Adam, checkpoints, resume) is :mod:`ebm_jax.methods.lista`.
 
 T layers; layer 1 is ``z₁ = h_θ(x W_e)``, layers t = 2..T are
 ``z_t = h_θ(x W_e + z_{t−1} S)``, with ``h_θ`` the soft threshold (one θ per atom).
@@ -19,17 +21,15 @@ Training objectives (mean over the batch):
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
 
-from ebm_jax.sparse import _checks
-from ebm_jax.sparse.lasso import ista_operators, lipschitz_constant, soft_threshold
+from ebm_jax import checks
+from ebm_jax.sparse import validation
+from ebm_jax.sparse.prox import ista_operators, lipschitz_constant, soft_threshold
 
 
 class LISTA(nn.Module):
@@ -83,14 +83,11 @@ class LISTA(nn.Module):
 
 def make_lista(D, lam: float, num_layers: int, *, tied: bool = True, nonneg: bool = False, step=None):
     """Validated constructor: returns ``(module, params)`` for a LISTA initialised from ISTA on D (n, k)."""
-    D = _checks.as_float_array(D, "D", ndim=2)
-    if not bool(jnp.any(D != 0)):
-        raise ValueError("D is the zero dictionary: the lasso step 1/L is undefined")
-    lam = float(lam)
-    if not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be a finite number >= 0, got {lam}")
-    num_layers = _checks.check_num_iters(num_layers, "num_layers")
-    step = _checks.check_step(step)
+    D = checks.float_array(D, "D", ndim=2)
+    validation.check_nonzero_dictionary(D)
+    lam = checks.nonnegative_float(lam, "lam")
+    num_layers = checks.positive_int(num_layers, "num_layers")
+    step = validation.check_step(step)
     if step is None:
         step = 1.0 / lipschitz_constant(D)
     module = LISTA(dictionary=D, lam=lam, num_layers=num_layers, step=step, tied=tied, nonneg=nonneg)
@@ -108,60 +105,6 @@ def lista_loss(module: LISTA, params, x, z_star=None, *, objective: str = "super
         r = x - z @ D.T
         return jnp.mean(0.5 * jnp.sum(r * r, -1) + module.lam * jnp.sum(jnp.abs(z), -1))
     raise ValueError(f"objective must be 'supervised' or 'unsupervised', got {objective!r}")
-
-
-@dataclasses.dataclass
-class ListaFit:
-    params: Any
-    losses: np.ndarray  # (num_epochs,) mean training loss per epoch
-
-
-def train_lista(module: LISTA, params, x_train, z_train=None, *, objective: str = "supervised",
-                num_epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3,
-                seed: int = 0) -> ListaFit:
-    """Adam on :func:`lista_loss`; one jitted ``lax.scan`` over minibatches per epoch.
-
-    x_train (N, n), z_train (N, k) (required for ``"supervised"``). Data stay on device;
-    each epoch draws a fresh permutation with ``fold_in(key, epoch)``.
-    """
-    if objective not in ("supervised", "unsupervised"):
-        raise ValueError(f"objective must be 'supervised' or 'unsupervised', got {objective!r}")
-    x_train = _checks.as_float_array(x_train, "x_train", ndim=2)
-    N = x_train.shape[0]
-    if objective == "supervised":
-        if z_train is None:
-            raise ValueError("z_train (the FISTA-optimal codes) is required for objective='supervised'")
-        z_train = _checks.as_float_array(z_train, "z_train", ndim=2)
-        if z_train.shape[0] != N:
-            raise ValueError(f"z_train has {z_train.shape[0]} rows, x_train has {N}")
-    else:
-        z_train = jnp.zeros((N, 1), x_train.dtype)
-    batch_size = min(_checks.check_num_iters(batch_size, "batch_size"), N)
-    num_epochs = _checks.check_num_iters(num_epochs, "num_epochs")
-    nb = N // batch_size
-    tx = optax.adam(learning_rate)
-    opt_state = tx.init(params)
-
-    @jax.jit
-    def epoch(params, opt_state, key):
-        perm = jax.random.permutation(key, N)[: nb * batch_size].reshape(nb, batch_size)
-
-        def step(carry, idx):
-            p, o = carry
-            loss, g = jax.value_and_grad(
-                lambda q: lista_loss(module, q, x_train[idx], z_train[idx], objective=objective))(p)
-            updates, o = tx.update(g, o, p)
-            return (optax.apply_updates(p, updates), o), loss
-
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), perm)
-        return params, opt_state, jnp.mean(losses)
-
-    key = jax.random.PRNGKey(seed)
-    losses = []
-    for e in range(num_epochs):
-        params, opt_state, loss = epoch(params, opt_state, jax.random.fold_in(key, e))
-        losses.append(loss)
-    return ListaFit(params=params, losses=np.asarray(jax.device_get(jnp.stack(losses))))
 
 
 def lista_apply_all(module: LISTA, params, x):

@@ -1,6 +1,7 @@
 r"""Working-set FISTA for batched lasso problems with sparse solutions.
 
-Same problem and conventions as :mod:`ebm_jax.sparse.lasso`: x (batch, n),
+Same problem and conventions as :mod:`ebm_jax.sparse.lasso` (shared pieces in
+:mod:`ebm_jax.sparse.prox`): x (batch, n),
 D (n, k), λ scalar or (batch,), z (batch, k). Precomputes the Gram matrix
 G = DᵀD (k, k) and c = x D (batch, k), then repeats (outer ``lax.while_loop``):
 
@@ -32,8 +33,10 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ebm_jax.sparse import _checks
-from ebm_jax.sparse.lasso import lipschitz_constant, soft_threshold
+from ebm_jax import checks
+from ebm_jax.sparse import validation
+from ebm_jax.sparse.prox import fista_momentum, gap_gram, lipschitz_constant, relative_gap, soft_threshold
+from ebm_jax.sparse.result import SolverInfo, SolverResult
 
 
 def _bmv(v, M):
@@ -126,18 +129,6 @@ def _cg_polish(zw, Gw, cw, lam, nonneg, cg_iters):
     return jnp.where(better[:, None], cand, zw)
 
 
-def _full_stats(z, G, c, xx, lam, nonneg):
-    Gz = z @ G
-    corr = c - Gz
-    rr = jnp.maximum(xx - 2.0 * jnp.sum(c * z, -1) + jnp.sum(z * Gz, -1), 0.0)
-    l1 = jnp.sum(jnp.abs(z), -1)
-    cmax = jnp.max(corr, -1) if nonneg else jnp.max(jnp.abs(corr), -1)
-    s = jnp.where(cmax > lam, lam / jnp.where(cmax > 0, cmax, 1.0), 1.0)
-    primal = 0.5 * rr + lam * l1
-    gap = 0.5 * (1.0 - s) ** 2 * rr + lam * l1 - s * jnp.sum(z * corr, -1)
-    return corr, primal, jnp.maximum(gap, 0.0)
-
-
 @functools.partial(jax.jit, static_argnames=("p", "inner_iters", "max_outer", "nonneg", "cg_iters",
                                              "polish"))
 def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_iters, polish):
@@ -148,10 +139,9 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
     lam_safe = jnp.where(lam > 0, lam, 1.0)
 
     def stats(z):
-        # correlations, global relative gap, and which rows still miss the tolerance
-        corr, primal, gap = _full_stats(z, G, c, xx, lam, nonneg)
-        rel = jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(x.dtype).tiny)
-        return corr, rel, gap > tol * primal
+        # correlations, global relative gap, which rows still miss the tolerance, energies
+        corr, primal, gap = gap_gram(z, G, c, xx, lam, nonneg)
+        return corr, relative_gap(primal, gap), gap > tol * primal, primal
 
     def violation(corr):
         return (corr if nonneg else jnp.abs(corr)) / lam_safe[:, None]
@@ -185,10 +175,7 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
         def fista_step(_, carry):
             u, y, t = carry
             u_new = soft_threshold(y - step * (_bmv(y, Gw) - cw), thresh, nonneg=nonneg)
-            bad = jnp.sum((y - u_new) * (u_new - u), -1) > 0
-            t = jnp.where(bad, 1.0, t)
-            t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-            y_new = u_new + ((t - 1.0) / t_new)[:, None] * (u_new - u)
+            y_new, t_new = fista_momentum(u_new, u, y, t, restart=True)
             return u_new, y_new, t_new
 
         zw, _, _ = jax.lax.fori_loop(0, inner_iters, fista_step, (zw, zw, jnp.ones(r.shape, x.dtype)))
@@ -201,7 +188,7 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
     sizes = sorted({m for m in (B // 8, B // 2) if m >= 1} | {B})
 
     def body(st):
-        z, corr, idx, it, _, open_rows = st
+        z, corr, idx, it, _, open_rows, _ = st
 
         def solve_first(m):
             if m == B:
@@ -211,43 +198,40 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
         n_open = jnp.where(it > 0, jnp.sum(open_rows), B)
         which = jnp.sum(n_open > jnp.asarray(sizes[:-1], jnp.int32))
         z = jax.lax.switch(which, [solve_first(m) for m in sizes], z)
-        corr, rel, open_rows = stats(z)
-        return z, corr, working_set(z, corr), it + 1, rel, open_rows
+        corr, rel, open_rows, primal = stats(z)
+        return z, corr, working_set(z, corr), it + 1, rel, open_rows, primal
 
-    corr0, rel0, open0 = stats(z0)
+    corr0, rel0, open0, primal0 = stats(z0)
     idx0 = working_set(z0, corr0)
-    z, _, _, it, rel, _ = jax.lax.while_loop(cond, body, (z0, corr0, idx0, jnp.asarray(0, jnp.int32), rel0, open0))
-    return z, it, rel
+    init = (z0, corr0, idx0, jnp.asarray(0, jnp.int32), rel0, open0, primal0)
+    z, _, _, it, rel, _, primal = jax.lax.while_loop(cond, body, init)
+    return SolverResult(z, SolverInfo(num_iters=it, rel_gap=rel, objective=primal, trace=None))
 
 
 def working_set_lasso(x, D, lam, *, tol: float = 1e-6, working_set_size: int = 32, inner_iters: int = 50,
                       cg_iters: int | None = None, max_outer: int = 200, z0=None, nonneg: bool = False,
-                      polish: bool = True, return_info: bool = False):
+                      polish: bool = True) -> SolverResult:
     """Lasso codes by working-set FISTA with active-set polishing (see module docstring).
 
     x (batch, n), D (n, k), lam scalar or (batch,) -> z (batch, k). Stops when the
     relative duality gap ``Σ gap / Σ E ≤ tol`` or after ``max_outer`` outer
-    iterations; ``return_info`` returns ``(z, outer_iterations, relative_gap)``.
+    iterations. Returns :class:`~ebm_jax.sparse.result.SolverResult`: the codes and
+    ``info`` (``num_iters`` = outer iterations, ``rel_gap``, ``objective`` per example).
     ``polish=False`` drops the active-set step (plain working-set FISTA).
 
     In float32 the gap itself is only accurate to about 1e-6 relative (the
     correlations c − zG carry rounding of order eps·|c|): ask for float64 inputs
     (with ``jax_enable_x64``) to certify smaller tolerances.
     """
-    x, D = _checks.check_x_D(x, D)
+    x, D = validation.check_x_D(x, D)
     B, k = x.shape[0], D.shape[1]
-    lam = jnp.broadcast_to(_checks.check_lam(lam, B, x.dtype), (B, 1))[:, 0]
-    if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not tol >= 0:
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
-    p = min(_checks.check_num_iters(working_set_size, "working_set_size"), k)
-    inner_iters = _checks.check_num_iters(inner_iters, "inner_iters")
-    max_outer = _checks.check_num_iters(max_outer, "max_outer")
-    cg_iters = p if cg_iters is None else _checks.check_num_iters(cg_iters, "cg_iters")
-    z0 = _checks.check_z0(z0, B, k, x.dtype)
-    if z0 is None:
-        z0 = jnp.zeros((B, k), x.dtype)
+    lam = validation.check_lam(lam, B, x.dtype)[:, 0]
+    tol = validation.check_tol(tol)
+    p = min(checks.positive_int(working_set_size, "working_set_size"), k)
+    inner_iters = checks.positive_int(inner_iters, "inner_iters")
+    max_outer = checks.positive_int(max_outer, "max_outer")
+    cg_iters = p if cg_iters is None else checks.positive_int(cg_iters, "cg_iters")
+    z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", B, k, x.dtype)
     L = lipschitz_constant(D)
-    z, it, rel = _ws_solver(x, D, lam, z0, jnp.asarray(tol, x.dtype), L, p=p, inner_iters=inner_iters,
-                            max_outer=max_outer, nonneg=bool(nonneg), cg_iters=cg_iters,
-                            polish=bool(polish))
-    return (z, it, rel) if return_info else z
+    return _ws_solver(x, D, lam, z0, jnp.asarray(tol, x.dtype), L, p=p, inner_iters=inner_iters,
+                      max_outer=max_outer, nonneg=bool(nonneg), cg_iters=cg_iters, polish=bool(polish))

@@ -1,13 +1,20 @@
-"""Config: dictionary learning on MNIST digits and on natural-image patches."""
+"""Config: dictionary learning on MNIST digits and on natural-image patches.
+
+``--config=experiments/configs/sparse_coding.py:smoke`` is the seconds-long variant the tests run.
+"""
 
 import ml_collections
 
+from ebm_jax import checks
 
-def get_config() -> ml_collections.ConfigDict:
+DATASETS = ("mnist", "patches")
+
+
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
-    config.datasets = "mnist,patches"     # which parts to run
-    config.dict_update = "bcd"                # "bcd" (Mairal online BCD) or "pgd"
+    config.datasets = ("mnist", "patches")  # which parts to run
+    config.dict_update = "bcd"            # "bcd" (Mairal online BCD) or "pgd"
     config.batch_size = 256
     config.inference_iters = 50           # FISTA iterations per minibatch (with restart)
     config.forget = 0.5                   # forgetting factor of the BCD statistics
@@ -32,4 +39,48 @@ def get_config() -> ml_collections.ConfigDict:
     config.patches.whiten = True
     config.patches.nonneg = False
     config.patches.init = "gaussian"
+    if variant == "smoke":
+        config.update(batch_size=64, inference_iters=20)
+        config.mnist.update(num_train=256, num_test=64, num_atoms=16, num_epochs=1)
+        config.patches.update(num_train=256, num_test=64, num_atoms=16, num_epochs=1)
+    elif variant is not None:
+        raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config
+
+
+_PART = {
+    "num_train": checks.Int(ge=1),
+    "num_test": checks.Int(ge=1),
+    "num_atoms": checks.Int(ge=1),
+    "lam": checks.Float(gt=0),
+    "num_epochs": checks.Int(ge=1),
+    "nonneg": checks.Bool(),
+    "init": checks.OneOf("data", "gaussian"),
+}
+
+RULES = {
+    "seed": checks.Int(ge=0),
+    "datasets": checks.TupleOf(checks.OneOf(*DATASETS)),
+    "dict_update": checks.OneOf("bcd", "pgd"),
+    "batch_size": checks.Int(ge=1),
+    "inference_iters": checks.Int(ge=1),
+    "forget": checks.Float(ge=0, le=1),
+    "eval_tol": checks.Float(gt=0),
+    **{f"mnist.{k}": rule for k, rule in _PART.items()},
+    **{f"patches.{k}": rule for k, rule in _PART.items()},
+    "patches.patch_size": checks.Int(ge=2),
+    "patches.whiten": checks.Bool(),
+}
+
+
+def _data_atoms_fit(config):
+    for name in DATASETS:
+        part = config[name]
+        if part.init == "data" and part.num_atoms > part.num_train:
+            raise checks.ConfigError(f"config.{name}.num_atoms ({part.num_atoms}) exceeds config.{name}.num_train "
+                                     f"({part.num_train}), which init='data' draws the atoms from")
+
+
+def validate(config) -> None:
+    """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
+    checks.validate_config(config, RULES, cross_checks=[_data_atoms_fit])

@@ -67,6 +67,13 @@ def _iwae_needs_vae(config):
         raise checks.ConfigError("config.iwae_k > 1 needs config.model='vae'")
 
 
+def _likelihoods_need_binary_data(config):
+    if config.binarization == "continuous" and (config.eval_importance_samples or config.eval_iwae_k):
+        raise checks.ConfigError(
+            "config.eval_importance_samples and config.eval_iwae_k estimate a Bernoulli likelihood, which needs "
+            "binarized data: with config.binarization='continuous' set both to 0")
+
+
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_iwae_needs_vae])
+    checks.validate_config(config, RULES, cross_checks=[_iwae_needs_vae, _likelihoods_need_binary_data])

@@ -1,0 +1,161 @@
+r"""The pieces every sparse solver shares, written once.
+
+Sparse-coding energy (shapes: ``x`` (batch, n), ``D`` (n, k) with atoms as
+columns, ``z`` (batch, k); λ one per example, held as (batch, 1))::
+
+    E(x, z) = ½‖x − D z‖² + λ‖z‖₁
+
+* :func:`soft_threshold`: the proximal operator of ``θ‖·‖₁`` (+ ``z ≥ 0``);
+* :func:`objective`: E per example;
+* :func:`gap_direct` / :func:`gap_gram`: per-example primal value and duality
+  gap, from the residual or from the Gram matrix ``G = DᵀD`` and ``c = x D``;
+* :func:`relative_gap`: ``Σ gap / Σ E``, the solvers' stopping certificate;
+* :func:`fista_momentum`: Nesterov extrapolation with optional per-example
+  adaptive gradient restart (O'Donoghue & Candès 2015);
+* :func:`lipschitz_constant`: ``L ≈ λ_max(DᵀD)`` by power iteration;
+* :func:`ista_operators`: ISTA written as ``z ← S_θ(x W_e + z S)``.
+
+The functions without a public-boundary check (``objective``, ``gap_*``,
+``fista_momentum``, ``power_iteration``) are traceable kernels for use inside
+other jitted code; :func:`lasso_objective`, :func:`duality_gap` and
+:func:`lipschitz_constant` validate their inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from ebm_jax import checks
+from ebm_jax.sparse import validation
+
+
+def soft_threshold(v: jax.Array, thresh, *, nonneg: bool = False) -> jax.Array:
+    r"""Proximal operator of ``thresh·‖·‖₁`` (plus the indicator of ``z ≥ 0`` if ``nonneg``).
+
+    ``S_θ(v) = sign(v) max(|v| − θ, 0)``; non-negative: ``max(v − θ, 0)``.
+    ``thresh`` broadcasts against ``v`` (scalar, (batch, 1) or (k,)).
+    """
+    if nonneg:
+        return jnp.maximum(v - thresh, 0.0)
+    return jnp.sign(v) * jnp.maximum(jnp.abs(v) - thresh, 0.0)
+
+
+def objective(x, D, z, lam2) -> jax.Array:
+    """E per example, (batch,); lam2 (batch, 1). No checks (a kernel)."""
+    r = x - z @ D.T
+    return 0.5 * jnp.sum(r * r, axis=-1) + lam2[:, 0] * jnp.sum(jnp.abs(z), axis=-1)
+
+
+def _gap_from_parts(rr, l1, z_corr, cmax, lam):
+    r"""Primal value and duality gap from ‖r‖², ‖z‖₁, ⟨z, Dᵀr⟩ and ‖Dᵀr‖_∞ (per example).
+
+    Dual of the lasso: ``max_θ ½‖x‖² − ½‖x − θ‖²`` s.t. ``‖Dᵀθ‖_∞ ≤ λ`` (``max Dᵀθ ≤ λ``
+    if non-negative); ``θ = s·r`` with ``s = min(1, λ/‖Dᵀr‖_∞)`` is feasible. Primal −
+    dual, rearranged with x = Dz + r so that nothing cancels against ‖x‖²:
+    ``gap = ½(1 − s)²‖r‖² + λ‖z‖₁ − s⟨z, Dᵀr⟩``.
+    """
+    s = jnp.where(cmax > lam, lam / jnp.where(cmax > 0, cmax, 1.0), 1.0)
+    primal = 0.5 * rr + lam * l1
+    gap = 0.5 * (1.0 - s) ** 2 * rr + lam * l1 - s * z_corr
+    return primal, jnp.maximum(gap, 0.0)
+
+
+def _max_corr(corr, nonneg):
+    return jnp.max(corr, axis=-1) if nonneg else jnp.max(jnp.abs(corr), axis=-1)
+
+
+def gap_direct(x, D, z, lam, nonneg: bool):
+    """Per-example ``(primal, gap)`` from the residual r = x − D z; lam (batch,)."""
+    r = x - z @ D.T
+    corr = r @ D
+    return _gap_from_parts(jnp.sum(r * r, -1), jnp.sum(jnp.abs(z), -1), jnp.sum(z * corr, -1),
+                           _max_corr(corr, nonneg), lam)
+
+
+def gap_gram(z, G, c, xx, lam, nonneg: bool):
+    """Per-example ``(corr, primal, gap)`` from G = DᵀD (k, k), c = x D (batch, k), xx = ‖x‖² (batch,).
+
+    Costs one (batch, k) x (k, k) GEMM; ``corr = Dᵀr = c − z G`` is returned for
+    solvers that use it to pick atoms. ‖r‖² = ‖x‖² − 2⟨c, z⟩ + ⟨z, zG⟩ carries
+    rounding of order eps·‖x‖².
+    """
+    Gz = z @ G
+    corr = c - Gz
+    rr = jnp.maximum(xx - 2.0 * jnp.sum(c * z, -1) + jnp.sum(z * Gz, -1), 0.0)
+    primal, gap = _gap_from_parts(rr, jnp.sum(jnp.abs(z), -1), jnp.sum(z * corr, -1), _max_corr(corr, nonneg), lam)
+    return corr, primal, gap
+
+
+def relative_gap(primal, gap) -> jax.Array:
+    """``Σ gap / Σ E`` over the batch (a certificate of relative suboptimality)."""
+    return jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(primal.dtype).tiny)
+
+
+def fista_momentum(z_new, z, y, t, restart: bool):
+    """FISTA extrapolation ``y ← z_new + (t − 1)/t' (z_new − z)``, t: (batch,).
+
+    With ``restart``, per-example adaptive gradient restart: t is reset to 1 where
+    ``⟨y − z_new, z_new − z⟩ > 0`` (the step went against the gradient map).
+    """
+    if restart:
+        bad = jnp.sum((y - z_new) * (z_new - z), axis=-1) > 0
+        t = jnp.where(bad, jnp.ones_like(t), t)
+    t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
+    y_new = z_new + ((t - 1.0) / t_new)[:, None] * (z_new - z)
+    return y_new, t_new
+
+
+@functools.partial(jax.jit, static_argnames=("num_iters",))
+def power_iteration(D, num_iters: int):
+    """Rayleigh quotient of DᵀD after ``num_iters`` power iterations (a lower bound on λ_max)."""
+    G = D.T @ D
+    v = jax.random.normal(jax.random.PRNGKey(0), (G.shape[0],), G.dtype)
+    v = v / jnp.linalg.norm(v)
+
+    def body(_, v):
+        w = G @ v
+        return w / jnp.maximum(jnp.linalg.norm(w), jnp.finfo(G.dtype).tiny)
+
+    v = jax.lax.fori_loop(0, num_iters, body, v)
+    return jnp.vdot(v, G @ v)
+
+
+def lipschitz_constant(D, *, num_iters: int = 100, safety: float = 1.001) -> jax.Array:
+    """``L ≈ λ_max(DᵀD)`` (the Lipschitz constant of ∇_z ½‖x − Dz‖²) by power iteration.
+
+    The Rayleigh quotient after ``num_iters`` iterations is a lower bound; it is
+    multiplied by ``safety`` so that ``1/L`` is a safe step. D: (n, k) -> scalar.
+    """
+    D = checks.float_array(D, "D", ndim=2)
+    num_iters = checks.positive_int(num_iters, "num_iters")
+    validation.check_nonzero_dictionary(D)
+    return power_iteration(D, num_iters) * jnp.asarray(safety, D.dtype)
+
+
+@jax.jit
+def ista_operators(D, step):
+    """``(W_e, S) = (η D, I − η DᵀD)``: ISTA as ``z ← S_θ(x W_e + z S)``. D (n, k) -> (n, k), (k, k).
+
+    LISTA's initialisation calls this very function, so that an untrained LISTA
+    reproduces ISTA bit for bit.
+    """
+    G = D.T @ D
+    return D * step, jnp.eye(G.shape[0], dtype=G.dtype) - step * G
+
+
+def lasso_objective(x, D, z, lam) -> jax.Array:
+    """Per-example energy ``½‖x − D z‖² + λ‖z‖₁``: x (batch, n), D (n, k), z (batch, k) -> (batch,)."""
+    x, D = validation.check_x_D(x, D)
+    z = validation.check_codes(z, "z", x.shape[0], D.shape[1], x.dtype)
+    return objective(x, D, z, validation.check_lam(lam, x.shape[0], x.dtype))
+
+
+def duality_gap(x, D, z, lam, *, nonneg: bool = False) -> jax.Array:
+    """Per-example duality gap (an upper bound on ``E(x, z) − F(x)``), shape (batch,)."""
+    x, D = validation.check_x_D(x, D)
+    z = validation.check_codes(z, "z", x.shape[0], D.shape[1], x.dtype)
+    lam2 = validation.check_lam(lam, x.shape[0], x.dtype)
+    return gap_direct(x, D, z, lam2[:, 0], nonneg)[1]
