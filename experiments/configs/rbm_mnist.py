@@ -62,7 +62,7 @@ RULES = {
     "lr_decay": checks.Bool(),
     "pcd_num_chains": checks.Int(ge=1),
     "seed": checks.Int(ge=0),
-    "ais_num_betas": checks.Int(ge=2, le=1_000_000),
+    "ais_num_betas": checks.Int(ge=2, le=10_000_000),
     "ais_num_runs": checks.Int(ge=1),
     "ais_schedule": checks.OneOf(*SCHEDULES),
     "ais_check_hidden": checks.Int(ge=0, le=24),
