@@ -16,11 +16,24 @@ Its config is ``experiments/configs/<name>.py`` with ``get_config(variant=None)`
 ``--workdir`` is required. An unknown ``--config.<key>`` and any
 :class:`~ebm_jax.checks.ConfigError` are reported in one line (exit status 2)
 instead of a traceback.
+
+Rerunning a workdir resumes it; a workdir started with another config is
+refused (naming the changed keys) unless ``--allow_config_change=key1,key2``
+lists them (it sets ``$EBM_JAX_ALLOW_CONFIG_CHANGE`` for
+:func:`ebm_jax.train.write_config`). A run that cannot go on (no intact
+checkpoint, a non-finite loss) ends with a one-line message (exit status 1);
+Ctrl-C stops after the running chunk with a checkpoint (exit status 130).
+
+Several processes: when the environment names a ``jax.distributed`` cluster
+(the local launcher ``python -m ebm_jax.launch``, SLURM, Open MPI, ...), the
+entry initializes it first and checks that every process got the same config
+and workdir (:mod:`ebm_jax.train.distributed`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 import re
 import sys
@@ -72,6 +85,28 @@ def check_overrides(argv: Sequence[str], config_file: str | pathlib.Path) -> str
     return None
 
 
+def _allow_arg(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg.startswith("--allow_config_change="):
+            return arg.split("=", 1)[1]
+        if arg == "--allow_config_change" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def check_allowed_changes(argv: Sequence[str], config_file: str | pathlib.Path) -> str | None:
+    """The one-line message for an unknown key in ``--allow_config_change`` (None if all are known)."""
+    value = _allow_arg(argv)
+    if not value:
+        return None
+    path, variant = _config_arg(argv, pathlib.Path(config_file))
+    valid = flatten_config(load_config(path, variant))
+    for key in (k.strip() for k in value.split(",")):
+        if key and key not in valid:
+            return "--allow_config_change: " + unknown_key_message(key, valid)
+    return None
+
+
 def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Path,
          argv: Sequence[str] | None = None) -> None:
     """Parse ``--workdir`` and ``--config``, run ``train_and_evaluate`` and print the results."""
@@ -80,7 +115,7 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
 
     argv = list(sys.argv if argv is None else argv)
     config_file = config_path_for(experiment_file)
-    message = check_overrides(argv[1:], config_file)
+    message = check_overrides(argv[1:], config_file) or check_allowed_changes(argv[1:], config_file)
     if message:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
@@ -88,16 +123,38 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
                                                   lock_config=True)
     workdir_flag = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
     flags.mark_flag_as_required("workdir")
+    allow_flag = flags.DEFINE_list("allow_config_change", [], "Config keys that may differ from the ones the "
+                                   "workdir's run was started with (comma-separated).")
 
     def _main(args):
         if len(args) > 1:
             raise app.UsageError(f"unexpected arguments: {args[1:]}")
+        from ebm_jax.train import CheckpointError, NonFiniteLossError, TrainingInterrupted
+        from ebm_jax.train.workdir import ALLOW_CONFIG_CHANGE_ENV
+
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+        if allow_flag.value:
+            os.environ[ALLOW_CONFIG_CHANGE_ENV] = ",".join(allow_flag.value)
+        from ebm_jax.train import distributed
+
         try:
+            distributed.initialize_from_environment()
+            distributed.assert_same_across_processes("the command line", {
+                **{f"config.{k}": v for k, v in flatten_config(config_flag.value).items()},
+                "workdir": str(pathlib.Path(workdir_flag.value).absolute()),
+                "experiment": pathlib.Path(experiment_file).stem})
             results = train_and_evaluate(config_flag.value, workdir_flag.value)
-        except ConfigError as e:
+        except (ConfigError, distributed.ProcessMismatchError, distributed.CoordinatorUnreachableError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+        except (CheckpointError, NonFiniteLossError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        except TrainingInterrupted as e:
+            print(f"stopped: {e}", file=sys.stderr)
+            sys.exit(130)
+        if not distributed.is_main_process():
+            return
         print(f"results written to {pathlib.Path(workdir_flag.value) / 'results.json'}:")
         for key in sorted(results):
             print(f"  {key}: {results[key]}")

@@ -94,9 +94,20 @@ def save_scatter_2d(path: str | os.PathLike, points: np.ndarray, labels: np.ndar
     _save(fig, path)
 
 
-def _save(fig, path) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 100) -> None:
+    """Lay out, write as PNG and close ``fig``; only process 0 writes under ``jax.distributed``.
+
+    Experiments save every figure through this function, so that a
+    multi-process run writes each file once.
+    """
+    from ebm_jax.train.distributed import is_main_process  # lazily: viz stays importable without the trainer
+
+    if is_main_process():
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path, dpi=dpi)
     plt.close(fig)
+
+
+_save = save_figure

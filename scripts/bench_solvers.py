@@ -8,23 +8,27 @@ the tight float64 runs (SPAMS LARS when installed, our working-set solver at
 tol 1e-12, scikit-learn lasso_cd at tol 1e-12); the table says how they agree.
 
 Each solver runs at a list of settings (a tolerance or an iteration count); every
-setting is timed (median of repeats, after a warm-up run whose extra time is
-reported as compile time), and "time to ε" is the fastest setting whose measured
-relative suboptimality (F − F*)/F* is ≤ ε ("-" if none reached it).
+setting is timed with scripts/_bench.py (one warm-up call whose extra time is
+reported as compile time, then ``--repeats`` calls: median, best, quartiles), and
+"time to ε" is the fastest setting (by median) whose measured relative
+suboptimality (F − F*)/F* is ≤ ε ("-" if none reached it). Every solver, peers
+included, runs in this one process on the pinned cores: each is single-call
+and single-threaded by default, so no thread pool spins beside another.
 
 Usage:  python scripts/bench_solvers.py [--quick] [--json PATH] [--figure PATH]
         [--num-examples N] [--threads T]
-``--json`` writes the table plus ``ratio`` = lasso_cd time / our best time to 1e-6
-(ours faster when > 1) and ``ratio_vs_spams`` likewise.
+``--json`` writes the table plus ``ratio`` = lasso_cd median time / our best median
+time to 1e-6 (ours faster when > 1), ``ratio_best`` from the best times, and
+``ratio_vs_spams`` likewise, with the machine record and load.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
+
+import _bench
 
 
 def parse_args(argv=None):
@@ -36,13 +40,16 @@ def parse_args(argv=None):
     ap.add_argument("--num-atoms", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1, help="CPU cores for every solver (the process is pinned to them)")
     ap.add_argument("--seed", type=int, default=0)
-    return ap.parse_args(argv)
+    ap.add_argument("--repeats", type=int, default=5, help="timed calls per setting after one warm-up")
+    args = ap.parse_args(argv)
+    if args.repeats < 3:
+        ap.error("--repeats must be >= 3 (a median of fewer means little)")
+    return args
 
 
-ARGS = parse_args()
-from _threads import limit_cpu_threads  # noqa: E402  (scripts/_threads.py; before jax is imported)
-
-CORES = limit_cpu_threads(ARGS.threads)
+if __name__ == "__main__":
+    ARGS = parse_args()
+    CORES = _bench.pin_cores(ARGS.threads)
 
 import jax  # noqa: E402
 
@@ -74,20 +81,14 @@ def objective(X, D, lam, Z):
 
 
 def timed(fn, repeats):
-    """(first-call seconds, median steady seconds, result); JAX results are blocked on."""
+    """(Timing with the first call as warm-up, the last result); JAX results are blocked on."""
+    box = {}
+
     def call():
-        t0 = time.perf_counter()
-        out = fn()
-        out = jax.block_until_ready(out)
-        return time.perf_counter() - t0, out
-    first, out = call()
-    times = []
-    for _ in range(repeats):
-        t, out = call()
-        times.append(t)
-        if t > 2.0:  # slow settings: one steady run is enough
-            break
-    return first, float(np.median(times)), out
+        box["out"] = fn()
+        return box["out"]
+
+    return _bench.time_fn(call, repeats=repeats, warmup=1), box["out"]
 
 
 class Bench:
@@ -100,11 +101,11 @@ class Bench:
         compile_s = 0.0
         for setting in settings:
             fn = make_fn(setting)
-            first, t, z = timed(fn, self.repeats)
-            compile_s = max(compile_s, first - t)
-            points.append({"setting": setting, "time_s": t, "objective": objective(self.X, self.D, self.lam, z),
-                           "z": np.asarray(z, np.float64)})
-            print(f"  {name:34s} {str(setting):>8s}  {t:8.3f}s", file=sys.stderr, flush=True)
+            timing, z = timed(fn, self.repeats)
+            compile_s = max(compile_s, timing.warmup[0] - timing.median)
+            points.append({"setting": setting, "time_s": timing.median, "timing": timing,
+                           "objective": objective(self.X, self.D, self.lam, z), "z": np.asarray(z, np.float64)})
+            print(f"  {name:34s} {str(setting):>8s}  {timing}", file=sys.stderr, flush=True)
         self.rows[name] = {"points": points, "ours": ours, "dtype": dtype, "compile_s": compile_s, "note": note}
 
     def finalize(self, f_star):
@@ -114,19 +115,21 @@ class Bench:
                 p["subopt"] = max((p["objective"] - f_star) / f_star, 0.0)
             entry = {"solver": name, "ours": row["ours"], "dtype": row["dtype"], "compile_s": row["compile_s"],
                      "best_subopt": min(p["subopt"] for p in row["points"]), "note": row["note"],
-                     "points": [{"setting": str(p["setting"]), "time_s": p["time_s"], "subopt": p["subopt"]}
-                                for p in row["points"]]}
+                     "points": [{"setting": str(p["setting"]), "time_s": p["time_s"], "subopt": p["subopt"],
+                                 "timing": p["timing"].as_dict()} for p in row["points"]]}
             for eps in TARGETS:
-                ok = [p["time_s"] for p in row["points"] if p["subopt"] <= eps]
-                entry[f"time_to_{eps:.0e}"] = min(ok) if ok else None
+                ok = [p["timing"] for p in row["points"] if p["subopt"] <= eps]
+                entry[f"time_to_{eps:.0e}"] = min(t.median for t in ok) if ok else None
+                entry[f"time_to_{eps:.0e}_best"] = min(t.best for t in ok) if ok else None
             table.append(entry)
         return table
 
 
 def main():
+    run = _bench.Run("lasso_time_to_tolerance", CORES, quick=ARGS.quick)
     quick = ARGS.quick
     N = ARGS.num_examples or (500 if quick else 2000)
-    repeats = 1 if quick else 3
+    repeats = ARGS.repeats
     X, D, lam = make_problem(N, ARGS.num_atoms, ARGS.seed)
     X32, D32 = X.astype(np.float32), D.astype(np.float32)
     Xj32, Dj32, Xj64, Dj64 = map(jnp.asarray, (X32, D32, X, D))
@@ -233,9 +236,9 @@ def main():
         print(f"{e['solver']:48s} {e['dtype']:8s} {fmt(e['time_to_1e-03'])} {fmt(e['time_to_1e-06'])} "
               f"{fmt(e['time_to_1e-09'])} {e['compile_s']:8.2f} {e['best_subopt']:8.1e}")
 
-    def best(pred, eps="1e-06"):
-        ts = [(e[f"time_to_{eps}"], e["solver"] + f" [{e['dtype']}]") for e in table
-              if pred(e) and e[f"time_to_{eps}"] is not None]
+    def best(pred, eps="1e-06", suffix=""):
+        ts = [(e[f"time_to_{eps}{suffix}"], e["solver"] + f" [{e['dtype']}]") for e in table
+              if pred(e) and e[f"time_to_{eps}{suffix}"] is not None]
         return min(ts) if ts else (None, None)
 
     ours_t, ours_name = best(lambda e: e["ours"])
@@ -243,9 +246,13 @@ def main():
     sp_t, _ = best(lambda e: e["solver"].startswith("SPAMS"))
     ratio = (cd_t / ours_t) if (ours_t and cd_t) else None
     ratio_sp = (sp_t / ours_t) if (ours_t and sp_t) else None
+    ours_b, _ = best(lambda e: e["ours"], suffix="_best")
+    cd_b, _ = best(lambda e: e["solver"] == "sklearn lasso_cd", suffix="_best")
+    ratio_best = (cd_b / ours_b) if (ours_b and cd_b) else None
     print(f"\nour best to 1e-6: {ours_name} {fmt(ours_t).strip()} s; lasso_cd {fmt(cd_t).strip()} s; "
           f"SPAMS {fmt(sp_t).strip()} s")
-    print(f"ratio (lasso_cd / ours) = {ratio if ratio is None else round(ratio, 2)}   "
+    print(f"ratio (lasso_cd / ours, medians) = {ratio if ratio is None else round(ratio, 2)} "
+          f"(best-of {ratio_best if ratio_best is None else round(ratio_best, 2)})   "
           f"ratio (SPAMS / ours) = {ratio_sp if ratio_sp is None else round(ratio_sp, 2)}")
 
     fig_path = ARGS.figure or (os.path.splitext(ARGS.json)[0] + ".png" if ARGS.json else None)
@@ -276,16 +283,12 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(fig_path)), exist_ok=True)
         fig.savefig(fig_path, dpi=110)
         plt.close(fig)
-    if ARGS.json:
-        out = {"ratio": ratio, "ratio_vs_spams": ratio_sp, "best_ours": ours_name, "best_ours_time_to_1e-06": ours_t,
-               "lasso_cd_time_to_1e-06": cd_t, "spams_time_to_1e-06": sp_t, "num_examples": N,
-               "num_atoms": D.shape[1], "lam": lam, "mean_nonzeros": nnz, "threads": ARGS.threads, "cores": CORES,
-               "device": jax.devices()[0].platform, "f_star": f_star,
-               "reference_candidates": {k: (v - f_star) / f_star for k, v in ref_cands.items()},
-               "quick": quick, "table": table}
-        os.makedirs(os.path.dirname(os.path.abspath(ARGS.json)), exist_ok=True)
-        with open(ARGS.json, "w") as f:
-            json.dump(out, f, indent=2)
+    out = {"ratio": ratio, "ratio_best": ratio_best, "ratio_vs_spams": ratio_sp, "best_ours": ours_name,
+           "best_ours_time_to_1e-06": ours_t, "lasso_cd_time_to_1e-06": cd_t, "spams_time_to_1e-06": sp_t,
+           "num_examples": N, "num_atoms": D.shape[1], "lam": lam, "mean_nonzeros": nnz, "threads": ARGS.threads,
+           "device": jax.devices()[0].platform, "f_star": f_star, "repeats": repeats,
+           "reference_candidates": {k: (v - f_star) / f_star for k, v in ref_cands.items()}, "table": table}
+    run.write(ARGS.json, out)
 
 
 if __name__ == "__main__":

@@ -1,42 +1,65 @@
 r"""Benchmark: one SimCLR training step, ebm_jax (JAX/XLA) vs a PyTorch reference, on CPU.
 
-    python scripts/bench_ssl.py [--quick] [--json PATH] [--batch-size 256]
+    python scripts/bench_ssl.py [--quick] [--json PATH] [--batch-size 256] [--threads N] [--xla]
 
-Both sides run the same step on the same MNIST images with the same thread count:
-two augmented views per image (random resized crop + rotation + shear + elastic
-warp by bilinear resampling, random erasing, Gaussian noise), the same encoder
-(3x3 stride-2 convs 32/64/128 + ReLU, dense 2048->256, head 256->256->64),
-NT-Xent (τ = 0.5) over the 2B views, and one AdamW update.
+Both sides run the same step on the same MNIST images on the same pinned cores
+(all by default): two augmented views per image (random resized crop + rotation
++ shear + elastic warp by bilinear resampling, random erasing, Gaussian noise),
+the same encoder (3x3 stride-2 convs 32/64/128 + ReLU, dense 2048->256, head
+256->256->64), NT-Xent (τ = 0.5) over the 2B views, and one AdamW update.
 
-Reported: ``images_per_s`` = augmented views processed per second (2B per step)
-in steady state; compilation / warm-up is reported separately ("first step s":
-for the in-scan rows, compiling plus running the first scan). Ours runs the step
-as the training loop does, ``timed_steps`` steps inside one ``lax.scan`` (per-step
-time = best of two scans / steps), with im2col convolutions (the default) and with
-XLA convolutions, plus the XLA-conv step jitted on its own. PyTorch runs with 1 and with ``cpu_count`` intra-op threads (on a
-shared, loaded machine its OpenMP pool can be many times slower with more
-threads); the ratio is against the faster of the two. ``ratio`` = ours / PyTorch (ours faster when > 1). ``epoch_s_est`` is
-the steady-state time of the 60000 // B steps of one MNIST epoch.
+Ours runs as the training loop does: ``--steps`` steps inside one compiled
+``lax.scan`` per timed call; PyTorch, in its own process (scripts/_bench.py), runs
+``--steps`` steps per timed call, with 1 and with N intra-op threads (each in its
+own process); the ratio is against the faster of the two by median. Each side:
+one warm-up call timed apart (compilation), then ``--repeats`` calls: seconds
+per step best / median / interquartile range. ``ratio`` = PyTorch median / our
+median (ours faster when > 1). ``ceiling_fraction``: the step's own matrix
+products (the im2col convolutions forward and backward, the dense layers, the
+NT-Xent similarity matrix; found in its traced jaxpr) back to back, timed
+round-robin with our steps: the median over rounds of their time over ours.
+``--xla`` also times our step with XLA's convolutions.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import platform
-import time
+import sys
 
 import numpy as np
 
+import _bench
 
-def _load_images(n):
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer steps per timed call (about a minute)")
+    p.add_argument("--json", default=None, help="write the results as JSON here")
+    p.add_argument("--batch-size", type=int, default=256, help="positive pairs per step (2B views)")
+    p.add_argument("--threads", type=int, default=0, help="cores for both sides (default: all)")
+    p.add_argument("--steps", type=int, default=None, help="steps per timed call (default 10, quick 4)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per side (default 7, quick 5)")
+    p.add_argument("--xla", action="store_true", help="also time ours with XLA convolutions (slow in a scan)")
+    args = p.parse_args(argv)
+    if args.batch_size < 2:
+        p.error("--batch-size must be >= 2")
+    args.steps = args.steps or (4 if args.quick else 10)
+    args.repeats = args.repeats or (5 if args.quick else 7)
+    return args
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()
+    CORES = _bench.pin_cores(ARGS.threads)
+
+
+def load_images(n):
     from ebm_jax.data import load_mnist, to_float
     return to_float(load_mnist("train")[0][:n], flatten=False)
 
 
-def bench_jax(images, batch, warmup, iters, conv, in_scan=True):
+def bench_jax(images, args, conv: str) -> dict:
     import jax
     import jax.numpy as jnp
     import optax
@@ -48,40 +71,32 @@ def bench_jax(images, batch, warmup, iters, conv, in_scan=True):
     model = SSLNet(conv=conv)
     state = create_simclr_state(model, optax.adamw(1e-3, weight_decay=1e-4), jax.random.key(0))
     step_fn = make_simclr_step(AugmentConfig(), 0.5)
-    x = jnp.asarray(images[:batch])
-    batch_d = {"image": x, "index": jnp.arange(batch, dtype=jnp.int32)}
-    if not in_scan:
-        step = jax.jit(step_fn, donate_argnums=0)
-        t0 = time.perf_counter()
-        state, m = step(state, batch_d, jax.random.key(0))
-        jax.block_until_ready(m)
-        compile_s = time.perf_counter() - t0
-        for i in range(warmup):
-            state, m = step(state, batch_d, jax.random.key(i + 1))
-        jax.block_until_ready(m)
-        times = []
-        for i in range(iters):
-            t = time.perf_counter()
-            state, m = step(state, batch_d, jax.random.key(100 + i))
-            jax.block_until_ready(m)
-            times.append(time.perf_counter() - t)
-        return compile_s, times, float(m["loss"])
-    # As the training loop runs it: `iters` steps in one compiled lax.scan (timed twice, best).
-    run = jax.jit(lambda s, ks: jax.lax.scan(lambda s, k: step_fn(s, batch_d, k), s, ks), donate_argnums=0)
-    t0 = time.perf_counter()
-    state, m = run(state, jax.random.split(jax.random.key(0), iters))
-    jax.block_until_ready(m)
-    compile_s = time.perf_counter() - t0
-    times = []
-    for r in range(2):
-        t = time.perf_counter()
-        state, m = run(state, jax.random.split(jax.random.key(r + 1), iters))
-        jax.block_until_ready(m)
-        times.append((time.perf_counter() - t) / iters)
-    return compile_s, [min(times)], float(m["loss"][-1])
+    batch = {"image": jnp.asarray(images), "index": jnp.arange(len(images), dtype=jnp.int32)}
+    run = jax.jit(lambda s, ks: jax.lax.scan(lambda s, k: step_fn(s, batch, k), s, ks), donate_argnums=0)
+    box = {"state": state, "call": 0}
+
+    def call():
+        keys = jax.random.split(jax.random.key(box["call"]), args.steps)
+        box["state"], metrics = run(box["state"], keys)
+        box["call"] += 1
+        return metrics
+
+    # Our steps and the step's own matmuls round-robin: load that comes and goes falls on both.
+    ops = _bench.matmul_ops(step_fn, box["state"], batch, jax.random.key(0))
+    meter = _bench.LoadMeter()
+    t = _bench.interleave({"ours": call, "ceiling": _bench.make_replay(ops, inner=args.steps)},
+                          repeats=args.repeats, warmup=1)
+    load = meter.read()
+    loss = float(call()["loss"][-1])
+    info = _bench.describe_ops(ops)
+    fraction = _bench.paired_fraction(t["ceiling"], t["ours"])
+    ceiling = {**info, "step": t["ceiling"].scaled(1.0 / args.steps).as_dict(),
+               "gflops": info["flops"] * args.steps / t["ceiling"].best / 1e9, "fraction": fraction}
+    return {"timing": t["ours"].scaled(1.0 / args.steps), "loss": loss, "ceiling": ceiling, "load": load}
 
 
-def bench_torch(images, batch, warmup, iters, threads):
+def torch_side(batch_size: int, steps: int, repeats: int, threads: int) -> dict:
+    """The PyTorch reference step (runs in its own process, see _bench.run_peer)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -93,7 +108,7 @@ def bench_torch(images, batch, warmup, iters, threads):
         nn.Conv2d(64, 128, 3, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(2048, 256), nn.ReLU(),
         nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 64))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    x = torch.from_numpy(np.asarray(images[:batch]))[:, None]
+    x = torch.from_numpy(np.asarray(load_images(batch_size)))[:, None]
 
     def augment(x):
         b = x.shape[0]
@@ -135,78 +150,67 @@ def bench_torch(images, batch, warmup, iters, threads):
         target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
         return F.cross_entropy(logits, target)
 
-    def step():
-        with torch.no_grad():
-            v = augment(torch.cat([x, x]))
-        loss = nt_xent(net(v), batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+    box = {}
 
-    t0 = time.perf_counter()
-    step()
-    first_s = time.perf_counter() - t0
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t)
-    return first_s, times, loss
+    def call():
+        for _ in range(steps):
+            with torch.no_grad():
+                v = augment(torch.cat([x, x]))
+            loss = nt_xent(net(v), batch_size)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        box["loss"] = float(loss.detach())
+
+    timing = _bench.time_fn(call, repeats=repeats, warmup=1).scaled(1.0 / steps)
+    return {"timing": timing, "loss": box["loss"], "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer timed steps (under a minute)")
-    p.add_argument("--json", default=None, help="write the table as JSON here")
-    p.add_argument("--batch-size", type=int, default=256, help="positive pairs per step (2B views)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="PyTorch intra-op threads (0: try 1 and cpu_count, compare against the faster)")
-    p.add_argument("--no-xla", action="store_true", help="skip the XLA-conv variants of ours (slow in a scan)")
-    args = p.parse_args()
-    if args.batch_size < 2:
-        raise SystemExit("--batch-size must be >= 2")
-    warmup, iters = (2, 5) if args.quick else (3, 20)
-    images = _load_images(args.batch_size)
-    load = os.getloadavg()[0]
+def main(args) -> int:
+    import jax
+
+    run = _bench.Run("simclr_step", CORES, quick=args.quick)
+    images = load_images(args.batch_size)
     rows = {}
-    thread_counts = [args.threads] if args.threads else sorted({1, os.cpu_count() or 1})
-    for th in thread_counts:
-        c, t, loss = bench_torch(images, args.batch_size, warmup, iters, th)
-        rows[f"pytorch ({th} thr)"] = dict(first_step_s=c, step_ms=1e3 * float(np.median(t)), loss=loss)
-    variants = [("im2col", True), ("xla", True), ("xla", False)]
-    if args.no_xla:
-        variants = [("im2col", True)]
-    for conv, in_scan in variants:
-        c, t, loss = bench_jax(images, args.batch_size, warmup, iters, conv, in_scan)
-        name = f"ebm_jax ({conv} conv, {'in scan' if in_scan else 'jit step'})"
-        rows[name] = dict(first_step_s=c, step_ms=1e3 * float(np.median(t)), loss=loss)
+    for th in sorted({1, len(CORES)}):
+        meter = _bench.LoadMeter()
+        peer = _bench.run_peer(torch_side, pin_threads=args.threads, batch_size=args.batch_size, steps=args.steps,
+                               repeats=args.repeats, threads=th)
+        rows[f"pytorch ({th} thr)"] = {"timing": _bench.Timing.from_dict(peer["timing"]), "loss": peer["loss"],
+                                       "version": peer["torch"], "load": meter.read()}
+    ceiling = None
+    for conv in ["im2col"] + (["xla"] if args.xla else []):
+        r = bench_jax(images, args, conv)
+        rows[f"ebm_jax ({conv} conv, in scan)"] = {"timing": r["timing"], "loss": r["loss"], "load": r["load"]}
+        ceiling = ceiling or r["ceiling"]
+    ours_name = "ebm_jax (im2col conv, in scan)"
+    peer_name = min((k for k in rows if k.startswith("pytorch")), key=lambda k: rows[k]["timing"].median)
+    t_ours, t_peer = rows[ours_name]["timing"], rows[peer_name]["timing"]
     steps_per_epoch = 60000 // args.batch_size
-    for r in rows.values():
-        r["images_per_s"] = 2 * args.batch_size / (r["step_ms"] / 1e3)
-        r["epoch_s_est"] = steps_per_epoch * r["step_ms"] / 1e3
-    peer = max((k for k in rows if k.startswith("pytorch")), key=lambda k: rows[k]["images_per_s"])
-    ours = "ebm_jax (im2col conv, in scan)"
-    ratio = rows[ours]["images_per_s"] / rows[peer]["images_per_s"]
-    print(f"SimCLR step, batch {args.batch_size} pairs ({2 * args.batch_size} views), {iters} timed steps, "
-          f"torch threads {thread_counts}, load avg at start {load:.2f}")
-    print(f"{'':34s} {'first step s':>12s} {'step ms':>9s} {'views/s':>9s} {'epoch s (est)':>13s} {'loss':>7s}")
+    table = {name: {**r["timing"].as_dict(), "loss": r["loss"], "load": r["load"],
+                    "views_per_s_median": 2 * args.batch_size /
+                    r["timing"].median, "epoch_s_est_median": steps_per_epoch * r["timing"].median}
+             for name, r in rows.items()}
+    fields = {"batch_size": args.batch_size, "steps_per_call": args.steps, "device": str(jax.devices()[0]),
+              "ours_name": ours_name, "peer_name": peer_name, "ours": t_ours.as_dict(), "peer": t_peer.as_dict(),
+              "rows": table, "ceiling": ceiling,
+              "ceiling_fraction": ceiling["fraction"]["median"], "ours_gflops": ceiling["flops"] / t_ours.best / 1e9}
+    out = run.write(args.json, fields, ours=t_ours, peer=t_peer)
+    print(f"SimCLR step, batch {args.batch_size} pairs ({2 * args.batch_size} views), {args.steps} steps per timed "
+          f"call, {args.repeats} calls, {len(CORES)} core(s)")
     for name, r in rows.items():
-        print(f"{name:34s} {r['first_step_s']:12.2f} {r['step_ms']:9.1f} {r['images_per_s']:9.0f} "
-              f"{r['epoch_s_est']:13.1f} {r['loss']:7.3f}")
-    print(f"ratio ({ours} / fastest pytorch = {peer}, images/s): {ratio:.2f}")
-    if args.json:
-        import jax
-        import torch
-        out = {"benchmark": "simclr_step", "batch_size": args.batch_size, "timed_steps": iters,
-               "ratio": ratio, "rows": rows, "load_average_1min_at_start": load, "cpu_count": os.cpu_count(),
-               "torch_threads": thread_counts, "peer": peer, "ours": ours, "jax": jax.__version__, "torch": torch.__version__,
-               "platform": platform.platform(), "device": str(jax.devices()[0])}
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        t = r["timing"]
+        print(f"  {name:32s} step {t}; first call {t.warmup[0] * args.steps:.2f} s; "
+              f"{table[name]['views_per_s_median']:.0f} views/s; loss {r['loss']:.3f}; others used "
+              f"{r['load'].get('others_busy_cores', float('nan')):.2f} cores")
+    print(f"  ratio ({ours_name} / {peer_name}): {out['ratio']:.2f}x by median, {out['ratio_best']:.2f}x best-of, "
+          f"IQR {out['ratio_iqr'][0]:.2f}-{out['ratio_iqr'][1]:.2f}")
+    fr = ceiling["fraction"]
+    print(f"  the step's own {ceiling['num_ops']} matmuls back to back, round-robin with our steps: "
+          f"{ceiling['gflops']:.1f} GFLOP/s; ours {fields['ours_gflops']:.1f} GFLOP/s = {fr['median']:.2f} of it "
+          f"(median of rounds, IQR {fr['q1']:.2f}-{fr['q3']:.2f}, best/best {fr['best_over_best']:.2f})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(ARGS))

@@ -1,149 +1,115 @@
 """Benchmark: our VAE epoch vs a PyTorch reference of the same model, in one run.
 
-    python scripts/bench_vae.py [--quick] [--json PATH] [--batch-size 256]
+    python scripts/bench_vae.py [--quick] [--json PATH] [--batch-size 256] [--threads N]
 
 Both sides train the 784-400-20 VAE (Gaussian encoder, Bernoulli decoder,
 dynamic binarization, Adam 1e-3) on the same MNIST images with the same batch
-size and thread count (all cores). Compilation / warm-up is timed apart from the steady
-state (the best of ``--repeats`` epochs, median beside it: best-of is robust to
-other load on a shared machine). In the same run the machine's fp32 matmul
-throughput is measured (best of JAX and PyTorch on a 2048² GEMM), and our
-epoch's matmul GFLOP/s is reported as a fraction of it (``roofline_fraction``);
-``shape_roofline_fraction`` compares with the step's own GEMM shapes run back to
-back, the ceiling for this model at this batch size.
+size on the same pinned cores (all by default); PyTorch runs in its own process
+(scripts/_bench.py), so neither library's thread pool spins beside the other.
+Ours runs the exact compiled epoch :func:`ebm_jax.train.fit` runs, on a state
+placed as ``fit`` places it. Each side: warm-up epochs timed apart (compilation),
+then ``--repeats`` epochs: best, median and interquartile range. ``ratio`` =
+PyTorch median / our median (ours faster when > 1), ``ratio_best`` beside it.
 
-Output keys (``--json``): ``ratio`` = PyTorch epoch seconds / ours (ours faster
-when > 1), ``roofline_fraction``, ``ours_epoch_s``, ``torch_epoch_s``,
-``matmul_gflops``, ``ours_gflops``, ``torch_gflops``, ...
+PyTorch runs with 1 and with N intra-op threads (each in its own process; on a
+loaded machine its OpenMP pool can be many times slower with more threads), and
+the ratio is against the faster of the two by median.
+
+Ceilings measured in the same run: ``ceiling``, the step's own GEMMs (found in
+its traced jaxpr: forward and backward, with their transposed operands) run back
+to back in JAX, ``steps`` passes per call, timed round-robin with our epochs;
+``ceiling_fraction`` = the median over rounds of ceiling time / epoch time (best
+over best beside it); and a square fp32 GEMM (JAX here, PyTorch in its process)
+as the machine's reference peak.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
 import sys
-import time
+
+import _bench
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="10k examples, 2 timed epochs (under a minute)")
-    p.add_argument("--json", default=None, help="write the results table as JSON here")
+    p.add_argument("--quick", action="store_true", help="10k examples (about a minute)")
+    p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=None, help="timed epochs per side (default 3, quick 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timed epochs per side (default 7, quick 9)")
+    p.add_argument("--threads", type=int, default=0, help="cores for both sides (default: all)")
     p.add_argument("--hidden", type=int, default=400)
     p.add_argument("--latent", type=int, default=20)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.repeats = args.repeats or (9 if args.quick else 7)
+    args.examples = 10_000 if args.quick else 60_000
+    return args
 
 
-def matmul_flops_per_step(batch: int, hidden: int, latent: int, pixels: int = 784) -> float:
-    """fp32 multiply-adds x2 of one VAE training step, matmuls only.
-
-    Forward: x·W1 (784→h), h·[Wμ Wσ] (h→2J), z·W3 (J→h), h·W4 (h→784).
-    Backward: two matmuls per layer (weights and inputs) except no input
-    gradient for the first layer.
-    """
-    layers = [(pixels, hidden), (hidden, 2 * latent), (latent, hidden), (hidden, pixels)]
-    forward = sum(2 * batch * i * o for i, o in layers)
-    return forward + 2 * forward - 2 * batch * pixels * hidden
+if __name__ == "__main__":
+    ARGS = parse_args()
+    CORES = _bench.pin_cores(ARGS.threads)
 
 
-def _best_seconds(fn, reps: int) -> float:
-    """Fastest of ``reps`` timed calls (robust to other load on the machine)."""
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+def load_images(examples: int):
+    from ebm_jax.data import load_mnist, to_float
+
+    return to_float(load_mnist("train")[0][:examples])
 
 
-def measure_matmul_gflops(threads: int, batch: int, hidden: int, latent: int, n: int = 2048, reps: int = 10) -> dict:
-    """fp32 matmul throughput: a large square GEMM (JAX and PyTorch, best of each),
-    and the VAE step's own matmul shapes run back to back in JAX (its shape-matched ceiling)."""
+def bench_ours(x, args) -> dict:
     import jax
-    import jax.numpy as jnp
-    import numpy as np
-    import torch
-
-    torch.set_num_threads(threads)
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n)).astype(np.float32)
-    ja, ta = jnp.asarray(a), torch.from_numpy(a)
-    square = jax.jit(lambda x: x @ x)
-    square(ja).block_until_ready()
-    jax_s = _best_seconds(lambda: square(ja).block_until_ready(), reps)
-    ta @ ta
-    torch_s = _best_seconds(lambda: ta @ ta, reps)
-
-    def vae_matmuls(x, w1, w2, w3, w4):  # the forward and backward GEMMs of one step
-        h = x @ w1
-        s = h @ w2
-        h2 = s[:, :latent] @ w3
-        o = h2 @ w4
-        gh2 = o @ w4.T
-        gs = jnp.concatenate([gh2 @ w3.T] * 2, axis=1)
-        return (h2.T @ o, s[:, :latent].T @ gh2, h.T @ gs, x.T @ (gs @ w2.T))
-
-    shapes = [(batch, 784), (784, hidden), (hidden, 2 * latent), (latent, hidden), (hidden, 784)]
-    args = [jnp.asarray(rng.standard_normal(shape).astype(np.float32)) for shape in shapes]
-    model_mm = jax.jit(vae_matmuls)
-    jax.block_until_ready(model_mm(*args))
-    model_s = _best_seconds(lambda: jax.block_until_ready(model_mm(*args)), 5 * reps)
-    flops = 2 * n**3
-    return {"matmul_jax_gflops": flops / jax_s / 1e9, "matmul_torch_gflops": flops / torch_s / 1e9,
-            "matmul_gflops": max(flops / jax_s, flops / torch_s) / 1e9,
-            "model_matmul_gflops": matmul_flops_per_step(batch, hidden, latent) / model_s / 1e9}
-
-
-def bench_ours(x, args, repeats: int) -> dict:
-    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
 
     from ebm_jax.methods import vae as vae_method
     from ebm_jax.models import vae
     from ebm_jax.train import loop
 
     model = vae.Autoencoder(latent_dim=args.latent, hidden_dims=(args.hidden,))
-    state = vae_method.create_state(jax.random.key(0), model, 1e-3)
     step = vae_method.make_train_step(model, binarization="dynamic")
     mesh = loop.data_mesh(jax.devices()[:1])
+    # Placed as fit() places them: an uncommitted state here would compile the epoch a second time on the
+    # first call after the warm-up (its outputs come back committed to the mesh).
+    replicated = NamedSharding(mesh, PartitionSpec())
+    state = jax.device_put(vae_method.create_state(jax.random.key(0), model, 1e-3), replicated)
     run_epoch = loop._make_run_chunk(step, args.batch_size, mesh)  # the exact function fit() runs
     steps = len(x) // args.batch_size
-    data = jax.device_put(x)
+    data = jax.device_put(x, replicated)
     perm = jax.random.permutation(jax.random.key(1), len(x))[: steps * args.batch_size]
     key = jax.random.key(2)
-    t = time.perf_counter()
-    state, metrics = run_epoch(state, data, perm, 0, key, length=steps)
-    jax.block_until_ready(metrics)
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        state, metrics = run_epoch(state, data, perm, 0, key, length=steps)
-        jax.block_until_ready(metrics)
-        times.append(time.perf_counter() - t)
-    return {"ours_first_epoch_s": first, "ours_epoch_s": min(times), "ours_epoch_median_s": statistics.median(times),
-            "ours_final_loss": float(metrics["loss"][-1]), "steps_per_epoch": steps}
+    box = {"state": state}
+
+    def epoch():
+        box["state"], metrics = run_epoch(box["state"], data, perm, 0, key, length=steps)
+        return metrics
+
+    # Our epochs and the step's own GEMMs (x steps) round-robin: load that comes and goes falls on both.
+    ops = _bench.matmul_ops(step, box["state"], x[: args.batch_size], key)
+    replay = _bench.make_replay(ops, inner=steps)
+    with_load = _bench.LoadMeter()
+    timings = _bench.interleave({"ours": epoch, "ceiling": replay}, repeats=args.repeats, warmup=1)
+    load = with_load.read()
+    final_loss = float(epoch()["loss"][-1])
+    return {"timing": timings["ours"], "ceiling_timing": timings["ceiling"], "ops": _bench.describe_ops(ops),
+            "steps": steps, "final_loss": final_loss, "load": load}
 
 
-def bench_torch(x, args, repeats: int) -> dict:
+def torch_side(examples: int, batch_size: int, hidden: int, latent: int, repeats: int, threads: int) -> dict:
+    """The PyTorch reference epoch (runs in its own process, see _bench.run_peer)."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
 
     class TorchVAE(nn.Module):
         def __init__(self):
             super().__init__()
-            self.enc = nn.Linear(784, args.hidden)
-            self.mean = nn.Linear(args.hidden, args.latent)
-            self.logvar = nn.Linear(args.hidden, args.latent)
-            self.dec1 = nn.Linear(args.latent, args.hidden)
-            self.dec2 = nn.Linear(args.hidden, 784)
+            self.enc = nn.Linear(784, hidden)
+            self.mean = nn.Linear(hidden, latent)
+            self.logvar = nn.Linear(hidden, latent)
+            self.dec1 = nn.Linear(latent, hidden)
+            self.dec2 = nn.Linear(hidden, 784)
 
         def forward(self, xb):
             h = torch.relu(self.enc(xb))
@@ -156,9 +122,10 @@ def bench_torch(x, args, repeats: int) -> dict:
 
     model = TorchVAE()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = torch.from_numpy(x)
-    steps = len(x) // args.batch_size
-    perm = torch.randperm(len(x))[: steps * args.batch_size].view(steps, args.batch_size)
+    data = torch.from_numpy(load_images(examples))
+    steps = len(data) // batch_size
+    perm = torch.randperm(len(data))[: steps * batch_size].view(steps, batch_size)
+    box = {}
 
     def epoch():
         for idx in perm:
@@ -167,70 +134,70 @@ def bench_torch(x, args, repeats: int) -> dict:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        return float(loss)
+        box["loss"] = float(loss.detach())
 
-    t = time.perf_counter()
-    epoch()
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        loss = epoch()
-        times.append(time.perf_counter() - t)
-    return {"torch_first_epoch_s": first, "torch_epoch_s": min(times), "torch_epoch_median_s": statistics.median(times),
-            "torch_final_loss": loss}
+    timing = _bench.time_fn(epoch, repeats=repeats, warmup=1)
+    return {"timing": timing, "final_loss": box["loss"], "square_gemm": _bench.torch_square_gemm(1024),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    args.threads = os.cpu_count()  # XLA:CPU uses every core; PyTorch is given the same number
+def main(args) -> int:
     import jax
 
-    from ebm_jax.data import load_mnist, to_float
-
-    repeats = args.repeats or (2 if args.quick else 3)
-    images, _ = load_mnist("train")
-    x = to_float(images[:10_000] if args.quick else images)
-    peak = measure_matmul_gflops(args.threads, args.batch_size, args.hidden, args.latent)
-    ours = bench_ours(x, args, repeats)
-    ref = bench_torch(x, args, repeats)
-    flops = matmul_flops_per_step(args.batch_size, args.hidden, args.latent) * ours["steps_per_epoch"]
-    result = {
-        "benchmark": "vae_epoch", "examples": len(x), "batch_size": args.batch_size, "threads": args.threads,
+    run = _bench.Run("vae_epoch", CORES, quick=args.quick)
+    x = load_images(args.examples)
+    ours = bench_ours(x, args)
+    peers = {}
+    for th in sorted({1, len(CORES)}):  # a loaded machine can slow PyTorch's OpenMP pool more with more threads
+        meter = _bench.LoadMeter()
+        peers[th] = _bench.run_peer(torch_side, pin_threads=args.threads, examples=args.examples,
+                                    batch_size=args.batch_size, hidden=args.hidden, latent=args.latent,
+                                    repeats=args.repeats, threads=th)
+        peers[th]["load"] = meter.read()
+    best_th = min(peers, key=lambda th: peers[th]["timing"]["median"])
+    peer = peers[best_th]
+    square = _bench.square_gemm(1024)
+    t_ours, t_peer = ours["timing"], _bench.Timing.from_dict(peer["timing"])
+    steps, ops = ours["steps"], ours["ops"]
+    flops = ops["flops"] * steps
+    fraction = _bench.paired_fraction(ours["ceiling_timing"], t_ours)
+    fields = {
+        "examples": len(x), "batch_size": args.batch_size, "steps_per_epoch": steps,
         "model": f"784-{args.hidden}-{args.latent}", "device": jax.devices()[0].device_kind,
-        "cpu": platform.processor() or platform.machine(), "jax": jax.__version__,
-        **peak, **ours, **ref,
-        "ours_gflops": flops / ours["ours_epoch_s"] / 1e9,
-        "torch_gflops": flops / ref["torch_epoch_s"] / 1e9,
+        "ours": t_ours.as_dict(), "peer": t_peer.as_dict(),
+        "peer_name": f"PyTorch {peer['torch']}, {best_th} thread(s) (the faster by median)",
+        "peers": {f"pytorch_{th}_threads": {"timing": p["timing"], "load": p["load"]} for th, p in peers.items()},
+        "ours_load": ours["load"],
+        "ours_final_loss": ours["final_loss"], "peer_final_loss": peer["final_loss"],
+        "flops_per_step": ops["flops"],
+        "ours_gflops": flops / t_ours.best / 1e9, "ours_gflops_median": flops / t_ours.median / 1e9,
+        "peer_gflops": flops / t_peer.best / 1e9, "peer_gflops_median": flops / t_peer.median / 1e9,
+        "ceiling": {**ops, "epoch": ours["ceiling_timing"].as_dict(),
+                    "gflops": flops / ours["ceiling_timing"].best / 1e9},
+        "ceiling_fraction": fraction["median"], "ceiling_fraction_detail": fraction,
+        "square_gemm_jax": square, "square_gemm_torch": peer["square_gemm"],
+        "square_fraction": flops / t_ours.best / 1e9 / square["gflops"],
     }
-    result["ratio"] = ref["torch_epoch_s"] / ours["ours_epoch_s"]
-    result["roofline_fraction"] = result["ours_gflops"] / result["matmul_gflops"]
-    result["torch_roofline_fraction"] = result["torch_gflops"] / result["matmul_gflops"]
-    result["shape_roofline_fraction"] = result["ours_gflops"] / result["model_matmul_gflops"]
-    rows = [
-        ("", "ours (JAX)", "PyTorch"),
-        ("first epoch (s, incl. compile)", f"{ours['ours_first_epoch_s']:.3f}", f"{ref['torch_first_epoch_s']:.3f}"),
-        ("steady epoch (s, best)", f"{ours['ours_epoch_s']:.3f}", f"{ref['torch_epoch_s']:.3f}"),
-        ("steady epoch (s, median)", f"{ours['ours_epoch_median_s']:.3f}", f"{ref['torch_epoch_median_s']:.3f}"),
-        ("matmul GFLOP/s achieved", f"{result['ours_gflops']:.1f}", f"{result['torch_gflops']:.1f}"),
-        ("fraction of fp32 matmul peak", f"{result['roofline_fraction']:.2f}", f"{result['torch_roofline_fraction']:.2f}"),
-        ("final train loss", f"{ours['ours_final_loss']:.1f}", f"{ref['torch_final_loss']:.1f}"),
-    ]
-    print(f"VAE 784-{args.hidden}-{args.latent}, {len(x)} examples, batch {args.batch_size}, {args.threads} threads, "
-          f"device {result['device']}")
-    print(f"fp32 matmul peak (2048^2): {result['matmul_gflops']:.1f} GFLOP/s "
-          f"(JAX {result['matmul_jax_gflops']:.1f}, PyTorch {result['matmul_torch_gflops']:.1f})")
-    width = max(len(r[0]) for r in rows)
-    for r in rows:
-        print(f"{r[0]:<{width}}  {r[1]:>12}  {r[2]:>12}")
-    print(f"the step's own GEMMs back to back (JAX): {result['model_matmul_gflops']:.1f} GFLOP/s; "
-          f"ours reaches {result['shape_roofline_fraction']:.2f} of that")
-    print(f"ratio (PyTorch time / ours): {result['ratio']:.2f}x;  roofline_fraction: {result['roofline_fraction']:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+    out = run.write(args.json, fields, ours=t_ours, peer=t_peer)
+    print(f"VAE 784-{args.hidden}-{args.latent}, {len(x)} examples, batch {args.batch_size}, {steps} steps/epoch, "
+          f"{len(CORES)} thread(s), {fields['device']}")
+    print(f"  ours (JAX) epoch:   {t_ours}; first epoch (compile) {t_ours.warmup[0]:.3f} s; "
+          f"others used {ours['load'].get('others_busy_cores', float('nan')):.2f} cores meanwhile")
+    for th, p in peers.items():
+        t = _bench.Timing.from_dict(p["timing"])
+        print(f"  PyTorch epoch, {th} thread(s): {t}; first epoch {t.warmup[0]:.3f} s; "
+              f"others used {p['load'].get('others_busy_cores', float('nan')):.2f} cores meanwhile")
+    print(f"  ratio (PyTorch {best_th} thread(s) / ours): {out['ratio']:.2f}x by median, {out['ratio_best']:.2f}x "
+          f"best-of, IQR {out['ratio_iqr'][0]:.2f}-{out['ratio_iqr'][1]:.2f}")
+    print(f"  the step's own {ops['num_ops']} GEMMs back to back, timed round-robin with our epochs: "
+          f"{fields['ceiling']['gflops']:.1f} GFLOP/s; ours {fields['ours_gflops']:.1f} GFLOP/s = "
+          f"{fraction['median']:.2f} of it (median of rounds; IQR {fraction['q1']:.2f}-{fraction['q3']:.2f}; "
+          f"best/best {fraction['best_over_best']:.2f})")
+    print(f"  square 1024^2 GEMM: JAX {square['gflops']:.1f}, PyTorch {peer['square_gemm']['gflops']:.1f} GFLOP/s; "
+          f"ours {fields['square_fraction']:.2f} of JAX's")
+    print(f"  final train loss: ours {ours['final_loss']:.1f}, PyTorch {peer['final_loss']:.1f}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

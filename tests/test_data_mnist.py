@@ -128,3 +128,35 @@ def test_to_float_and_binarizations():
     assert abs(d1.mean() - 0.3) < 0.01 and (d1 != d2).any()
     with pytest.raises(ValueError, match="binarization"):
         transforms.prepare_inputs(jax.random.key(0), p, "threshold")
+
+
+# --- tensorflow-datasets: no folder created, no warnings, a clear reason when it cannot prepare ---------------
+
+def test_tfds_prepared_version_reads_the_disk_only(tmp_path):
+    assert mnist.tfds_prepared_version(tmp_path) is None
+    (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)  # an empty folder, as older runs left behind
+    assert mnist.tfds_prepared_version(tmp_path) is None
+    for version in ("1.0.0", "3.0.1", "10.0.0.tmp"):
+        (tmp_path / "mnist" / version).mkdir(exist_ok=True)
+        (tmp_path / "mnist" / version / "dataset_info.json").write_text("{}")
+    assert mnist.tfds_prepared_version(tmp_path) == "3.0.1"
+
+
+@pytest.mark.skipif(not mnist_cache_available(), reason="needs the MNIST cache")
+def test_falling_back_to_the_cache_creates_nothing_and_warns_nothing(tmp_path, caplog):
+    tfds_dir = tmp_path / "tensorflow_datasets"
+    with caplog.at_level("WARNING"):
+        images, _ = mnist.load_mnist("test", tfds_data_dir=tfds_dir)
+    assert images.shape == (10000, 28, 28)
+    assert not tfds_dir.exists()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+def test_tfds_without_tensorflow_gives_a_clear_reason(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else find_spec(name, *a))
+    with pytest.raises(mnist.MnistUnavailableError, match=r"needs tensorflow .*ebm_jax\[tfds\]"):
+        mnist.load_mnist("test", source="tfds", tfds_data_dir=tmp_path / "tfds")
+    assert not (tmp_path / "tfds").exists()

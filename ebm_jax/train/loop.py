@@ -12,8 +12,20 @@
   with Orbax; calling :func:`fit` again with the same ``workdir`` resumes from
   the newest checkpoint and ends bit-identical to a run that never stopped;
 * metrics go to ``workdir/metrics.jsonl`` every ``log_every_steps`` steps;
-* a non-finite loss stops training with :class:`NonFiniteLossError`, keeping
-  the last good checkpoint on disk.
+* a non-finite loss (or a non-finite state after a finite loss) stops training
+  with :class:`NonFiniteLossError` before the chunk is saved, keeping the last
+  good checkpoint on disk;
+* the caller's ``state`` is never donated (the loop donates its own copy);
+* checkpoints are verified on restore (:mod:`ebm_jax.train.checkpoint`);
+* with ``num_seeds=S`` the state carries a leading seed axis and every step is
+  ``jax.vmap(step_fn)``: S independent replicas (own initialization, data order
+  and step keys) in one compiled program (:mod:`ebm_jax.train.seeds`);
+* under ``jax.distributed`` the mesh spans every process's devices and each
+  process feeds its own slice of every global batch (:mod:`ebm_jax.train.distributed`);
+* Ctrl-C stops training after the running chunk with a checkpoint
+  (:class:`~ebm_jax.train.interrupt.TrainingInterrupted`); chunks are shortened
+  so that none runs longer than ``max_chunk_seconds``
+  (:mod:`ebm_jax.train.interrupt`).
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
+from ebm_jax.train import distributed, interrupt, seeds
 from ebm_jax.train.checkpoint import Checkpointer
 from ebm_jax.train.workdir import MetricWriter
 
@@ -66,7 +79,10 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) is larger than the dataset ({n} examples)")
     if batch_size % num_devices:
-        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of devices ({num_devices})")
+        processes = distributed.process_count()
+        where = f" ({processes} processes x their devices)" if processes > 1 else ""
+        raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of devices "
+                         f"({num_devices}{where})")
     if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
     for leaf in jax.tree.leaves(data):
@@ -76,27 +92,85 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
     return n
 
 
-def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh):
-    batch_sharding = NamedSharding(mesh, P("data"))
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    """Whether every floating-point leaf of ``tree`` is finite (one fused reduction)."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+def _non_finite_error(what: str, checkpointer) -> NonFiniteLossError:
+    kept = checkpointer.latest_step() if checkpointer is not None else None
+    return NonFiniteLossError(
+        what + "; " + (f"the last good checkpoint (step {kept}) is kept in {checkpointer.directory}"
+                       if kept is not None else "no checkpoint was written")
+        + ". Lower the learning rate or check the data; rerunning this workdir with another learning rate "
+          "needs --allow_config_change=learning_rate (it goes on from that checkpoint), or use a new workdir.")
+
+
+def _keyed_step(step_fn: StepFn, seeded: bool):
+    """``(state, batch, step_key) -> step_fn(state, batch, fold_in(step_key, state.step))``, vmapped over seeds."""
+    def step(state, batch, step_key):
+        return step_fn(state, batch, jax.random.fold_in(step_key, state.step))
+
+    return jax.vmap(step) if seeded else step
+
+
+def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh, seeded: bool = False):
+    """One process: the data live on the devices; each step gathers its batch by index.
+
+    ``perm`` is the epoch's permutation, ``(steps * batch_size,)``, or one per
+    seed, ``(S, steps * batch_size)``; the batch is ``(batch, ...)`` or ``(S, batch, ...)``.
+    """
+    batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
+    step = _keyed_step(step_fn, seeded)
 
     def run_chunk(state, data, perm, start, step_key, *, length):
         def body(state, i):
-            idx = jax.lax.dynamic_slice_in_dim(perm, (start + i) * batch_size, batch_size)
+            idx = jax.lax.dynamic_slice_in_dim(perm, (start + i) * batch_size, batch_size, axis=perm.ndim - 1)
             batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            key = jax.random.fold_in(step_key, state.step)
-            return step_fn(state, batch, key)
+            return step(state, batch, step_key)
 
         return jax.lax.scan(body, state, jnp.arange(length))
 
-    return jax.jit(run_chunk, static_argnames="length", donate_argnums=0)
+    return jax.jit(run_chunk, static_argnames="length", donate_argnums=0,
+                   out_shardings=NamedSharding(mesh, P()))
+
+
+def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh, seeded: bool = False):
+    """Several processes: the chunk's batches arrive as one global ``(steps, [S,] batch, ...)`` array."""
+    batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
+    step = _keyed_step(step_fn, seeded)
+
+    def run_chunk(state, batches, step_key):
+        def body(state, batch):
+            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return step(state, batch, step_key)
+
+        return jax.lax.scan(body, state, batches)
+
+    return jax.jit(run_chunk, donate_argnums=0, out_shardings=NamedSharding(mesh, P()))
+
+
+def _scalars(metrics: Mapping[str, Any], index: int | None = None) -> dict[str, float]:
+    """The JSON scalars of ``metrics`` (row ``index`` of each): one value, or a mean and one per seed."""
+    out = {}
+    for name, value in metrics.items():
+        out.update(seeds.flatten_metric(name, value if index is None else value[index]))
+    return out
+
+
+def _global_step(state) -> int:
+    """``state.step`` as an int (with a seed axis, every replica is at the same step)."""
+    return int(np.asarray(state.step).reshape(-1)[0])
 
 
 def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: jax.Array,
         workdir: str | os.PathLike | None = None, checkpoint_every_steps: int | None = None,
         log_every_steps: int = 100, eval_fn: Callable[[Any], Mapping[str, Any]] | None = None,
         mesh: Mesh | None = None, desc: str = "train", max_steps: int | None = None,
-        loss_key: str = "loss"):
+        loss_key: str = "loss", max_chunk_seconds: float | None = 300.0, num_seeds: int | None = None):
     """Train ``state`` with ``step_fn`` for ``num_epochs`` epochs over ``data``.
 
     Args:
@@ -116,15 +190,39 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
       mesh: device mesh with a ``"data"`` axis (default: all devices).
       max_steps: stop after this global step (as if interrupted); for tests and
         time-boxed runs.
+      max_chunk_seconds: shorten chunks (and so checkpoint more often) so that
+        no compiled call runs much longer than this; where chunks are longer than
+        ``2 * interrupt.PROBE_STEPS`` steps, the first chunk of a run is
+        ``interrupt.PROBE_STEPS`` steps long, to time a step. ``None``: no cap.
+      num_seeds: ``S`` to train S replicas at once: every leaf of ``state`` has
+        a leading axis of S (:func:`ebm_jax.train.seeds.init`), ``rng`` is S keys
+        (:func:`ebm_jax.train.seeds.seed_keys`), ``step_fn`` is vmapped, metrics
+        are logged as their mean over seeds plus ``<name>_seed<i>``, and
+        ``eval_fn`` gets the stacked state (a value per seed is logged the same
+        way). ``None``: no seed axis.
 
     Returns:
       ``(state, history)`` where ``history`` lists the logged records.
 
+    The caller's ``state`` stays usable: the loop donates a copy of it.
+
     Raises:
       ValueError: bad arguments (checked before compiling).
-      NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays.
+      NonFiniteLossError: the loss (or the state) became NaN/inf; the last good checkpoint stays.
+      TrainingInterrupted: Ctrl-C; raised after the running chunk was saved. Its
+        ``state`` is the state reached; rerunning with the same ``workdir`` resumes.
+      CheckpointError: no intact checkpoint, or one of another structure (one line).
     """
     mesh = data_mesh() if mesh is None else mesh
+    seeded = num_seeds is not None
+    if seeded:
+        seeds.validate_seeded(state, rng, num_seeds)
+    multi_process = distributed.process_count() > 1
+    if multi_process:  # before anything that could fail on one process only
+        distributed.assert_same_across_processes("the arguments of fit", distributed.fit_fingerprint(
+            state, data, rng, batch_size=batch_size, num_epochs=num_epochs, mesh=mesh,
+            checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps, max_steps=max_steps,
+            num_seeds=num_seeds))
     n = validate_fit_args(data, batch_size, num_epochs, mesh.devices.size)
     if checkpoint_every_steps is not None and checkpoint_every_steps < 1:
         raise ValueError(f"checkpoint_every_steps must be >= 1, got {checkpoint_every_steps}")
@@ -136,43 +234,76 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     chunk = checkpoint_every_steps or steps_per_epoch
 
     replicated = NamedSharding(mesh, P())
-    data = jax.device_put(data, replicated)
-    state = jax.device_put(state, replicated)
+    if multi_process:  # every process holds all of data on the host and feeds its slice of each batch
+        host_data = jax.tree.map(np.asarray, data)
+        rng = distributed.to_local_device(rng)
+    else:
+        data = jax.device_put(data, replicated)
+    state = distributed.replicate(state, mesh)  # a copy: run_chunk donates it, not the caller's
     writer = MetricWriter(workdir) if workdir is not None else None
     checkpointer = Checkpointer(workdir) if workdir is not None else None
     if checkpointer is not None and checkpointer.latest_step() is not None:
-        state = checkpointer.restore(state)
-        writer.truncate_after(int(state.step))
-    step = int(state.step)
+        state = checkpointer.restore(state)  # the newest intact checkpoint
+    if writer is not None:  # drop lines logged after the checkpoint (or, with none, by a killed run)
+        writer.truncate_after(_global_step(state))
+        distributed.barrier("fit: metrics.jsonl truncated")
+    step = _global_step(state)
+    cap = chunk  # lowered when a chunk runs longer than max_chunk_seconds
+    if max_chunk_seconds and chunk > 2 * interrupt.PROBE_STEPS:  # a long chunk: time a short one first
+        chunk = interrupt.PROBE_STEPS  # (one more compile), then widen it as far as max_chunk_seconds allows
 
-    data_key, step_key = jax.random.split(rng)
-    run_chunk = _make_run_chunk(step_fn, batch_size, mesh)
-    permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
-                          [: steps_per_epoch * batch_size])
+    if seeded:  # replica i: the keys of the unseeded run with rng[i]
+        keys = jax.vmap(jax.random.split)(rng)
+        data_key, step_key = keys[:, 0], keys[:, 1]
+    else:
+        data_key, step_key = jax.random.split(rng)
+    if multi_process:
+        run_fed_chunk = _make_run_fed_chunk(step_fn, mesh, seeded)
+        step_key = distributed.replicate(step_key, mesh)
+    else:
+        run_chunk = _make_run_chunk(step_fn, batch_size, mesh, seeded)
+
+    def epoch_permutation(key, epoch):
+        return jax.random.permutation(jax.random.fold_in(key, epoch), n)[: steps_per_epoch * batch_size]
+
+    permutation = jax.jit(lambda epoch: (jax.vmap(epoch_permutation, in_axes=(0, None)) if seeded
+                                         else epoch_permutation)(data_key, epoch))
     perm_epoch, perm = None, None
     history = writer.read() if writer is not None else []
-    bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, disable=None, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, unit="step", dynamic_ncols=True,
+               disable=None if distributed.is_main_process() else True)
+    stop = interrupt.InterruptRequest()
     try:
+        stop.__enter__()
         while step < stop_at:
             epoch, offset = divmod(step, steps_per_epoch)
             end = min((step // chunk + 1) * chunk, (epoch + 1) * steps_per_epoch, stop_at)
             if perm_epoch != epoch:  # one permutation per epoch, shared by its chunks
                 perm_epoch, perm = epoch, permutation(epoch)
+                if multi_process:
+                    perm = np.asarray(perm)
             t0 = time.perf_counter()
-            state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
+            if multi_process:
+                indices = perm[..., offset * batch_size: (offset + end - step) * batch_size]
+                indices = np.moveaxis(indices.reshape(indices.shape[:-1] + (end - step, batch_size)), -2, 0)
+                batches = distributed.feed_batches(host_data, indices, mesh)  # (steps, [S,] batch, ...)
+                state, metrics = run_fed_chunk(state, batches, step_key)
+            else:
+                state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
+            t_dispatched = time.perf_counter()  # compiling happens before the asynchronous dispatch returns
             metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            seconds = t1 - t0
             losses = np.asarray(metrics[loss_key])
             if not np.isfinite(losses).all():
-                bad = step + 1 + int(np.argmin(np.isfinite(losses)))
-                kept = checkpointer.latest_step() if checkpointer is not None else None
-                raise NonFiniteLossError(
-                    f"{loss_key} became {losses[~np.isfinite(losses)][0]} at step {bad} (epoch {epoch + 1}); "
-                    + (f"the last good checkpoint (step {kept}) is kept in {checkpointer.directory}"
-                       if kept is not None else "no checkpoint was written")
-                    + ". Lower the learning rate or check the data.")
+                bad = step + 1 + int(np.argmin(np.isfinite(losses).reshape(len(losses), -1).all(axis=1)))
+                raise _non_finite_error(f"{loss_key} became {losses[~np.isfinite(losses)][0]} at step {bad} "
+                                        f"(epoch {epoch + 1})", checkpointer)
+            if not bool(_all_finite(state)):  # e.g. lr = inf: the last update's loss is still finite
+                raise _non_finite_error(f"the state (parameters or optimizer) became NaN/inf by step {end} "
+                                        f"(epoch {epoch + 1}) while {loss_key} stayed finite", checkpointer)
             records = [
-                {"step": s + 1, "epoch": epoch + 1, **{k: float(v[s - step]) for k, v in metrics.items()}}
+                {"step": s + 1, "epoch": epoch + 1, **_scalars(metrics, s - step)}
                 for s in range(step, end) if (s + 1) % log_every_steps == 0
             ]
             if records:
@@ -181,14 +312,22 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             step = end
             if step % steps_per_epoch == 0 and eval_fn is not None:
                 records.append({"step": step, "epoch": step // steps_per_epoch,
-                                **{k: float(v) for k, v in eval_fn(state).items()}})
+                                **_scalars(eval_fn(state))})
             if writer is not None:
                 writer.write_many(records)
             history.extend(records)
             if checkpointer is not None:  # every chunk ends on a checkpoint, epoch or stop boundary
                 checkpointer.save(step, state)
             bar.set_postfix({loss_key: f"{float(losses.mean()):.4g}", "epoch": f"{step / steps_per_epoch:.2f}"})
+            cap = interrupt.capped_chunk(cap, len(losses), t1 - t_dispatched, max_chunk_seconds)
+            interrupted, chunk = interrupt.agree(stop.requested, cap)
+            if interrupted and step < stop_at:
+                where = (f"a checkpoint of step {step} is in {checkpointer.directory}; rerun the same command "
+                         "to resume" if checkpointer is not None else "no workdir, so nothing was saved")
+                raise interrupt.TrainingInterrupted(f"training interrupted at step {step} of {stop_at}: {where}",
+                                                    state=state, step=step)
     finally:
+        stop.__exit__()
         bar.close()
         if checkpointer is not None:
             checkpointer.close()

@@ -2,20 +2,40 @@
 
 Every experiment writes to its ``--workdir``::
 
-    config.json     the resolved config (ml_collections -> JSON)
-    metrics.jsonl   one JSON object per logged step: {"step": int, "<name>": float, ...}
-    results.json    a flat JSON object of final numbers and strings
+    config.json          the resolved config (ml_collections -> JSON): the run's fingerprint
+    config_changes.jsonl one line per allowed config change on resume (which keys, old -> new)
+    metrics.jsonl        one JSON object per logged step: {"step": int, "<name>": float, ...}
+    results.json         a flat JSON object of final numbers and strings
+
+:func:`write_config` refuses to resume a run with another config
+(:class:`ConfigChangedError`, naming the changed keys) before anything in the
+workdir is touched, unless those keys are allowed to change (the
+``allow_changes`` argument, or ``$EBM_JAX_ALLOW_CONFIG_CHANGE="key1,key2"``,
+which ``--allow_config_change`` of the command line sets). A torn last line of
+``metrics.jsonl`` (a kill during a write) is dropped with a warning.
+
+With several processes (``jax.distributed``) only process 0 writes; the
+writers here are no-ops on the others (:func:`ebm_jax.train.distributed.is_main_process`).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import logging
 import math
 import os
 import pathlib
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from ebm_jax.checks import ConfigError, flatten_config
+from ebm_jax.train.distributed import is_main_process
+
+log = logging.getLogger(__name__)
+
+ALLOW_CONFIG_CHANGE_ENV = "EBM_JAX_ALLOW_CONFIG_CHANGE"
 
 
 def _jsonable(value: Any) -> Any:
@@ -34,7 +54,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename)."""
+    """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename); process 0 only."""
+    if not is_main_process():
+        return
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -46,8 +68,82 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(pathlib.Path(path).read_text())
 
 
-def write_config(workdir: str | os.PathLike, config) -> None:
-    write_json(pathlib.Path(workdir) / "config.json", config)
+class ConfigChangedError(ConfigError):
+    """The workdir holds a run made with another config (see :func:`write_config`)."""
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def allowed_config_changes(allow_changes: Iterable[str] | str | None = None) -> set[str]:
+    """The keys ``allow_changes`` names (a list or a comma-separated string) plus those of the env var."""
+    names = set()
+    for source in (allow_changes, os.environ.get(ALLOW_CONFIG_CHANGE_ENV)):
+        if isinstance(source, str):
+            source = source.split(",")
+        names.update(str(n).strip() for n in (source or ()) if str(n).strip())
+    return names
+
+
+def _has_run_state(workdir: pathlib.Path) -> bool:
+    """Whether a run in ``workdir`` left anything a new config would mix with (checkpoints, metrics, results)."""
+    for path in workdir.rglob("*"):
+        if path.name == "results.json" or (path.name == "metrics.jsonl" and path.stat().st_size > 0):
+            return True
+        if path.parent.name == "checkpoints" and path.is_dir():
+            return True
+    return False
+
+
+def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{"a.b": (old, new)}`` for every flattened key whose JSON value differs (``None``: absent)."""
+    old_flat = flatten_config(json.loads(json.dumps(_jsonable(old))))
+    new_flat = flatten_config(json.loads(json.dumps(_jsonable(new))))
+    return {k: (old_flat.get(k), new_flat.get(k)) for k in sorted(set(old_flat) | set(new_flat))
+            if k not in old_flat or k not in new_flat or old_flat[k] != new_flat[k]}
+
+
+def write_config(workdir: str | os.PathLike, config, *,
+                 allow_changes: Iterable[str] | str | None = None) -> None:
+    """Write ``workdir/config.json``; refuse to resume a run made with another config.
+
+    When ``config.json`` exists and the workdir holds run state (checkpoints,
+    metrics, results), every changed key must be allowed, by ``allow_changes``
+    or ``$EBM_JAX_ALLOW_CONFIG_CHANGE`` (comma-separated); an allowed change is
+    appended to ``config_changes.jsonl`` and ``config.json`` then holds the new
+    config. A workdir whose run produced nothing yet takes the new config.
+
+    Raises:
+      ConfigChangedError: a key changed that is not allowed to; nothing was written.
+    """
+    workdir = pathlib.Path(workdir)
+    path = workdir / "config.json"
+    if path.exists() and _has_run_state(workdir):
+        try:
+            old = read_json(path)
+        except ValueError as e:
+            raise ConfigChangedError(f"{path} is unreadable ({e}); use a new workdir, or delete it if the "
+                                     "config of the run in this workdir is known to be this one") from None
+        changed = config_changes(old, config)
+        if changed:
+            refused = [k for k in changed if k not in allowed_config_changes(allow_changes)]
+            listed = "; ".join(f"{k}: {_short(changed[k][0])} -> {_short(changed[k][1])}" for k in changed)
+            if refused:
+                raise ConfigChangedError(
+                    f"{workdir} holds a run made with another config ({listed}). Use a new --workdir, or, to "
+                    f"continue this run with the new values, pass --allow_config_change={','.join(refused)} "
+                    f"(or set {ALLOW_CONFIG_CHANGE_ENV}); that is safe for keys that only extend training "
+                    "or change logging/evaluation")
+            if is_main_process():
+                log.warning("%s: continuing the run with changed config keys (%s)", workdir, listed)
+            record = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      "changed": {k: list(v) for k, v in changed.items()}}
+            if is_main_process():
+                with (workdir / "config_changes.jsonl").open("a") as f:
+                    f.write(json.dumps(_jsonable(record)) + "\n")
+    write_json(path, config)
 
 
 def write_results(workdir: str | os.PathLike, results: Mapping[str, Any]) -> None:
@@ -57,6 +153,30 @@ def write_results(workdir: str | os.PathLike, results: Mapping[str, Any]) -> Non
         if isinstance(value, (dict, list)):
             raise TypeError(f"results.json is flat: {key!r} holds a {type(value).__name__}")
     write_json(pathlib.Path(workdir) / "results.json", flat)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The JSON objects of a ``.jsonl`` file (``[]`` if absent), tolerating torn lines.
+
+    A line that does not parse (a kill during a write leaves a prefix of one)
+    is skipped with a one-line warning naming the file and line.
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            log.warning("%s:%d: skipped a line that is not a JSON object (torn write?)", path, number)
+            continue
+        records.append(record)
+    return records
 
 
 class MetricWriter:
@@ -69,26 +189,43 @@ class MetricWriter:
     def __init__(self, workdir: str | os.PathLike, filename: str = "metrics.jsonl"):
         self.path = pathlib.Path(workdir) / filename
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_torn_tail()
+
+    def _drop_torn_tail(self) -> None:
+        """Cut a last line without its newline (a kill during a write), so appends start on a fresh line."""
+        if not is_main_process() or not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        data = self.path.read_bytes()
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        log.warning("%s: dropped a torn last line (%d bytes, a write was interrupted)", self.path, len(data) - cut)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(data[:cut])
+        os.replace(tmp, self.path)
 
     def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        if not is_main_process():
+            return
         record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
     def write_many(self, records: list[Mapping[str, Any]]) -> None:
-        if not records:
+        if not records or not is_main_process():
             return
         with self.path.open("a") as f:
             for r in records:
                 f.write(json.dumps(_jsonable(dict(r))) + "\n")
 
     def read(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        """The records on disk; lines that are not JSON objects (a torn write) are skipped with a warning."""
+        return read_jsonl(self.path)
 
     def truncate_after(self, step: int) -> None:
-        """Keep only records with ``record["step"] <= step``."""
+        """Keep only records with ``record["step"] <= step`` (process 0 rewrites the file)."""
+        if not is_main_process():
+            return
         kept = [r for r in self.read() if r.get("step", 0) <= step]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))

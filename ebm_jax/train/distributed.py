@@ -1,0 +1,318 @@
+"""Multi-process training with ``jax.distributed``: start-up, process 0, agreement checks.
+
+JAX's multi-controller model runs one Python process per host; every process
+runs the same program, sees all devices (``jax.devices()``) and addresses its
+own (``jax.local_devices()``). :func:`ebm_jax.train.fit` builds its mesh over
+all devices, and each process feeds its own slice of every global batch.
+
+Start-up (:func:`initialize_from_environment`, called by :mod:`ebm_jax.cli`
+before an experiment runs):
+
+* ``EBM_JAX_COORDINATOR_ADDRESS`` / ``EBM_JAX_NUM_PROCESSES`` /
+  ``EBM_JAX_PROCESS_ID`` (set by the local launcher :mod:`ebm_jax.launch`):
+  initialize with them;
+* otherwise, when the environment names a cluster that JAX detects (SLURM,
+  Open MPI, Kubernetes, Cloud TPU) or sets ``JAX_COORDINATOR_ADDRESS``:
+  ``jax.distributed.initialize()`` with JAX's auto-detection;
+* otherwise: nothing (one process). ``EBM_JAX_DISTRIBUTED=0`` opts out.
+
+Files (config, metrics, results, figures) are written by process 0 only: the
+writers in :mod:`ebm_jax.train.workdir` and :mod:`ebm_jax.viz` ask
+:func:`is_main_process`. Every process must still run every computation on
+global arrays (a jitted function of the train state is a collective), so never
+put a computation under ``if is_main_process()``, only the writing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from typing import Any, Mapping
+
+import jax
+import numpy as np
+
+ENV_COORDINATOR = "EBM_JAX_COORDINATOR_ADDRESS"
+ENV_NUM_PROCESSES = "EBM_JAX_NUM_PROCESSES"
+ENV_PROCESS_ID = "EBM_JAX_PROCESS_ID"
+ENV_TIMEOUT = "EBM_JAX_INITIALIZATION_TIMEOUT"
+ENV_OPT_OUT = "EBM_JAX_DISTRIBUTED"
+DEFAULT_TIMEOUT_SECONDS = 300
+
+
+class CoordinatorUnreachableError(ConnectionError):
+    """The coordinator of ``jax.distributed`` did not answer within the timeout."""
+
+
+class ProcessMismatchError(ValueError):
+    """The processes of one run disagree (config, data, or arguments of ``fit``)."""
+
+
+def is_initialized() -> bool:
+    """Whether ``jax.distributed.initialize`` has run in this process."""
+    try:
+        return jax.distributed.is_initialized()
+    except AttributeError:  # older jax
+        from jax._src import distributed as _distributed
+
+        return _distributed.global_state.client is not None
+
+
+def process_index() -> int:
+    """This process's index (0 when ``jax.distributed`` is not initialized, without starting a backend)."""
+    return jax.process_index() if is_initialized() else 0
+
+
+def process_count() -> int:
+    """The number of processes (1 when ``jax.distributed`` is not initialized)."""
+    return jax.process_count() if is_initialized() else 1
+
+
+def is_main_process() -> bool:
+    """True on process 0, the one that writes files and shows progress bars."""
+    return process_index() == 0
+
+
+def cluster_detected() -> bool:
+    """Whether the environment names a cluster that ``jax.distributed.initialize()`` detects by itself."""
+    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        return True
+    try:
+        from jax._src.clusters import ClusterEnv
+
+        return any(not env.opt_in_only_method and env.is_env_present() for env in ClusterEnv._cluster_types)
+    except Exception:  # the private detection API moved: fall back on the variables the launchers set
+        return any(v in os.environ for v in ("SLURM_STEP_NODELIST", "OMPI_MCA_orte_hnp_uri", "PMIX_SERVER_URI2"))
+
+
+def _parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"coordinator_address must look like 'host:port', got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def wait_for_coordinator(address: str, timeout: float) -> None:
+    """Return once a TCP connection to ``address`` succeeds; raise :class:`CoordinatorUnreachableError` after ``timeout`` s.
+
+    ``jax.distributed.initialize`` aborts the whole process (a C++ fatal error,
+    not a Python exception) when the coordinator cannot be reached, so
+    non-coordinator processes probe it first and fail with a readable message.
+    """
+    host, port = _parse_address(address)
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(0.1, min(remaining, 2.0))):
+                return
+        except OSError as e:  # refused (not up yet), unresolvable, timed out
+            last_error = e
+        if time.monotonic() + 0.2 >= deadline:
+            break
+        time.sleep(0.2)
+    raise CoordinatorUnreachableError(
+        f"the jax.distributed coordinator at {address} did not answer within {timeout:g} s "
+        f"({type(last_error).__name__}: {last_error}). Check that process 0 runs and that "
+        f"{host}:{port} is reachable from this host.")
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None, *, initialization_timeout: float = DEFAULT_TIMEOUT_SECONDS,
+               local_device_ids=None) -> None:
+    """``jax.distributed.initialize`` with CPU collectives through gloo and a bounded wait.
+
+    With no arguments JAX detects the cluster (SLURM, Open MPI, Kubernetes,
+    Cloud TPU). With an explicit address, processes other than 0 first wait up
+    to ``initialization_timeout`` seconds for the coordinator to accept
+    connections and raise :class:`CoordinatorUnreachableError` if it does not.
+    Calling it again after a successful start does nothing.
+    """
+    if is_initialized():
+        return
+    if not (isinstance(initialization_timeout, (int, float, np.integer, np.floating)) and initialization_timeout > 0):
+        raise ValueError(f"initialization_timeout must be a positive number of seconds, got {initialization_timeout!r}")
+    if num_processes is not None and (not isinstance(num_processes, (int, np.integer)) or num_processes < 1):
+        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}")
+    if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+        raise ValueError(f"process_id must be in [0, num_processes={num_processes}), got {process_id!r}")
+    # Cross-process collectives of the CPU backend (the default, "none", cannot run them).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if coordinator_address is not None:
+        _parse_address(coordinator_address)
+        if process_id not in (None, 0):
+            wait_for_coordinator(coordinator_address, initialization_timeout)
+    jax.distributed.initialize(coordinator_address, num_processes, process_id, local_device_ids=local_device_ids,
+                               initialization_timeout=int(np.ceil(initialization_timeout)))
+
+
+def initialize_from_environment() -> bool:
+    """Start ``jax.distributed`` when the environment asks for it (see the module doc); True if it did."""
+    if is_initialized():
+        return True
+    if os.environ.get(ENV_OPT_OUT, "1") == "0":
+        return False
+    timeout = float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT_SECONDS))
+    address = os.environ.get(ENV_COORDINATOR)
+    if address:
+        try:
+            num_processes = int(os.environ[ENV_NUM_PROCESSES])
+            process_id = int(os.environ[ENV_PROCESS_ID])
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"{ENV_COORDINATOR} is set, so {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID} must be "
+                             f"integers too ({e})") from None
+        initialize(address, num_processes, process_id, initialization_timeout=timeout)
+        return True
+    if cluster_detected():
+        initialize(initialization_timeout=timeout)
+        return True
+    return False
+
+
+def fingerprint(value: Any) -> bytes:
+    """A 16-byte digest of a JSON-able description (sorted keys; numpy values as lists)."""
+    def default(obj):
+        if isinstance(obj, (np.generic, np.ndarray)):
+            return np.asarray(obj).tolist()
+        if hasattr(obj, "to_dict"):
+            return obj.to_dict()
+        return repr(obj)
+
+    text = json.dumps(value, sort_keys=True, default=default)
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+def assert_same_across_processes(what: str, fields: Mapping[str, Any]) -> None:
+    """Raise :class:`ProcessMismatchError` on every process if any field differs between processes.
+
+    One small all-gather of a digest per field; a no-op with one process. The
+    message names the fields that differ and which processes hold which value.
+    """
+    if process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    names = sorted(fields)
+    # First the names (the second gather needs the same number of fields everywhere), then one digest per field.
+    gathered_names = np.asarray(multihost_utils.process_allgather(np.frombuffer(fingerprint(names), np.uint8)))
+    if not (gathered_names == gathered_names[0]).all():
+        raise ProcessMismatchError(f"the {len(gathered_names)} processes disagree on {what}: they hold different "
+                                   f"sets of entries (this is process {process_index()}: {names}).")
+    local = np.stack([np.frombuffer(fingerprint(fields[name]), np.uint8) for name in names])
+    gathered = np.asarray(multihost_utils.process_allgather(local))  # (processes, fields, 16)
+    differ = [i for i, _ in enumerate(names) if not (gathered[:, i] == gathered[0, i]).all()]
+    if not differ:
+        return
+    details = []
+    for i in differ:
+        groups: dict[bytes, list[int]] = {}
+        for p in range(gathered.shape[0]):
+            groups.setdefault(gathered[p, i].tobytes(), []).append(p)
+        value = repr(fields[names[i]])
+        value = value if len(value) <= 300 else value[:300] + "..."
+        details.append(f"{names[i]} (this is process {process_index()}: {value}; "
+                       f"processes grouped by value: {sorted(groups.values())})")
+    raise ProcessMismatchError(f"the {gathered.shape[0]} processes disagree on {what}: " + "; ".join(details)
+                               + ". Every process must run the same command on the same data.")
+
+
+def barrier(name: str) -> None:
+    """Wait until every process reaches this point (a no-op with one process)."""
+    if process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Global arrays. With several processes an array's value comes from every process's own copy:
+# ``jax.make_array_from_callback`` asks each process only for the shards its devices hold.
+# (A host array ``device_put`` onto a multi-process sharding trains, but Orbax then fails to
+# save it: "input arrays must have one shard each"; see DESIGN.md principle 5.)
+
+def _is_key(leaf) -> bool:
+    return isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _replicated_leaf(leaf, sharding):
+    if _is_key(leaf):
+        data = _replicated_leaf(jax.random.key_data(leaf), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+    host = np.asarray(leaf)  # also a copy of an already replicated global array (fit donates its state)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def replicate(tree, mesh):
+    """``tree`` with every array replicated over ``mesh`` (a global array when there are several processes)."""
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    sharding = NamedSharding(mesh, PartitionSpec())
+    if process_count() == 1:
+        return jax.device_put(tree, sharding, may_alias=False)
+    return jax.tree.map(lambda leaf: _replicated_leaf(leaf, sharding), tree)
+
+
+def to_local_device(key):
+    """A copy of a (typed or raw) PRNG key on this process's first device, for host-side computations."""
+    device = jax.local_devices()[0]
+    if _is_key(key):
+        data = jax.device_put(np.asarray(jax.random.key_data(key)), device)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(key))
+    return jax.device_put(np.asarray(key), device)
+
+
+def feed_batches(host_data, indices: np.ndarray, mesh):
+    """The global array ``host_data[indices]``, its last index axis (the batch) sharded over ``"data"``.
+
+    ``indices`` holds example indices, ``(steps, batch)`` or ``(steps, seeds,
+    batch)``, the same on every process. Each process gathers only the rows its
+    own devices hold: its slice of every global batch.
+    """
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    k = indices.ndim
+    sharding = NamedSharding(mesh, PartitionSpec(*([None] * (k - 1)), "data"))
+
+    def leaf(values):
+        def shard(index):
+            return values[indices[tuple(index[:k])]][(slice(None),) * k + tuple(index[k:])]
+
+        return jax.make_array_from_callback(indices.shape + values.shape[1:], sharding, shard)
+
+    return jax.tree.map(leaf, host_data)
+
+
+def _digest_leaves(tree, rows=None) -> str:
+    """sha256 of the bytes of every leaf (or of ``rows`` evenly spaced rows of each), as hex."""
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(tree):
+        if _is_key(leaf):
+            leaf = jax.random.key_data(leaf)
+        values = np.asarray(leaf)
+        if rows is not None and values.ndim and len(values) > rows:
+            values = values[:: len(values) // rows][:rows]
+        h.update(str((values.shape, values.dtype)).encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()[:16]
+
+
+def fit_fingerprint(state, data, rng, *, mesh, **arguments) -> dict:
+    """What every process of one ``fit`` must agree on, one entry per thing that could differ."""
+    def shapes(tree):  # leaf paths, shapes and dtypes (not the static fields: their reprs hold addresses)
+        leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+        return ", ".join(f"{jax.tree_util.keystr(path)}: {tuple(np.shape(leaf))} "
+                         f"{getattr(leaf, 'dtype', type(leaf).__name__)}" for path, leaf in leaves)
+
+    return {
+        "data shapes": shapes(data),
+        "data values (a sample of rows)": _digest_leaves(data, rows=16),
+        "initial state shapes": shapes(state),
+        "initial state values": _digest_leaves(state),
+        "rng": _digest_leaves(rng),
+        "mesh": str(dict(mesh.shape)),
+        **{name: value for name, value in arguments.items()},
+    }
