@@ -45,6 +45,9 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
     "simclr": ("simclr", []),
     "moco": ("moco", []),
     "pirl": ("pirl", []),
+    "lvebm_ellipse": ("lvebm_ellipse", []),
+    "lvebm_horn": ("lvebm_horn", []),
+    "lvebm_collapse": ("lvebm_collapse", []),
 }
 
 
