@@ -12,6 +12,11 @@ in ``WORKDIR/ae``. Rerunning with the same workdir resumes both. Writes:
     reconstructions.png, interpolation.png, latent_space.png, loss_curves.png
 
 Evaluation uses a fixed-seed binarization of the test set (seed 0).
+
+``--config.num_seeds=S`` trains seeds ``seed, ..., seed + S - 1`` together (one
+vmapped program, :mod:`ebm_jax.train.seeds`); replica ``i`` is the run with
+``--config.seed=seed+i``. ``results.json`` then holds ``<name>_seed<i>``,
+``<name>_mean`` and ``<name>_std`` for every number; figures show seed ``seed``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float, transf
 from ebm_jax.eval import likelihood
 from ebm_jax.methods import vae as vae_method
 from ebm_jax.models import vae
-from ebm_jax.train import fit, write_config, write_results
+from ebm_jax.train import fit, seeds, write_config, write_results
 from experiments.configs import vae_mnist as vae_mnist_config
 
 # Published anchors (nats per test image, binarized MNIST).
@@ -56,27 +61,76 @@ def _binary_test_set(config) -> bool:
     return config.binarization == "dynamic"
 
 
+def seed_keys(config) -> list:
+    """The base key of each seed: ``key(seed + i)``, i < num_seeds."""
+    return [jax.random.key(config.seed + i, impl=config.prng_impl) for i in range(config.num_seeds)]
+
+
 def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
-    """Train one autoencoder in ``workdir`` (resuming if possible); returns (model, params, history, seconds)."""
+    """Train one autoencoder per seed in ``workdir`` (resuming if possible).
+
+    Returns ``(model, [params of each seed], history, seconds)``; with
+    ``num_seeds > 1`` the seeds train together (``fit(num_seeds=S)``).
+    """
     model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind)
-    key = jax.random.key(config.seed, impl=config.prng_impl)
+    keys = seed_keys(config)
     total_steps = config.num_epochs * (len(x_train) // config.batch_size)
-    state = vae_method.create_state(jax.random.fold_in(key, 0), model, config.learning_rate,
-                                    schedule=config.lr_schedule, total_steps=total_steps)
+
+    def create(key):
+        return vae_method.create_state(jax.random.fold_in(key, 0), model, config.learning_rate,
+                                       schedule=config.lr_schedule, total_steps=total_steps)
+
     step_fn = vae_method.make_train_step(model, binarization=config.binarization,
                                          iwae_k=config.iwae_k if kind == "vae" else 1)
-    eval_key = jax.random.fold_in(key, 2)
 
-    def eval_fn(state):
-        metrics = likelihood.evaluate_elbo(model, state.params, x_test, eval_key, binary=_binary_test_set(config))
+    def evaluate(params, key):
+        metrics = likelihood.evaluate_elbo(model, params, x_test, jax.random.fold_in(key, 2),
+                                           binary=_binary_test_set(config))
         return {f"test_{k}": v for k, v in metrics.items()}
+
+    if config.num_seeds == 1:
+        state, rng, num_seeds = create(keys[0]), jax.random.fold_in(keys[0], 1), None
+
+        def eval_fn(state):
+            return evaluate(state.params, keys[0])
+    else:
+        state, num_seeds = seeds.stack([create(k) for k in keys]), config.num_seeds
+        rng = jnp.stack([jax.random.fold_in(k, 1) for k in keys])
+
+        def eval_fn(state):  # one value per seed
+            per_seed = [evaluate(seeds.unstack(state.params, i), k) for i, k in enumerate(keys)]
+            return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
 
     start = time.perf_counter()
     state, history = fit(state, step_fn, x_train, batch_size=config.batch_size, num_epochs=config.num_epochs,
-                         rng=jax.random.fold_in(key, 1), workdir=workdir,
-                         checkpoint_every_steps=config.checkpoint_every_steps or None,
-                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"train {kind}")
-    return model, state.params, history, time.perf_counter() - start
+                         rng=rng, workdir=workdir, checkpoint_every_steps=config.checkpoint_every_steps or None,
+                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"train {kind}",
+                         num_seeds=num_seeds)
+    params = [state.params] if num_seeds is None else [seeds.unstack(state.params, i) for i in range(num_seeds)]
+    return model, params, history, time.perf_counter() - start
+
+
+def evaluate_vae(config, model, params, x_test, key) -> dict:
+    """The final test numbers of one trained model (one seed)."""
+    binary = _binary_test_set(config)
+    metrics = likelihood.evaluate_elbo(model, params, x_test, key, binary=binary)
+    out = {"test_recon": metrics["recon"]}
+    if config.model == "vae":
+        out.update(test_neg_elbo=metrics["neg_elbo"], test_kl=metrics["kl"])
+        if config.eval_importance_samples:
+            ll = likelihood.importance_sampled_log_likelihood(model, params, x_test, key,
+                                                              num_samples=config.eval_importance_samples)
+            out["test_nll_is"] = float(-ll.mean())
+        if config.eval_iwae_k:
+            ll = likelihood.importance_sampled_log_likelihood(model, params, x_test, jax.random.fold_in(key, 1),
+                                                              num_samples=config.eval_iwae_k)
+            out["test_neg_iwae_bound"] = float(-ll.mean())
+    return {k: float(v) for k, v in out.items()}
+
+
+def per_seed_results(per_seed: list[dict]) -> dict:
+    """One seed: its numbers as they are; several: ``<name>_seed<i>``, ``_mean`` and ``_std``."""
+    return dict(per_seed[0]) if len(per_seed) == 1 else seeds.summarize(per_seed)
 
 
 def decode(model, params, z):
@@ -141,11 +195,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
     x_train, x_test, test_labels = load_data(config)
 
     model, params, history, seconds = train_model(config, config.model, workdir, x_train, x_test)
-    models, histories = {config.model: (model, params)}, {config.model: history}
+    models, histories = {config.model: (model, params[0])}, {config.model: history}
     # Final numbers draw fresh samples (key 3); the per-epoch curve in metrics.jsonl used key 2.
-    eval_key = jax.random.fold_in(jax.random.key(config.seed, impl=config.prng_impl), 3)
+    eval_keys = [jax.random.fold_in(key, 3) for key in seed_keys(config)]
     binary = _binary_test_set(config)
-    metrics = likelihood.evaluate_elbo(model, params, x_test, eval_key, binary=binary)
     results = {
         "model": config.model,
         "architecture": "784-" + "-".join(map(str, config.hidden_dims)) + f"-{config.latent_dim}",
@@ -156,26 +209,25 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "num_test_examples": len(x_test),
         "train_seconds": seconds,
         "device": jax.devices()[0].device_kind,
-        "test_recon": metrics["recon"],
+        "num_seeds": config.num_seeds,
     }
+    results.update(per_seed_results([evaluate_vae(config, model, p, x_test, k) for p, k in zip(params, eval_keys)]))
     if config.model == "vae":
-        results.update(test_neg_elbo=metrics["neg_elbo"], test_kl=metrics["kl"], iwae_k=config.iwae_k)
+        results["iwae_k"] = config.iwae_k
         if tuple(config.hidden_dims) == (400,) and config.latent_dim == 20:
             results["anchor_neg_elbo_target"] = TARGET_NEG_ELBO_20_EPOCHS
         if config.eval_importance_samples:
-            ll = likelihood.importance_sampled_log_likelihood(model, params, x_test, eval_key,
-                                                              num_samples=config.eval_importance_samples)
-            results.update(test_nll_is=float(-ll.mean()), eval_importance_samples=config.eval_importance_samples,
+            results.update(eval_importance_samples=config.eval_importance_samples,
                            anchor_burda_vae_nll=BURDA_VAE_NLL, anchor_burda_iwae50_nll=BURDA_IWAE50_NLL)
         if config.eval_iwae_k:
-            ll = likelihood.importance_sampled_log_likelihood(model, params, x_test, jax.random.fold_in(eval_key, 1),
-                                                              num_samples=config.eval_iwae_k)
-            results.update(test_neg_iwae_bound=float(-ll.mean()), eval_iwae_k=config.eval_iwae_k)
+            results["eval_iwae_k"] = config.eval_iwae_k
     if config.compare_with_ae and config.model == "vae":
         ae_model, ae_params, ae_history, ae_seconds = train_model(config, "ae", workdir / "ae", x_train, x_test)
-        models["ae"], histories["ae"] = (ae_model, ae_params), ae_history
-        results.update(ae_test_recon=likelihood.evaluate_elbo(ae_model, ae_params, x_test, eval_key, binary=binary)["recon"],
-                       ae_train_seconds=ae_seconds)
+        models["ae"], histories["ae"] = (ae_model, ae_params[0]), ae_history
+        results.update(per_seed_results([
+            {"ae_test_recon": float(likelihood.evaluate_elbo(ae_model, p, x_test, k, binary=binary)["recon"])}
+            for p, k in zip(ae_params, eval_keys)]))
+        results["ae_train_seconds"] = ae_seconds
     write_figures(workdir, config, models, x_test, test_labels, histories)
     write_results(workdir, results)
     return results

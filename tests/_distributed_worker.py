@@ -37,6 +37,12 @@ def curves():
     _, history = fit(_state(), _step, _linear_problem(), batch_size=32, num_epochs=2, rng=jax.random.key(3),
                      log_every_steps=1)
     out["linear"] = [r["loss"] for r in history]
+    from ebm_jax.train import seeds  # two replicas in one program, fed per process like any batch
+
+    state = seeds.init(lambda key: _state(), seeds.seed_keys(0, 2))
+    _, history = fit(state, _step, _linear_problem(), batch_size=32, num_epochs=1, rng=seeds.seed_keys(3, 2),
+                     log_every_steps=1, num_seeds=2)
+    out["linear_seeds"] = [[r["loss_seed0"], r["loss_seed1"]] for r in history]
     model = vae.Autoencoder(latent_dim=4, hidden_dims=(32,))
     x = np.random.default_rng(0).random((256, 784)).astype(np.float32)
     state = vae_method.create_state(jax.random.key(0), model, 1e-3)

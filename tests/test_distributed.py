@@ -63,7 +63,7 @@ def test_two_processes_give_the_loss_curves_of_one_process_with_four_devices(kil
     two = killed_then_resumed[0]
     assert (one["process_count"], one["device_count"]) == (1, 4)
     assert (two["process_count"], two["device_count"]) == (2, 4)
-    for problem, steps in (("linear", 32), ("vae", 16)):
+    for problem, steps in (("linear", 32), ("vae", 16), ("linear_seeds", 16)):
         assert len(one[problem]) == len(two[problem]) == steps
         # The tolerance of test_train_loop's one-vs-four-devices test.
         np.testing.assert_allclose(two[problem], one[problem], rtol=1e-5, atol=1e-6, err_msg=problem)

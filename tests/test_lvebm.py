@@ -41,7 +41,7 @@ def test_data_is_the_courses_ellipse_and_horn():
 def test_grid_and_gradient_inference_agree_on_the_ellipse(ellipse):
     params, y = ellipse
     dense = lvebm.uniform_z_grid(4096)
-    grid = lvebm.grid_inference(ELLIPSE.energy, params, None, y, dense)
+    grid = lvebm.grid_inference(ELLIPSE.energy, params, None, y, dense, return_energies=True)
     grad = lvebm.gradient_inference(ELLIPSE.energy, params, None, y, lvebm.uniform_z_grid(8), num_steps=200,
                                     learning_rate=0.05)
     assert grid.z.shape == (28, 1) and grid.free_energy.shape == (28,) and grid.energies.shape == (28, 4096)

@@ -70,3 +70,25 @@ def test_config_typo_is_an_error(tmp_path):
     assert proc.returncode != 0
     assert "latnt_dim" in proc.stderr
     assert not (tmp_path / "config.json").exists()
+
+
+@pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
+def test_num_seeds_trains_the_seeds_together_and_reports_each(tmp_path):
+    """num_seeds=2 from seed 0: replica 1 is the single run with seed 1; results are flat, per seed + mean/std."""
+    small = dict(num_train_examples=512, num_test_examples=100, eval_importance_samples=10, compare_with_ae=False)
+    together = vae_mnist.train_and_evaluate(_small_config(num_seeds=2, **small), tmp_path / "two")
+    alone = vae_mnist.train_and_evaluate(_small_config(seed=1, **small), tmp_path / "one")
+    for name in ("test_neg_elbo", "test_recon", "test_kl", "test_nll_is"):
+        assert {f"{name}_seed0", f"{name}_seed1", f"{name}_mean", f"{name}_std"} <= set(together)
+        assert name not in together
+        assert together[f"{name}_seed1"] == pytest.approx(alone[name], rel=1e-4)
+        assert together[f"{name}_mean"] == pytest.approx((together[f"{name}_seed0"] + together[f"{name}_seed1"]) / 2)
+    assert together["test_neg_elbo_seed0"] != together["test_neg_elbo_seed1"]
+    assert together["num_seeds"] == 2
+    on_disk = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert all(not isinstance(v, (dict, list)) for v in on_disk.values())
+
+
+def test_num_seeds_below_one_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="num_seeds"):
+        vae_mnist.train_and_evaluate(_small_config(num_seeds=0), tmp_path)

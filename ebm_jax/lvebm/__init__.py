@@ -41,7 +41,7 @@ from ebm_jax.lvebm.inference import (
     softmin_free_energy,
 )
 from ebm_jax.lvebm.losses import energy_loss, hinge_loss, log_loss, lvebm_loss
-from ebm_jax.lvebm.metrics import contrast, low_energy_fraction
+from ebm_jax.lvebm.metrics import contrast, distance_to_horn, low_energy_fraction
 from ebm_jax.lvebm.regularizers import REGULARIZERS, Regularizer
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "Regularizer",
     "contrast",
     "course_z_grid",
+    "distance_to_horn",
     "energy_loss",
     "free_energy",
     "gradient_inference",

@@ -31,18 +31,19 @@ def rho(x, alpha: float = ALPHA, beta: float = BETA) -> jax.Array:
     return jnp.stack([alpha * x + beta * (1 - x), beta * x + alpha * (1 - x)], axis=-1) * jnp.exp(2 * x)[..., None]
 
 
-def sample_horn(key: jax.Array, n: int, *, x=None, noise_std: float = NOISE_STD,
+def sample_horn(key: jax.Array, n: int, *, x=None, noise_std: float = NOISE_STD, x_max: float = 1.0,
                 alpha: float = ALPHA, beta: float = BETA) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``n`` horn samples: ``(x (n, 1), y (n, 2), θ (n,))``, float32.
 
-    ``x=None`` draws ``x ~ U(0, 1)``; a number fixes every ``x`` to it (``x=0``:
-    the ellipse with semi-axes (2, 1.5)).
+    ``x=None`` draws ``x ~ U(0, x_max)`` (the course: ``x_max = 1``); a number
+    fixes every ``x`` to it (``x=0``: the ellipse with semi-axes (2, 1.5)).
     """
     n = checks.positive_int(n, "n")
+    x_max = checks.real(x_max, "x_max", gt=0, le=1)
     noise_std = checks.nonnegative_float(noise_std, "noise_std")
     k_x, k_theta, k_eps = jax.random.split(key, 3)
     if x is None:
-        xs = jax.random.uniform(k_x, (n, 1))
+        xs = jax.random.uniform(k_x, (n, 1), maxval=x_max)
     else:
         xs = jnp.full((n, 1), checks.real(x, "x"), jnp.float32)
     theta = jax.random.uniform(k_theta, (n,), maxval=2 * jnp.pi)

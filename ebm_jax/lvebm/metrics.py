@@ -30,3 +30,20 @@ def contrast(f_grid, f_data) -> float:
     f_grid = checks.float_array(f_grid, "f_grid", ndim=1)
     f_data = checks.float_array(f_data, "f_data", ndim=1)
     return float(jnp.median(f_grid) - jnp.median(f_data))
+
+
+def distance_to_horn(x, y, *, num_z: int = 2048) -> np.ndarray:
+    """Squared distance of ``y`` ``(B, 2)`` to the true horn's ellipse at ``x`` ``(B, 1)``: ``(B,)``.
+
+    ``min_θ ‖y − ρ(x) ∘ [cos θ, sin θ]‖²`` over ``num_z`` angles (exact to ``O((ρ π / num_z)²)``):
+    how far a prediction or a sample lies from the data manifold.
+    """
+    from ebm_jax.lvebm.data import rho
+
+    x = checks.float_array(x, "x", ndim=2)
+    y = checks.float_array(y, "y", ndim=2)
+    num_z = checks.positive_int(num_z, "num_z")
+    theta = jnp.linspace(0, 2 * jnp.pi, num_z, endpoint=False)
+    circle = jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)                     # (Z, 2)
+    points = rho(x)[:, None, :] * circle[None]                                      # (B, Z, 2)
+    return np.asarray(jnp.min(jnp.sum(jnp.square(y[:, None, :] - points), -1), -1))

@@ -30,6 +30,13 @@ from ebm_jax import checks
 REGULARIZERS = ("none", "l1", "limited_dim", "noise_l2")
 
 
+def _sum_last(v):
+    """Sum over the last axis, written out when it is short (XLA:CPU reduces a short minor axis slowly)."""
+    if v.shape[-1] <= 8:
+        return sum(v[..., i] for i in range(v.shape[-1]))
+    return jnp.sum(v, axis=-1)
+
+
 @dataclasses.dataclass(frozen=True)
 class Regularizer:
     """``R(z)`` and how it acts on the latent.
@@ -64,9 +71,9 @@ class Regularizer:
     def penalty(self, z: jax.Array) -> jax.Array:
         """``λ R(z)`` for one latent ``z`` ``(d,)`` (or batched ``(..., d)`` -> ``(...)``)."""
         if self.kind == "l1":
-            return self.weight * jnp.sum(jnp.abs(z), axis=-1)
+            return self.weight * _sum_last(jnp.abs(z))
         if self.kind == "noise_l2":
-            return self.weight * jnp.sum(jnp.square(z), axis=-1)
+            return self.weight * _sum_last(jnp.square(z))
         return jnp.zeros(z.shape[:-1], z.dtype)
 
     def smooth_penalty(self, z: jax.Array) -> jax.Array:

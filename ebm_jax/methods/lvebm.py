@@ -158,3 +158,25 @@ def make_train_step(model: LatentEBM, *, loss: str = "energy", inference: str = 
         return state.apply_gradients(grads=grads), {"loss": value, **metrics}
 
     return step
+
+
+def make_regression_step(model: LatentEBM):
+    """The baseline without a latent: the predictor trained on ``‖y − f(x)‖²`` (``f`` must output ``y_dim``).
+
+    It regresses to ``E[y | x]``: for the horn, whose ``y`` is spread around an
+    ellipse centred at 0 for every ``x``, that mean is near 0, off the data.
+    ``step_fn(state, batch, key) -> (state, {"loss"})``; parameters ``{"predictor": ...}``.
+    """
+    if not model.conditional or model.predictor_dim != model.y_dim:
+        raise ValueError("the regression baseline needs a conditional model with predictor_dim == y_dim")
+
+    def loss_fn(params, batch):
+        pred = model.predict(params, batch["x"])
+        return jnp.mean(jnp.sum(jnp.square(batch["y"] - pred), axis=-1))
+
+    def step(state, batch, key):
+        del key
+        value, grads = jax.value_and_grad(loss_fn)(state.params, batch)
+        return state.apply_gradients(grads=grads), {"loss": value}
+
+    return step

@@ -1,7 +1,9 @@
 """Training infrastructure: the jitted scan loop, checkpoints, run-directory files."""
 
+from ebm_jax.train import distributed, seeds
 from ebm_jax.train.checkpoint import (CheckpointCorruptError, CheckpointError, Checkpointer,
                                       CheckpointMismatchError)
+from ebm_jax.train.distributed import is_main_process
 from ebm_jax.train.interrupt import TrainingInterrupted
 from ebm_jax.train.loop import NonFiniteLossError, data_mesh, fit, num_examples, validate_fit_args
 from ebm_jax.train.workdir import (ConfigChangedError, MetricWriter, read_json, read_jsonl, write_config,
@@ -17,10 +19,13 @@ __all__ = [
     "NonFiniteLossError",
     "TrainingInterrupted",
     "data_mesh",
+    "distributed",
     "fit",
+    "is_main_process",
     "num_examples",
     "read_json",
     "read_jsonl",
+    "seeds",
     "validate_fit_args",
     "write_config",
     "write_json",

@@ -266,19 +266,20 @@ def to_local_device(key):
 
 
 def feed_batches(host_data, indices: np.ndarray, mesh):
-    """The global ``(steps, batch, ...)`` array of ``host_data[indices]``, batch axis sharded over ``"data"``.
+    """The global array ``host_data[indices]``, its last index axis (the batch) sharded over ``"data"``.
 
-    Each process gathers only the rows its own devices hold (its slice of every
-    global batch); ``indices`` (``(steps, batch)`` example indices) is the same
-    on every process.
+    ``indices`` holds example indices, ``(steps, batch)`` or ``(steps, seeds,
+    batch)``, the same on every process. Each process gathers only the rows its
+    own devices hold: its slice of every global batch.
     """
     from jax.sharding import NamedSharding, PartitionSpec
 
-    sharding = NamedSharding(mesh, PartitionSpec(None, "data"))
+    k = indices.ndim
+    sharding = NamedSharding(mesh, PartitionSpec(*([None] * (k - 1)), "data"))
 
     def leaf(values):
         def shard(index):
-            return values[indices[index[0], index[1]]][(slice(None), slice(None)) + tuple(index[2:])]
+            return values[indices[tuple(index[:k])]][(slice(None),) * k + tuple(index[k:])]
 
         return jax.make_array_from_callback(indices.shape + values.shape[1:], sharding, shard)
 

@@ -17,6 +17,11 @@
   good checkpoint on disk;
 * the caller's ``state`` is never donated (the loop donates its own copy);
 * checkpoints are verified on restore (:mod:`ebm_jax.train.checkpoint`);
+* with ``num_seeds=S`` the state carries a leading seed axis and every step is
+  ``jax.vmap(step_fn)``: S independent replicas (own initialization, data order
+  and step keys) in one compiled program (:mod:`ebm_jax.train.seeds`);
+* under ``jax.distributed`` the mesh spans every process's devices and each
+  process feeds its own slice of every global batch (:mod:`ebm_jax.train.distributed`);
 * Ctrl-C stops training after the running chunk with a checkpoint
   (:class:`~ebm_jax.train.interrupt.TrainingInterrupted`); chunks are shortened
   so that none runs longer than ``max_chunk_seconds``
@@ -36,8 +41,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from ebm_jax.train import distributed
-from ebm_jax.train import interrupt
+from ebm_jax.train import distributed, interrupt, seeds
 from ebm_jax.train.checkpoint import Checkpointer
 from ebm_jax.train.workdir import MetricWriter
 
@@ -103,17 +107,29 @@ def _non_finite_error(what: str, checkpointer) -> NonFiniteLossError:
         + ". Lower the learning rate or check the data.")
 
 
-def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh):
-    """One process: the data live on the devices; each step gathers its batch by index."""
-    batch_sharding = NamedSharding(mesh, P("data"))
+def _keyed_step(step_fn: StepFn, seeded: bool):
+    """``(state, batch, step_key) -> step_fn(state, batch, fold_in(step_key, state.step))``, vmapped over seeds."""
+    def step(state, batch, step_key):
+        return step_fn(state, batch, jax.random.fold_in(step_key, state.step))
+
+    return jax.vmap(step) if seeded else step
+
+
+def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh, seeded: bool = False):
+    """One process: the data live on the devices; each step gathers its batch by index.
+
+    ``perm`` is the epoch's permutation, ``(steps * batch_size,)``, or one per
+    seed, ``(S, steps * batch_size)``; the batch is ``(batch, ...)`` or ``(S, batch, ...)``.
+    """
+    batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
+    step = _keyed_step(step_fn, seeded)
 
     def run_chunk(state, data, perm, start, step_key, *, length):
         def body(state, i):
-            idx = jax.lax.dynamic_slice_in_dim(perm, (start + i) * batch_size, batch_size)
+            idx = jax.lax.dynamic_slice_in_dim(perm, (start + i) * batch_size, batch_size, axis=perm.ndim - 1)
             batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            key = jax.random.fold_in(step_key, state.step)
-            return step_fn(state, batch, key)
+            return step(state, batch, step_key)
 
         return jax.lax.scan(body, state, jnp.arange(length))
 
@@ -121,26 +137,39 @@ def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh):
                    out_shardings=NamedSharding(mesh, P()))
 
 
-def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh):
-    """Several processes: the chunk's batches arrive as one global ``(length, batch, ...)`` array."""
-    batch_sharding = NamedSharding(mesh, P("data"))
+def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh, seeded: bool = False):
+    """Several processes: the chunk's batches arrive as one global ``(steps, [S,] batch, ...)`` array."""
+    batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
+    step = _keyed_step(step_fn, seeded)
 
     def run_chunk(state, batches, step_key):
         def body(state, batch):
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            key = jax.random.fold_in(step_key, state.step)
-            return step_fn(state, batch, key)
+            return step(state, batch, step_key)
 
         return jax.lax.scan(body, state, batches)
 
     return jax.jit(run_chunk, donate_argnums=0, out_shardings=NamedSharding(mesh, P()))
 
 
+def _scalars(metrics: Mapping[str, Any], index: int | None = None) -> dict[str, float]:
+    """The JSON scalars of ``metrics`` (row ``index`` of each): one value, or a mean and one per seed."""
+    out = {}
+    for name, value in metrics.items():
+        out.update(seeds.flatten_metric(name, value if index is None else value[index]))
+    return out
+
+
+def _global_step(state) -> int:
+    """``state.step`` as an int (with a seed axis, every replica is at the same step)."""
+    return int(np.asarray(state.step).reshape(-1)[0])
+
+
 def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: jax.Array,
         workdir: str | os.PathLike | None = None, checkpoint_every_steps: int | None = None,
         log_every_steps: int = 100, eval_fn: Callable[[Any], Mapping[str, Any]] | None = None,
         mesh: Mesh | None = None, desc: str = "train", max_steps: int | None = None,
-        loss_key: str = "loss", max_chunk_seconds: float | None = 300.0):
+        loss_key: str = "loss", max_chunk_seconds: float | None = 300.0, num_seeds: int | None = None):
     """Train ``state`` with ``step_fn`` for ``num_epochs`` epochs over ``data``.
 
     Args:
@@ -163,6 +192,12 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
       max_chunk_seconds: shorten chunks (and so checkpoint more often) so that
         no compiled call runs much longer than this; the first chunk of a run is
         at most ``interrupt.PROBE_STEPS`` steps, to time a step. ``None``: no cap.
+      num_seeds: ``S`` to train S replicas at once: every leaf of ``state`` has
+        a leading axis of S (:func:`ebm_jax.train.seeds.init`), ``rng`` is S keys
+        (:func:`ebm_jax.train.seeds.seed_keys`), ``step_fn`` is vmapped, metrics
+        are logged as their mean over seeds plus ``<name>_seed<i>``, and
+        ``eval_fn`` gets the stacked state (a value per seed is logged the same
+        way). ``None``: no seed axis.
 
     Returns:
       ``(state, history)`` where ``history`` lists the logged records.
@@ -177,11 +212,15 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
       CheckpointError: no intact checkpoint, or one of another structure (one line).
     """
     mesh = data_mesh() if mesh is None else mesh
+    seeded = num_seeds is not None
+    if seeded:
+        seeds.validate_seeded(state, rng, num_seeds)
     multi_process = distributed.process_count() > 1
     if multi_process:  # before anything that could fail on one process only
         distributed.assert_same_across_processes("the arguments of fit", distributed.fit_fingerprint(
             state, data, rng, batch_size=batch_size, num_epochs=num_epochs, mesh=mesh,
-            checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps, max_steps=max_steps))
+            checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps, max_steps=max_steps,
+            num_seeds=num_seeds))
     n = validate_fit_args(data, batch_size, num_epochs, mesh.devices.size)
     if checkpoint_every_steps is not None and checkpoint_every_steps < 1:
         raise ValueError(f"checkpoint_every_steps must be >= 1, got {checkpoint_every_steps}")
@@ -204,21 +243,29 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     if checkpointer is not None and checkpointer.latest_step() is not None:
         state = checkpointer.restore(state)  # the newest intact checkpoint
     if writer is not None:  # drop lines logged after the checkpoint (or, with none, by a killed run)
-        writer.truncate_after(int(state.step))
+        writer.truncate_after(_global_step(state))
         distributed.barrier("fit: metrics.jsonl truncated")
-    step = int(state.step)
+    step = _global_step(state)
     cap = chunk  # lowered when a chunk runs longer than max_chunk_seconds
     if max_chunk_seconds:
         chunk = min(chunk, interrupt.PROBE_STEPS)  # widened once the first chunk tells how long a step takes
 
-    data_key, step_key = jax.random.split(rng)
+    if seeded:  # replica i: the keys of the unseeded run with rng[i]
+        keys = jax.vmap(jax.random.split)(rng)
+        data_key, step_key = keys[:, 0], keys[:, 1]
+    else:
+        data_key, step_key = jax.random.split(rng)
     if multi_process:
-        run_fed_chunk = _make_run_fed_chunk(step_fn, mesh)
+        run_fed_chunk = _make_run_fed_chunk(step_fn, mesh, seeded)
         step_key = distributed.replicate(step_key, mesh)
     else:
-        run_chunk = _make_run_chunk(step_fn, batch_size, mesh)
-    permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
-                          [: steps_per_epoch * batch_size])
+        run_chunk = _make_run_chunk(step_fn, batch_size, mesh, seeded)
+
+    def epoch_permutation(key, epoch):
+        return jax.random.permutation(jax.random.fold_in(key, epoch), n)[: steps_per_epoch * batch_size]
+
+    permutation = jax.jit(lambda epoch: (jax.vmap(epoch_permutation, in_axes=(0, None)) if seeded
+                                         else epoch_permutation)(data_key, epoch))
     perm_epoch, perm = None, None
     history = writer.read() if writer is not None else []
     bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, unit="step", dynamic_ncols=True,
@@ -235,8 +282,9 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
                     perm = np.asarray(perm)
             t0 = time.perf_counter()
             if multi_process:
-                batches = distributed.feed_batches(host_data, perm[offset * batch_size: (offset + end - step) * batch_size]
-                                                   .reshape(end - step, batch_size), mesh)
+                indices = perm[..., offset * batch_size: (offset + end - step) * batch_size]
+                indices = np.moveaxis(indices.reshape(indices.shape[:-1] + (end - step, batch_size)), -2, 0)
+                batches = distributed.feed_batches(host_data, indices, mesh)  # (steps, [S,] batch, ...)
                 state, metrics = run_fed_chunk(state, batches, step_key)
             else:
                 state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
@@ -246,14 +294,14 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             seconds = t1 - t0
             losses = np.asarray(metrics[loss_key])
             if not np.isfinite(losses).all():
-                bad = step + 1 + int(np.argmin(np.isfinite(losses)))
+                bad = step + 1 + int(np.argmin(np.isfinite(losses).reshape(len(losses), -1).all(axis=1)))
                 raise _non_finite_error(f"{loss_key} became {losses[~np.isfinite(losses)][0]} at step {bad} "
                                         f"(epoch {epoch + 1})", checkpointer)
             if not bool(_all_finite(state)):  # e.g. lr = inf: the last update's loss is still finite
                 raise _non_finite_error(f"the state (parameters or optimizer) became NaN/inf by step {end} "
                                         f"(epoch {epoch + 1}) while {loss_key} stayed finite", checkpointer)
             records = [
-                {"step": s + 1, "epoch": epoch + 1, **{k: float(v[s - step]) for k, v in metrics.items()}}
+                {"step": s + 1, "epoch": epoch + 1, **_scalars(metrics, s - step)}
                 for s in range(step, end) if (s + 1) % log_every_steps == 0
             ]
             if records:
@@ -262,7 +310,7 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             step = end
             if step % steps_per_epoch == 0 and eval_fn is not None:
                 records.append({"step": step, "epoch": step // steps_per_epoch,
-                                **{k: float(v) for k, v in eval_fn(state).items()}})
+                                **_scalars(eval_fn(state))})
             if writer is not None:
                 writer.write_many(records)
             history.extend(records)

@@ -1,0 +1,175 @@
+r"""Convolutional dictionary learning, optionally with a convolutional sparse encoder (PSD).
+
+Per minibatch of images s (B, H, W), with filters D (K, h, w) and λ fixed:
+
+1. inference: z* = FISTA(s, D, λ) for ``inference_iters`` iterations, warm-started
+   at the encoder's prediction when there is an encoder (zeros otherwise);
+   z* is a constant for the gradient (``stop_gradient``);
+2. loss (per pixel, averaged over the batch)::
+
+       L = ½‖Σ_k d_k ∗ z*_k − s‖² / (HW)  +  β · ½‖enc(s) − z*‖² / (HW)
+
+   the first term trains the decoder (the filters), the second the encoder
+   (predictive sparse decomposition, Kavukcuoglu et al. 2008/2010); β is
+   ``encoder_weight``;
+3. one optimiser step, then the filters are projected back to unit ℓ2 norm
+   (the projected filter update of convolutional dictionary learning).
+
+Without an encoder (``encoder_layers=0``) this is plain convolutional
+dictionary learning by alternating minimisation. The encoder is the unrolled
+convolutional LISTA of :mod:`ebm_jax.sparse.conv_lista`; ``encoder_layers=1``
+is "conv → shrink → per-filter gain", which predicts the codes in one pass.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+
+from ebm_jax import checks
+from ebm_jax.sparse import conv_lista
+from ebm_jax.sparse.conv import check_images, conv_sparse_code
+from ebm_jax.sparse.conv_ops import BOUNDARIES, reconstruct
+
+
+def normalize_filters(D: jax.Array) -> jax.Array:
+    """Each filter of D (K, h, w) scaled to unit ℓ2 norm (a zero filter stays zero)."""
+    norms = jnp.sqrt(jnp.sum(D * D, axis=(1, 2), keepdims=True))
+    return D / jnp.where(norms > 0, norms, 1.0)
+
+
+def init_filters(key: jax.Array, num_filters: int, filter_size: int, images=None) -> jax.Array:
+    """Unit-norm initial filters (K, h, h): random crops of ``images`` (N, H, W) if given
+    (plus a little noise, so equal crops differ), else Gaussian."""
+    num_filters = checks.positive_int(num_filters, "num_filters")
+    filter_size = checks.positive_int(filter_size, "filter_size")
+    k_noise, k_pick = jax.random.split(key)
+    noise = jax.random.normal(k_noise, (num_filters, filter_size, filter_size), jnp.float32)
+    if images is None:
+        return normalize_filters(noise)
+    images = check_images(images, "images")
+    N, H, W = images.shape
+    if filter_size > min(H, W):
+        raise ValueError(f"filter_size ({filter_size}) is larger than the images ({H}x{W})")
+    kn, ki, kj = jax.random.split(k_pick, 3)
+    n = jax.random.randint(kn, (num_filters,), 0, N)
+    i = jax.random.randint(ki, (num_filters,), 0, H - filter_size + 1)
+    j = jax.random.randint(kj, (num_filters,), 0, W - filter_size + 1)
+    crops = jax.vmap(lambda n, i, j: jax.lax.dynamic_slice(images[n], (i, j), (filter_size, filter_size)))(n, i, j)
+    crops = crops - jnp.mean(crops, axis=(1, 2), keepdims=True)
+    scale = jnp.sqrt(jnp.mean(crops * crops)) + 1e-8
+    return normalize_filters(crops / scale + 0.1 * noise)
+
+
+def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_filters: int, filter_size: int,
+                 image_shape: tuple[int, int], lam: float, encoder_layers: int = 0,
+                 boundary: str = "circular", images=None) -> train_state.TrainState:
+    """``state.params = {"D": (K, h, h)}`` plus ``"encoder"`` (conv-LISTA parameters,
+    initialised to ISTA on the initial filters) when ``encoder_layers > 0``."""
+    checks.one_of(boundary, "boundary", BOUNDARIES)
+    encoder_layers = checks.nonnegative_int(encoder_layers, "encoder_layers")
+    lam = checks.nonnegative_float(lam, "lam")
+    H, W = (checks.positive_int(v, "image_shape") for v in image_shape)
+    if filter_size > min(H, W):
+        raise ValueError(f"filter_size ({filter_size}) is larger than the training images ({H}x{W})")
+    D = init_filters(key, num_filters, filter_size, images)
+    params = {"D": D}
+    if encoder_layers:
+        encoder = conv_lista.init_from_dictionary(D, lam, image_shape=(H, W), boundary=boundary)
+        # its own buffers: fit donates the state, and one buffer may not be donated twice
+        params["encoder"] = jax.tree.map(jnp.copy, encoder)
+    return train_state.TrainState.create(apply_fn=None, params=params, tx=tx)
+
+
+def make_train_step(lam: float, *, inference_iters: int = 30, encoder_layers: int = 0,
+                    encoder_weight: float = 1.0, boundary: str = "circular"):
+    """``step_fn(state, batch (B, H, W), key) -> (state, metrics)``; see the module docstring.
+
+    Metrics: ``loss``; ``energy`` (E(s, z*) per pixel); ``rel_recon_error``
+    (Σ‖D z* − s‖²/Σ‖s‖²); ``frac_nonzero`` (of z*); with an encoder,
+    ``encoder_rel_code_error`` (Σ‖enc(s) − z*‖²/Σ‖z*‖²) and ``encoder_energy``
+    (E(s, enc(s)) per pixel).
+    """
+    lam = checks.nonnegative_float(lam, "lam")
+    inference_iters = checks.positive_int(inference_iters, "inference_iters")
+    encoder_layers = checks.nonnegative_int(encoder_layers, "encoder_layers")
+    encoder_weight = checks.nonnegative_float(encoder_weight, "encoder_weight")
+    checks.one_of(boundary, "boundary", BOUNDARIES)
+
+    def step_fn(state, batch, key):
+        del key
+        s = batch
+        pixels = s.shape[1] * s.shape[2]
+        params = state.params
+        z_enc = (conv_lista.encode(params["encoder"], s, num_layers=encoder_layers, boundary=boundary)
+                 if encoder_layers else None)
+        z0 = jax.lax.stop_gradient(z_enc) if encoder_layers else None
+        res = conv_sparse_code(s, jax.lax.stop_gradient(params["D"]), lam, num_iters=inference_iters,
+                               method="fista", boundary=boundary, z0=z0)
+        z_star = jax.lax.stop_gradient(res.codes)
+
+        def loss_fn(params):
+            r = reconstruct(z_star, params["D"], boundary) - s
+            data = 0.5 * jnp.mean(jnp.sum(r * r, axis=(1, 2))) / pixels
+            aux = {"data": data, "rel_recon_error": jnp.sum(r * r) / jnp.sum(s * s)}
+            if not encoder_layers:
+                return data, aux
+            z = conv_lista.encode(params["encoder"], s, num_layers=encoder_layers, boundary=boundary)
+            err = jnp.sum(jnp.square(z - z_star), axis=(1, 2, 3))
+            aux["encoder_rel_code_error"] = jnp.sum(err) / jnp.maximum(jnp.sum(z_star * z_star), 1e-12)
+            return data + encoder_weight * 0.5 * jnp.mean(err) / pixels, aux
+
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        state = state.apply_gradients(grads=grads)
+        state = state.replace(params={**state.params, "D": normalize_filters(state.params["D"])})
+        metrics = {"loss": loss, "energy": jnp.mean(res.info.objective) / pixels,
+                   "frac_nonzero": jnp.mean(z_star != 0), **aux}
+        if encoder_layers:
+            r = reconstruct(z_enc, params["D"], boundary) - s
+            metrics["encoder_energy"] = jnp.mean(0.5 * jnp.sum(r * r, axis=(1, 2))
+                                                 + lam * jnp.sum(jnp.abs(z_enc), axis=(1, 2, 3))) / pixels
+        return state, metrics
+
+    return step_fn
+
+
+def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", tol: float = 1e-3,
+             encoder_layers: int = 0, max_iters: int = 500) -> dict:
+    """Codes ``images`` (N, H, W) with the solver (to relative gap ``tol``) and, if present,
+    the encoder; returns energy per pixel, relative reconstruction error and the fraction
+    of non-zero codes for each (``solver_*``, ``encoder_*``)."""
+    images = check_images(images, "images")
+    D = params["D"]
+    res = conv_sparse_code(images, D, lam, tol=tol, num_iters=max_iters, boundary=boundary,
+                           method="fista" if boundary == "zero" else "admm")
+    pixels = images.shape[1] * images.shape[2]
+    out = {}
+
+    def record(prefix, z):
+        r = reconstruct(z, D, boundary) - images
+        e = 0.5 * jnp.sum(r * r, axis=(1, 2)) + lam * jnp.sum(jnp.abs(z), axis=(1, 2, 3))
+        out[f"{prefix}_energy"] = float(jnp.mean(e) / pixels)
+        out[f"{prefix}_rel_recon_error"] = float(jnp.sum(r * r) / jnp.sum(images * images))
+        out[f"{prefix}_frac_nonzero"] = float(jnp.mean(z != 0))
+
+    record("solver", res.codes)
+    out["solver_rel_gap"] = float(res.info.rel_gap)
+    if encoder_layers and "encoder" in params:
+        z = conv_lista.encode(params["encoder"], images, num_layers=encoder_layers, boundary=boundary)
+        record("encoder", z)
+        out["encoder_rel_code_error"] = float(jnp.sum(jnp.square(z - res.codes)) / jnp.sum(res.codes ** 2))
+    return out
+
+
+def mutual_coherence(D) -> float:
+    """max_{j≠k} |⟨d_j, d_k⟩| / (‖d_j‖‖d_k‖) over the filters (at zero shift), in [0, 1]."""
+    D = np.asarray(D, np.float64).reshape(len(D), -1)
+    if len(D) < 2:
+        return 0.0
+    D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
+    G = np.abs(D @ D.T)
+    np.fill_diagonal(G, 0.0)
+    return float(G.max())

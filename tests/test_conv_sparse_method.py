@@ -1,0 +1,59 @@
+"""Convolutional dictionary learning and the jointly trained encoder, through ebm_jax.train.fit."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ebm_jax.methods import conv_sparse
+from ebm_jax.sparse.conv import conv_sparse_code
+from ebm_jax.train import fit
+from ebm_jax.train.optim import make_optimizer
+
+
+def _images(n=16, size=16, K=3, seed=0):
+    """Images synthesised from 3 random 5x5 filters with sparse codes (a known dictionary)."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((K, 5, 5))
+    D /= np.linalg.norm(D.reshape(K, -1), axis=1)[:, None, None]
+    z = rng.standard_normal((n, K, size, size)) * (rng.random((n, K, size, size)) < 0.05)
+    from ebm_jax.sparse.conv_ops import reconstruct
+    return np.asarray(reconstruct(jnp.asarray(z, jnp.float32), jnp.asarray(D, jnp.float32))), D
+
+
+@pytest.mark.parametrize("encoder_layers", [0, 2])
+def test_training_lowers_the_energy_keeps_unit_filters_and_the_encoder_learns(encoder_layers):
+    x, _ = _images()
+    lam = 0.05
+    state = conv_sparse.create_state(jax.random.key(0), make_optimizer("adam", 1e-2), num_filters=3,
+                                     filter_size=5, image_shape=(16, 16), lam=lam, encoder_layers=encoder_layers,
+                                     images=x)
+    before = conv_sparse.evaluate(state.params, x, lam, encoder_layers=encoder_layers)
+    step = conv_sparse.make_train_step(lam, inference_iters=20, encoder_layers=encoder_layers)
+    state, history = fit(state, step, x, batch_size=4, num_epochs=8, rng=jax.random.key(1), log_every_steps=1)
+    after = conv_sparse.evaluate(state.params, x, lam, encoder_layers=encoder_layers)
+    assert after["solver_energy"] < 0.95 * before["solver_energy"]
+    norms = np.linalg.norm(np.asarray(state.params["D"]).reshape(3, -1), axis=1)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
+    ev = conv_sparse.evaluate(state.params, x[:4], lam, encoder_layers=encoder_layers)
+    assert ev["solver_rel_recon_error"] < 0.5 and 0 < ev["solver_frac_nonzero"] < 0.5
+    if encoder_layers:
+        assert after["encoder_rel_code_error"] < before["encoder_rel_code_error"]
+        assert ev["encoder_energy"] >= ev["solver_energy"] * (1 - 1e-3)  # the solver's codes are (near) optimal
+
+
+def test_create_state_rejects_bad_settings():
+    tx = make_optimizer("adam", 1e-3)
+    with pytest.raises(ValueError, match="filter_size"):
+        conv_sparse.create_state(jax.random.key(0), tx, num_filters=2, filter_size=9, image_shape=(8, 8), lam=0.1)
+    with pytest.raises(ValueError, match="num_filters"):
+        conv_sparse.create_state(jax.random.key(0), tx, num_filters=0, filter_size=3, image_shape=(8, 8), lam=0.1)
+    with pytest.raises(ValueError, match="lam"):
+        conv_sparse.make_train_step(-1.0)
+
+
+def test_mutual_coherence():
+    D = np.zeros((2, 2, 2))
+    D[0, 0, 0] = D[1, 1, 1] = 1
+    assert conv_sparse.mutual_coherence(D) == 0.0
+    assert conv_sparse.mutual_coherence(np.stack([D[0], -2 * D[0]])) == pytest.approx(1.0)

@@ -1,0 +1,112 @@
+"""Many seeds in one program: ``fit(num_seeds=S)`` against S separate runs, resume, summaries, bad input."""
+
+import json
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ebm_jax.train import fit, seeds
+from tests.test_train_loop import _linear_problem, _state, _step
+
+KWARGS = dict(batch_size=32, num_epochs=2, log_every_steps=1)
+
+
+def _seeded_state(num_seeds, lr=0.05):
+    # Different initializations per seed, so that the replicas differ in more than their data order.
+    return seeds.init(lambda key: _state(lr=lr).replace(params={"w": jax.random.normal(key, (8,)), "b": jnp.zeros(())}),
+                      seeds.seed_keys(10, num_seeds))
+
+
+def test_each_replica_follows_its_own_separate_run():
+    data = _linear_problem(n=256)
+    num_seeds = 3
+    state = _seeded_state(num_seeds)
+    rng = seeds.seed_keys(5, num_seeds)
+    together, history = fit(state, _step, data, rng=rng, num_seeds=num_seeds, **KWARGS)
+    assert np.asarray(together.step).tolist() == [16] * num_seeds
+    for i in range(num_seeds):
+        alone, alone_history = fit(seeds.unstack(state, i), _step, data, rng=jax.random.key(5 + i), **KWARGS)
+        chex.assert_trees_all_close(seeds.unstack(together.params, i), alone.params, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose([r[f"loss_seed{i}"] for r in history], [r["loss"] for r in alone_history],
+                                   rtol=1e-5, atol=1e-6)
+    # The replicas are independent: different data orders give different curves.
+    assert history[0]["loss_seed0"] != history[0]["loss_seed1"]
+    np.testing.assert_allclose(history[-1]["loss"], np.mean([history[-1][f"loss_seed{i}"] for i in range(3)]),
+                               rtol=1e-6)
+
+
+def test_seeded_run_resumes_bit_identical(tmp_path):
+    data = _linear_problem(n=256)
+    kwargs = dict(KWARGS, rng=seeds.seed_keys(0, 2), num_seeds=2, checkpoint_every_steps=3)
+    straight, _ = fit(_seeded_state(2), _step, data, workdir=tmp_path / "straight", **kwargs)
+    fit(_seeded_state(2), _step, data, workdir=tmp_path / "resumed", max_steps=7, **kwargs)
+    resumed, _ = fit(_seeded_state(2), _step, data, workdir=tmp_path / "resumed", **kwargs)
+    chex.assert_trees_all_equal(straight.params, resumed.params)
+    chex.assert_trees_all_equal(straight.opt_state, resumed.opt_state)
+
+    def records(run):
+        lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "steps_per_second"} for line in lines]
+
+    assert records("resumed") == records("straight")
+    assert {"loss", "loss_seed0", "loss_seed1"} <= set(records("straight")[0])
+
+
+def test_eval_fn_sees_the_stacked_state_and_logs_per_seed():
+    def eval_fn(state):
+        return {"w_norm": jnp.linalg.norm(state.params["w"], axis=-1), "constant": 1.0}
+
+    _, history = fit(_seeded_state(2), _step, _linear_problem(n=64), batch_size=32, num_epochs=1,
+                     rng=seeds.seed_keys(0, 2), num_seeds=2, eval_fn=eval_fn)
+    last = history[-1]
+    assert {"w_norm", "w_norm_seed0", "w_norm_seed1", "constant"} <= set(last)
+    assert last["w_norm"] == pytest.approx((last["w_norm_seed0"] + last["w_norm_seed1"]) / 2)
+
+
+def test_summarize_reports_each_seed_mean_and_sample_std():
+    out = seeds.summarize({"nll": [90.0, 92.0, 94.0]})
+    assert out == {"nll_seed0": 90.0, "nll_seed1": 92.0, "nll_seed2": 94.0, "nll_mean": 92.0, "nll_std": 2.0}
+    assert seeds.summarize({"x": [np.float32(1.5)]}) == {"x_seed0": 1.5, "x_mean": 1.5, "x_std": 0.0}
+    from_dicts = seeds.summarize([{"acc": 0.9, "model": "vae"}, {"acc": 0.8, "model": "vae"}])
+    assert from_dicts["model"] == "vae" and from_dicts["acc_mean"] == pytest.approx(0.85)
+    assert set(from_dicts) == {"model", "acc_seed0", "acc_seed1", "acc_mean", "acc_std"}
+
+
+def test_seed_keys_are_the_single_run_keys():
+    keys = seeds.seed_keys(3, 2, impl="rbg")
+    assert keys.shape == (2,)
+    for i in range(2):
+        chex.assert_trees_all_equal(jax.random.key_data(keys[i]), jax.random.key_data(jax.random.key(3 + i, impl="rbg")))
+
+
+@pytest.mark.parametrize("num_seeds, error, match", [
+    (0, ValueError, "num_seeds must be >= 1, got 0"),
+    (-2, ValueError, "num_seeds must be >= 1"),
+    (1.5, TypeError, "num_seeds must be a positive integer"),
+    (True, TypeError, "num_seeds must be a positive integer"),
+])
+def test_bad_num_seeds_fails_before_compiling(num_seeds, error, match):
+    def never_called(state, batch, key):
+        raise AssertionError("step_fn traced despite bad arguments")
+
+    with pytest.raises(error, match=match):
+        fit(_seeded_state(2), never_called, _linear_problem(n=64), rng=seeds.seed_keys(0, 2), num_seeds=num_seeds,
+            **KWARGS)
+    with pytest.raises(error, match=match):
+        seeds.seed_keys(0, num_seeds)
+
+
+def test_state_or_keys_without_the_seed_axis_fail_clearly():
+    def never_called(state, batch, key):
+        raise AssertionError("step_fn traced despite bad arguments")
+
+    data = _linear_problem(n=64)
+    with pytest.raises(ValueError, match="leading axis"):
+        fit(_state(), never_called, data, rng=seeds.seed_keys(0, 2), num_seeds=2, **KWARGS)
+    with pytest.raises(ValueError, match="has 3 replicas"):
+        fit(_seeded_state(3), never_called, data, rng=seeds.seed_keys(0, 2), num_seeds=2, **KWARGS)
+    with pytest.raises(ValueError, match="needs rng to be 2 keys"):
+        fit(_seeded_state(2), never_called, data, rng=jax.random.key(0), num_seeds=2, **KWARGS)
