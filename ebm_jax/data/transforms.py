@@ -58,16 +58,22 @@ def uniform_bits16(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     return u.astype(jnp.int32).reshape(shape)
 
 
-def binarize_dynamic(key: jax.Array, x: jax.Array) -> jax.Array:
-    """A fresh Bernoulli sample with probabilities ``x`` (same shape, same dtype).
+def bernoulli16(key: jax.Array, p: jax.Array) -> jax.Array:
+    """Bernoulli samples with probabilities ``p`` as floats of ``p``'s dtype and shape.
 
-    Drawn as ``u < round(65536 x)`` with ``u`` a 16-bit uniform integer
-    (:func:`uniform_bits16`): ``P(x_b = 1)`` is ``x`` to within 2^-17 (exactly 0 and
-    1 at ``x = 0`` and ``x = 1``; MNIST's levels ``k / 255`` are 8-bit), at a
-    quarter of the hashes of ``jax.random.bernoulli``'s 32-bit uniforms.
+    Drawn as ``u < round(65536 p)`` with ``u`` a 16-bit uniform integer
+    (:func:`uniform_bits16`): ``P(1)`` is ``p`` to within 2^-17 (exactly 0 and 1 at
+    ``p = 0`` and ``p = 1``), at a quarter of the hashes of
+    ``jax.random.bernoulli``'s 32-bit uniforms.
     """
-    threshold = jnp.floor(x * 65536.0 + 0.5).astype(jnp.int32)
-    return (uniform_bits16(key, x.shape) < threshold).astype(x.dtype)
+    threshold = jnp.floor(p * 65536.0 + 0.5).astype(jnp.int32)
+    return (uniform_bits16(key, p.shape) < threshold).astype(p.dtype)
+
+
+def binarize_dynamic(key: jax.Array, x: jax.Array) -> jax.Array:
+    """A fresh Bernoulli sample with probabilities ``x`` (same shape, same dtype): :func:`bernoulli16`
+    (MNIST's levels ``k / 255`` are 8-bit, so 16-bit uniforms lose nothing that matters)."""
+    return bernoulli16(key, x)
 
 
 def binarize_fixed(x: np.ndarray, seed: int = FIXED_TEST_SEED) -> np.ndarray:
