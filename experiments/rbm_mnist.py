@@ -1,6 +1,6 @@
 r"""Bernoulli RBM on binarized MNIST trained with CD-1, CD-k and PCD; AIS test log-likelihood.
 
-    python -m experiments.rbm_mnist --workdir runs/rbm_mnist [--config.methods=cd1,cd3,pcd1,cd25 ...]
+    python -m experiments.rbm_mnist --workdir runs/rbm_mnist [--config.methods="('cd1','pcd1')" ...]
 
 Each method trains in ``WORKDIR/<method>`` (checkpoints, metrics.jsonl; rerunning
 resumes). Training uses dynamic binarization (a fresh Bernoulli draw per batch);
@@ -19,68 +19,26 @@ every likelihood is on the *fixed-seed* binarization of the test set
 from __future__ import annotations
 
 import pathlib
-import re
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags, logging
-from ml_collections import config_flags
 
-from ebm_jax import viz
+from ebm_jax import checks, cli, viz
 from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float
+from ebm_jax.eval.samples import sample_energy_statistics
 from ebm_jax.methods import rbm as rbm_method
 from ebm_jax.models import rbm
-from ebm_jax.samplers import SCHEDULES, run_chain
+from ebm_jax.samplers import parse_method, run_chain
 from ebm_jax.train import fit, write_config, write_results
 from ebm_jax.train.optim import make_optimizer
-
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(pathlib.Path(__file__).parent / "configs" / "rbm_mnist.py"), "Experiment config.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed when it holds checkpoints).")
+from experiments.configs import rbm_mnist as rbm_mnist_config
 
 # Salakhutdinov & Murray (2008), Table 2: MNIST, 500 hidden units, AIS estimate of
 # the average test log-probability (nats), trained with CD-T for T = 1, 3, 25.
 SM08_TEST_LL = {"cd1": -125.53, "cd3": -105.50, "cd25": -86.34}
 SM08_TRAIN_LL = {"cd1": -122.86, "cd3": -102.81, "cd25": -83.10}
-
-
-def parse_method(name: str) -> tuple[str, int]:
-    m = re.fullmatch(r"(p?cd)(\d+)", name.strip())
-    if not m:
-        raise ValueError(f"config.methods entries must look like 'cd1', 'cd3', 'pcd1'; got {name!r}")
-    kind, k = m.group(1), int(m.group(2))
-    if k < 1:
-        raise ValueError(f"config.methods: k must be >= 1, got {name!r}")
-    return kind, k
-
-
-def validate_config(config) -> list[str]:
-    methods = [m.strip() for m in config.methods.split(",") if m.strip()]
-    if not methods:
-        raise ValueError("config.methods is empty")
-    for m in methods:
-        parse_method(m)
-    for key in ("num_hidden", "num_epochs", "batch_size", "pcd_num_chains", "ais_num_betas", "ais_num_runs",
-                "long_chain_num", "eval_num_examples", "log_every_steps"):
-        if not isinstance(config[key], int) or config[key] < 1:
-            raise ValueError(f"config.{key} must be a positive integer, got {config[key]!r}")
-    for key in ("long_chain_steps", "eval_chain_steps", "num_train_examples", "num_test_examples",
-                "checkpoint_every_steps"):
-        if not isinstance(config[key], int) or config[key] < 0:
-            raise ValueError(f"config.{key} must be a non-negative integer, got {config[key]!r}")
-    if not config.learning_rate > 0:
-        raise ValueError(f"config.learning_rate must be positive, got {config.learning_rate}")
-    if not isinstance(config.ais_check_hidden, int) or not 0 <= config.ais_check_hidden <= 24:
-        raise ValueError(f"config.ais_check_hidden must be an integer in [0, 24], got {config.ais_check_hidden!r}")
-    if config.ais_check_hidden and (not isinstance(config.ais_check_epochs, int) or config.ais_check_epochs < 1):
-        raise ValueError(f"config.ais_check_epochs must be a positive integer, got {config.ais_check_epochs!r}")
-    if config.ais_schedule not in SCHEDULES:
-        raise ValueError(f"config.ais_schedule must be one of {SCHEDULES}, got {config.ais_schedule!r}")
-    if config.long_chain_steps and config.long_chain_steps % 10:
-        raise ValueError("config.long_chain_steps must be a multiple of 10")
-    return methods
 
 
 def load_data(config):
@@ -91,7 +49,7 @@ def load_data(config):
     rbm.validate_unit_interval(x_train, "training images")
     rbm.validate_binary(x_test, "test images")
     if config.batch_size > len(x_train):
-        raise ValueError(f"config.batch_size ({config.batch_size}) exceeds the training set ({len(x_train)})")
+        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) exceeds the training set ({len(x_train)})")
     return x_train, x_test
 
 
@@ -147,18 +105,46 @@ def ais_check(config, x_train, key, workdir) -> dict:
                    num_epochs=config.ais_check_epochs, rng=kfit, workdir=workdir,
                    log_every_steps=config.log_every_steps, desc=f"ais_check ({H} hidden)")
     exact = rbm.exact_log_partition(state.params)
-    log_z, log_z_std, *_ = rbm.ais_log_partition(kais, state.params, num_betas=config.ais_num_betas,
-                                                 num_runs=config.ais_num_runs, schedule=config.ais_schedule,
-                                                 data=x_train)
-    return {"ais_check_hidden": H, "ais_check_exact_log_z": exact, "ais_check_ais_log_z": log_z,
-            "ais_check_ais_log_z_std": log_z_std, "ais_check_error": log_z - exact}
+    ais = rbm.ais_log_partition(kais, state.params, num_betas=config.ais_num_betas, num_runs=config.ais_num_runs,
+                                schedule=config.ais_schedule, data=x_train)
+    return {"ais_check_hidden": H, "ais_check_exact_log_z": exact, "ais_check_ais_log_z": ais.log_z,
+            "ais_check_ais_log_z_std": ais.log_z_std, "ais_check_error": ais.log_z - exact}
 
 
-def main(argv):
-    del argv
-    config = _CONFIG.value
-    methods = validate_config(config)
-    workdir = pathlib.Path(_WORKDIR.value or "runs/rbm_mnist")
+def evaluate_method(config, method, params, x_train, x_test, train_eval, key, workdir):
+    """AIS log Z, test/train log-likelihood, pseudo-LL and long-chain statistics of one trained RBM.
+
+    Returns ``(numbers, mean images of the long chains' p(v | h) or None)``.
+    """
+    ais = rbm.ais_log_partition(jax.random.fold_in(key, 1), params, num_betas=config.ais_num_betas,
+                                num_runs=config.ais_num_runs, schedule=config.ais_schedule, data=x_train)
+    fe_test = np.asarray(rbm.free_energy(params, jnp.asarray(x_test)))
+    fe_train = np.asarray(rbm.free_energy(params, train_eval))
+    r = {"test_ll": float(-fe_test.mean() - ais.log_z), "train_ll": float(-fe_train.mean() - ais.log_z),
+         "log_z": ais.log_z, "log_z_std": ais.log_z_std,
+         "test_pll": float(jnp.mean(rbm.pseudo_log_likelihood(jax.random.fold_in(key, 2), params,
+                                                              jnp.asarray(x_test)))),
+         "test_ll_anchor": SM08_TEST_LL.get(method, "n/a"), "train_ll_anchor": SM08_TRAIN_LL.get(method, "n/a")}
+    if not config.long_chain_steps:
+        return r, None
+    x0 = jax.random.bernoulli(jax.random.fold_in(key, 3), 0.5,
+                              (config.long_chain_num, x_train.shape[1])).astype(jnp.float32)
+    xs = rbm.sample_gibbs(jax.random.fold_in(key, 4), params, x0, config.long_chain_steps).state.position
+    mean_img = np.asarray(rbm.visible_probs(params, rbm.hidden_probs(params, xs)))
+    stats = sample_energy_statistics(rbm.free_energy(params, xs), fe_test)
+    r.update({"fe_test_mean": stats["e_data_mean"], "fe_longchain_mean": stats["e_samples_mean"],
+              "fe_longchain_minus_test": stats["e_samples_minus_data"],
+              "longchain_frac_below_test_median_fe": stats["frac_below_data_median"],
+              "longchain_mean_pixel": float(np.asarray(xs).mean())})
+    viz.save_image_grid(workdir / f"samples_long_{method}.png", mean_img,
+                        title=f"{method}: p(v|h) after {config.long_chain_steps} Gibbs sweeps from noise")
+    return r, mean_img
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+    """Train every method (resuming), evaluate, write results and figures; returns the results."""
+    rbm_mnist_config.validate(config)
+    workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir, config)
     x_train, x_test = load_data(config)
@@ -169,50 +155,27 @@ def main(argv):
                "anchor_source": "Salakhutdinov & Murray 2008, Table 2 (500 hidden, CD1/CD3/CD25)"}
     if config.ais_check_hidden:
         results.update(ais_check(config, x_train, jax.random.fold_in(key, 1000), workdir / "ais_check"))
-        logging.info("AIS check: exact %.4f, AIS %.4f ± %.4f", results["ais_check_exact_log_z"],
-                     results["ais_check_ais_log_z"], results["ais_check_ais_log_z_std"])
         write_results(workdir, results)
     samples_rows, fe_curves, fe_eval_curves = {}, {}, {}
     train_eval = jnp.asarray(binarize_fixed(x_train[:10000], seed=1))
-    for i, method in enumerate(methods):
+    for i, method in enumerate(config.methods):
         mkey = jax.random.fold_in(key, i)
         state, history, seconds = train_one(config, method, x_train, x_test, mkey, workdir / method)
         p = state.params
-        log_z, log_z_std, *_ = rbm.ais_log_partition(jax.random.fold_in(mkey, 1), p, num_betas=config.ais_num_betas,
-                                                     num_runs=config.ais_num_runs, schedule=config.ais_schedule,
-                                                     data=x_train)
-        fe_test = np.asarray(rbm.free_energy(p, jnp.asarray(x_test)))
-        fe_train = np.asarray(rbm.free_energy(p, train_eval))
-        pll = float(jnp.mean(rbm.pseudo_log_likelihood(jax.random.fold_in(mkey, 2), p, jnp.asarray(x_test))))
-        r = {"test_ll": float(-fe_test.mean() - log_z), "train_ll": float(-fe_train.mean() - log_z),
-             "log_z": log_z, "log_z_std": log_z_std, "test_pll": pll, "train_seconds": seconds,
-             "test_ll_anchor": SM08_TEST_LL.get(method, "n/a"), "train_ll_anchor": SM08_TRAIN_LL.get(method, "n/a")}
-        if config.long_chain_steps:
-            x0 = jax.random.bernoulli(jax.random.fold_in(mkey, 3), 0.5,
-                                      (config.long_chain_num, x_train.shape[1])).astype(jnp.float32)
-            xs = rbm.sample_gibbs(jax.random.fold_in(mkey, 4), p, x0, config.long_chain_steps).state.position
-            mean_img = rbm.visible_probs(p, rbm.hidden_probs(p, xs))
-            fe_long = np.asarray(rbm.free_energy(p, xs))
-            r["fe_test_mean"] = float(fe_test.mean())
-            r["fe_longchain_mean"] = float(fe_long.mean())
-            r["fe_longchain_minus_test"] = float(fe_long.mean() - fe_test.mean())
-            r["longchain_frac_below_test_median_fe"] = float(np.mean(fe_long < np.median(fe_test)))
-            r["longchain_mean_pixel"] = float(np.asarray(xs).mean())
-            samples_rows[method] = np.asarray(mean_img[:20])
-            viz.save_image_grid(workdir / f"samples_long_{method}.png", np.asarray(mean_img),
-                                title=f"{method}: p(v|h) after {config.long_chain_steps} Gibbs sweeps from noise")
+        r, mean_img = evaluate_method(config, method, p, x_train, x_test, train_eval, mkey, workdir)
+        r["train_seconds"] = seconds
+        if mean_img is not None:
+            samples_rows[method] = mean_img[:20]
         viz.save_image_grid(workdir / f"filters_{method}.png", np.asarray(p.W[:, :100].T), normalize=True,
                             title=f"{method}: first 100 filters")
         results.update({f"{method}_{k}": v for k, v in r.items()})
         steps = [h for h in history if "fe_data" in h]
         fe_curves[f"{method} data"] = ([h["step"] for h in steps], [h["fe_data"] for h in steps])
         fe_curves[f"{method} negatives"] = ([h["step"] for h in steps], [h["fe_neg"] for h in steps])
-        evals = [h for h in history if "fe_test" in h]
-        if evals and "fe_chain" in evals[0]:
+        evals = [h for h in history if "fe_chain" in h]
+        if evals:
             fe_eval_curves[f"{method} test data"] = ([h["step"] for h in evals], [h["fe_test"] for h in evals])
             fe_eval_curves[f"{method} chain samples"] = ([h["step"] for h in evals], [h["fe_chain"] for h in evals])
-        logging.info("%s: test LL %.2f (anchor %s), log Z %.2f ± %.3f", method, r["test_ll"],
-                     r["test_ll_anchor"], log_z, log_z_std)
         write_results(workdir, results)
     if samples_rows:
         viz.save_rows(workdir / "samples_long.png", samples_rows,
@@ -223,8 +186,8 @@ def main(argv):
         viz.save_curves(workdir / "free_energy_chains.png", fe_eval_curves, ylabel="mean free energy F(v)",
                         title=f"test data vs {config.eval_chain_steps}-sweep chains from noise (per epoch)")
     write_results(workdir, results)
-    print({k: v for k, v in results.items()})
+    return results
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.main(train_and_evaluate, __file__)

@@ -201,6 +201,13 @@ def test_metric_writer_starts_a_fresh_line_after_a_torn_one(tmp_path, caplog):
     assert writer.read() == [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}]
 
 
+def test_a_garbled_middle_line_is_skipped_with_its_line_number(tmp_path, caplog):
+    (tmp_path / "m.jsonl").write_text('{"step": 1}\n\x00\x00garbage\n[1, 2]\n{"step": 2}\n')
+    with caplog.at_level(logging.WARNING):
+        assert read_jsonl(tmp_path / "m.jsonl") == [{"step": 1}, {"step": 2}]
+    assert "m.jsonl:2:" in caplog.text and "m.jsonl:3:" in caplog.text
+
+
 # --- fit: the caller's state, non-finite states, interrupts, chunk length ------------------------------------
 
 def test_fit_does_not_consume_the_callers_state(tmp_path):
@@ -353,3 +360,11 @@ def test_fault_injection_through_the_command_line(tmp_path, straight):
     # The first 16 steps equal the straight run's: the resume from step 12 redid steps 13-16 identically.
     assert _records(workdir)[:16] == straight[1]
     assert read_jsonl(workdir / "config_changes.jsonl")[0]["changed"] == {"num_epochs": [2, 3]}
+
+    for step_dir in (workdir / "checkpoints").iterdir():  # now damage every checkpoint left
+        if step_dir.name.isdigit():
+            _damage(_largest_file(step_dir), "truncate")
+    broken = run("--config.num_epochs=4", "--allow_config_change=num_epochs")
+    assert broken.returncode == 1
+    assert broken.stderr.strip().splitlines()[-1].startswith("error: no intact checkpoint in ")
+    assert "Traceback" not in broken.stderr and "tensorstore" not in broken.stderr.lower()

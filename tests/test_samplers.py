@@ -175,6 +175,9 @@ def test_generic_ais_matches_a_gaussian_normalizer():
     exact = 0.5 * np.log(2 * np.pi * s ** 2)
     assert abs(res.log_z - exact) < max(0.02, 4 * res.log_z_std), (res.log_z, exact, res.log_z_std)
     assert res.log_weights.shape == (500,) and res.acceptance_rate == 1.0
+    # the schedule in interruptible pieces gives the same weights as one call
+    pieces = ais(jax.random.PRNGKey(0), _gaussian_target(), s, beta_schedule(200, "linear"), 500, chunk_size=7)
+    np.testing.assert_allclose(pieces.log_weights, res.log_weights, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name,want", [("cd1", ("cd", 1)), ("pcd10", ("pcd", 10)), ("cd25", ("cd", 25))])
@@ -263,3 +266,5 @@ def test_beta_schedules_are_valid_and_bad_schedules_rejected():
         beta_schedule(10, "cosine")
     with pytest.raises(ValueError, match="num_runs"):
         ais(jax.random.PRNGKey(0), _gaussian_target(), 2.0, beta_schedule(10), 0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        ais(jax.random.PRNGKey(0), _gaussian_target(), 2.0, beta_schedule(10), 4, chunk_size=0)

@@ -19,7 +19,7 @@ from flax.training import train_state
 
 from ebm_jax import checks
 from ebm_jax.models.energy_mlp import EnergyMLP, energy_fn_of
-from ebm_jax.samplers import ESTIMATORS, cd_k, check_k, pcd, rwmh
+from ebm_jax.samplers import ESTIMATORS, check_k, contrastive_step, rwmh
 
 
 class EBMTrainState(train_state.TrainState):
@@ -57,14 +57,8 @@ def make_train_step(model: EnergyMLP, method: str, k: int, step_size, alpha=0.1)
                         jnp.mean(jnp.square(energy(params, jax.lax.stop_gradient(x_neg)))))
 
     def step_fn(state: EBMTrainState, batch, key):
-        if method == "cd":
-            result = cd_k(key, state.params, batch, energy_fn=energy, algorithm=sampler, k=k)
-            chains = state.chains
-        else:
-            if state.chains is None:
-                raise ValueError("method='pcd' needs persistent chains: create_state(..., chains=(C, D) array)")
-            result = pcd(key, state.params, batch, state.chains, energy_fn=energy, algorithm=sampler, k=k)
-            chains = result.negatives
+        result, chains = contrastive_step(method, key, state.params, batch, state.chains, energy_fn=energy,
+                                          algorithm=sampler, k=k)
         r, rgrads = jax.value_and_grad(reg)(state.params, batch, result.negatives)
         grads = jax.tree.map(jnp.add, result.grads, rgrads)
         finite = jnp.all(jnp.isfinite(result.negatives))

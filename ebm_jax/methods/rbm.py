@@ -24,7 +24,7 @@ from flax import struct
 from ebm_jax import checks
 from ebm_jax.data.transforms import binarize_dynamic
 from ebm_jax.models.rbm import GIBBS, RBMParams, free_energy, init_rbm, validate_binary
-from ebm_jax.samplers import ESTIMATORS, cd_k, check_k, pcd
+from ebm_jax.samplers import ESTIMATORS, check_k, contrastive_step
 
 #: Weight decay applies to ``W`` only (Hinton's guide); biases are not decayed.
 WEIGHT_DECAY_MASK = RBMParams(W=True, b_vis=False, b_hid=False)
@@ -82,14 +82,8 @@ def make_train_step(method: str, k: int, *, binarize: bool = True) -> Callable:
     def step_fn(state: RBMTrainState, batch: jax.Array, key: jax.Array):
         bkey, ckey = jax.random.split(key)
         v = binarize_dynamic(bkey, batch) if binarize else batch
-        if method == "cd":
-            result = cd_k(ckey, state.params, v, energy_fn=free_energy, algorithm=GIBBS, k=k)
-            chains = state.chains
-        else:
-            if state.chains is None:
-                raise ValueError("method='pcd' needs persistent chains: create_state(..., chains=(C, V) array)")
-            result = pcd(ckey, state.params, v, state.chains, energy_fn=free_energy, algorithm=GIBBS, k=k)
-            chains = result.negatives
+        result, chains = contrastive_step(method, ckey, state.params, v, state.chains, energy_fn=free_energy,
+                                          algorithm=GIBBS, k=k)
         updates, opt_state = state.tx.update(result.grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         finite = jnp.all(jnp.isfinite(result.negatives))

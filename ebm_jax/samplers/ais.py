@@ -26,8 +26,8 @@ from ebm_jax import checks
 from ebm_jax.samplers.base import SamplingAlgorithm
 
 SCHEDULES = ("sm08", "linear", "sigmoid")
-#: Largest AIS schedule (one compiled call); Salakhutdinov & Murray used 14,500.
-MAX_NUM_BETAS = 1_000_000
+#: Largest AIS schedule; Salakhutdinov & Murray used 14,500 (it runs in interruptible pieces).
+MAX_NUM_BETAS = 10_000_000
 
 
 class TemperedTarget(NamedTuple):
@@ -102,37 +102,54 @@ def validate_betas(betas) -> np.ndarray:
     return b
 
 
-def ais_log_weights(key: jax.Array, target: TemperedTarget, params, betas: jax.Array, num_runs: int):
-    """The ``(M,)`` AIS log-weights (without ``log Z_0``) and the mean acceptance rate (traceable).
+class AISCarry(NamedTuple):
+    """What one AIS run carries from step to step: the position, the Kahan-compensated log-weight sum
+    and its compensation, and the summed acceptance rate (averaged over runs)."""
 
-    Run ``m`` draws its base sample with ``split(k0, M)[m]`` and step ``t`` uses
-    ``split(fold_in(kscan, t), M)[m]`` where ``k0, kscan = split(key)``.
-    """
-    k0, kscan = jax.random.split(key)
+    position: jax.Array
+    log_w: jax.Array
+    compensation: jax.Array
+    acceptance_sum: jax.Array
+
+
+def ais_init(key: jax.Array, target: TemperedTarget, params, num_runs: int) -> AISCarry:
+    """Draw the ``num_runs`` base samples (run ``m`` with ``split(k0, M)[m]``, ``k0 = split(key)[0]``)."""
+    k0, _ = jax.random.split(key)
     x = jax.vmap(target.sample_base, in_axes=(0, None))(jax.random.split(k0, num_runs), params)
+    zeros = jnp.zeros((num_runs,), jnp.result_type(float))
+    return AISCarry(x, zeros, zeros, jnp.zeros((), zeros.dtype))
+
+
+def ais_steps(key: jax.Array, target: TemperedTarget, params, carry: AISCarry, betas: jax.Array, start=0
+              ) -> AISCarry:
+    """The AIS steps along ``betas`` (``len(betas) - 1`` transitions) from ``carry`` (traceable).
+
+    Step ``t`` (counting from ``start``) uses ``split(fold_in(kscan, t), M)``, ``kscan = split(key)[1]``,
+    so a schedule run in pieces gives the same weights as one call.
+    """
+    _, kscan = jax.random.split(key)
+    num_runs = carry.log_w.shape[0]
     increment = jax.vmap(target.log_weight_increment, in_axes=(None, 0, None, None))
     init = jax.vmap(target.transition.init, in_axes=(0, None))
     step = jax.vmap(target.transition.step, in_axes=(0, 0, None))
-    dtype = jnp.result_type(float)
 
     def body(carry, inp):
-        x, logw, comp, accept = carry
         t, beta_prev, beta = inp
-        y = increment(params, x, beta_prev, beta).astype(dtype) - comp   # Kahan-compensated logw += inc
-        total = logw + y
-        comp = (total - logw) - y
+        y = increment(params, carry.position, beta_prev, beta).astype(carry.log_w.dtype) - carry.compensation
+        total = carry.log_w + y                        # Kahan-compensated log_w += increment
+        compensation = (total - carry.log_w) - y
         keys = jax.random.split(jax.random.fold_in(kscan, t), num_runs)
-        state, info = step(keys, init(x, (params, beta)), (params, beta))
-        return (state.position, total, comp, accept + jnp.mean(info.acceptance_rate)), None
+        state, info = step(keys, init(carry.position, (params, beta)), (params, beta))
+        return AISCarry(state.position, total, compensation,
+                        carry.acceptance_sum + jnp.mean(info.acceptance_rate)), None
 
-    zeros = jnp.zeros((num_runs,), dtype)
-    steps = jnp.arange(betas.shape[0] - 1)
-    (_, logw, _, accept), _ = jax.lax.scan(body, (x, zeros, zeros, jnp.zeros((), dtype)),
-                                           (steps, betas[:-1], betas[1:]))
-    return logw, accept / max(betas.shape[0] - 1, 1)
+    steps = start + jnp.arange(betas.shape[0] - 1)
+    carry, _ = jax.lax.scan(body, carry, (steps, betas[:-1], betas[1:]))
+    return carry
 
 
-_ais_log_weights_jit = jax.jit(ais_log_weights, static_argnames=("target", "num_runs"))
+_ais_init_jit = jax.jit(ais_init, static_argnames=("target", "num_runs"))
+_ais_steps_jit = jax.jit(ais_steps, static_argnames="target")
 
 
 def log_mean_exp_with_std(log_w: np.ndarray) -> tuple[float, float]:
@@ -143,19 +160,26 @@ def log_mean_exp_with_std(log_w: np.ndarray) -> tuple[float, float]:
     return float(m + np.log(r.mean())), float(r.std() / (r.mean() * np.sqrt(len(r))))
 
 
-def ais(key: jax.Array, target: TemperedTarget, params, betas, num_runs: int) -> AISResult:
+def ais(key: jax.Array, target: TemperedTarget, params, betas, num_runs: int, *, chunk_size: int = 2000
+        ) -> AISResult:
     """Estimate ``log Z`` of ``p*_1`` by AIS along ``betas`` with ``num_runs`` parallel runs.
 
+    The schedule runs in compiled pieces of ``chunk_size`` transitions (the same weights as one
+    call): Ctrl-C stops it between pieces, and no single call runs for hours.
+
     Raises:
-      ValueError: a bad schedule or ``num_runs``.
+      ValueError: a bad schedule, ``num_runs`` or ``chunk_size``.
       FloatingPointError: non-finite log-weights (NaN/inf parameters).
     """
     num_runs = checks.positive_int(num_runs, "num_runs")
-    betas = validate_betas(betas)
-    logw, accept = _ais_log_weights_jit(key, target, params, jnp.asarray(betas, jnp.result_type(float)),
-                                        num_runs=num_runs)
-    log_w = np.asarray(jax.device_get(logw), np.float64) + float(target.log_z_base(params))
+    chunk_size = checks.positive_int(chunk_size, "chunk_size")
+    betas = jnp.asarray(validate_betas(betas), jnp.result_type(float))
+    carry = _ais_init_jit(key, target, params, num_runs=num_runs)
+    num_steps = betas.shape[0] - 1
+    for start in range(0, num_steps, chunk_size):
+        carry = _ais_steps_jit(key, target, params, carry, betas[start: start + chunk_size + 1], start)
+    log_w = np.asarray(jax.device_get(carry.log_w), np.float64) + float(target.log_z_base(params))
     if not np.isfinite(log_w).all():
         raise FloatingPointError("AIS log-weights are not finite; check the parameters for NaN/inf")
     log_z, log_z_std = log_mean_exp_with_std(log_w)
-    return AISResult(log_z, log_z_std, log_w, float(accept))
+    return AISResult(log_z, log_z_std, log_w, float(carry.acceptance_sum) / num_steps)

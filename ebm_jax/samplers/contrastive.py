@@ -126,3 +126,17 @@ def pcd(key: jax.Array, params, x_data: jax.Array, chains: jax.Array, *, energy_
     if chains.shape[1:] != x_data.shape[1:]:
         raise ValueError(f"chains {chains.shape} and x_data {x_data.shape} must agree after the leading axis")
     return _estimate(key, params, x_data, chains, energy_fn, algorithm, k)
+
+
+def contrastive_step(method: str, key: jax.Array, params, x_data: jax.Array, chains, *, energy_fn: EnergyFn,
+                     algorithm: SamplingAlgorithm, k: int) -> tuple[ContrastiveResult, Any]:
+    """:func:`cd_k` (``method="cd"``, ``chains`` passed through) or :func:`pcd` (``"pcd"``, the negatives
+    become the new chains): ``(result, chains to store in the train state)``."""
+    if method == "cd":
+        return cd_k(key, params, x_data, energy_fn=energy_fn, algorithm=algorithm, k=k), chains
+    if method != "pcd":
+        raise ValueError(f"method must be one of {ESTIMATORS}, got {method!r}")
+    if chains is None:
+        raise ValueError("method='pcd' needs persistent chains: create the train state with chains=(C, ...) array")
+    result = pcd(key, params, x_data, chains, energy_fn=energy_fn, algorithm=algorithm, k=k)
+    return result, result.negatives

@@ -104,7 +104,8 @@ def _non_finite_error(what: str, checkpointer) -> NonFiniteLossError:
     return NonFiniteLossError(
         what + "; " + (f"the last good checkpoint (step {kept}) is kept in {checkpointer.directory}"
                        if kept is not None else "no checkpoint was written")
-        + ". Lower the learning rate or check the data.")
+        + ". Lower the learning rate or check the data; rerunning this workdir with another learning rate "
+          "needs --allow_config_change=learning_rate (it goes on from that checkpoint), or use a new workdir.")
 
 
 def _keyed_step(step_fn: StepFn, seeded: bool):
@@ -190,8 +191,9 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
       max_steps: stop after this global step (as if interrupted); for tests and
         time-boxed runs.
       max_chunk_seconds: shorten chunks (and so checkpoint more often) so that
-        no compiled call runs much longer than this; the first chunk of a run is
-        at most ``interrupt.PROBE_STEPS`` steps, to time a step. ``None``: no cap.
+        no compiled call runs much longer than this; where chunks are longer than
+        ``2 * interrupt.PROBE_STEPS`` steps, the first chunk of a run is
+        ``interrupt.PROBE_STEPS`` steps long, to time a step. ``None``: no cap.
       num_seeds: ``S`` to train S replicas at once: every leaf of ``state`` has
         a leading axis of S (:func:`ebm_jax.train.seeds.init`), ``rng`` is S keys
         (:func:`ebm_jax.train.seeds.seed_keys`), ``step_fn`` is vmapped, metrics
@@ -247,8 +249,8 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         distributed.barrier("fit: metrics.jsonl truncated")
     step = _global_step(state)
     cap = chunk  # lowered when a chunk runs longer than max_chunk_seconds
-    if max_chunk_seconds:
-        chunk = min(chunk, interrupt.PROBE_STEPS)  # widened once the first chunk tells how long a step takes
+    if max_chunk_seconds and chunk > 2 * interrupt.PROBE_STEPS:  # a long chunk: time a short one first
+        chunk = interrupt.PROBE_STEPS  # (one more compile), then widen it as far as max_chunk_seconds allows
 
     if seeded:  # replica i: the keys of the unseeded run with rng[i]
         keys = jax.vmap(jax.random.split)(rng)

@@ -1,23 +1,30 @@
-"""Config: MLP energy on 2-D toy data trained by CD-k and PCD on random-walk MH chains."""
+"""Config: MLP energy on 2-D toy data trained by CD-k and PCD on random-walk MH chains.
+
+Override any key from the command line, e.g. ``--config.methods="('cd1','pcd10')"``;
+``--config=experiments/configs/ebm_toy2d.py:smoke`` is the seconds-long variant the tests run.
+"""
 
 import ml_collections
 
+from ebm_jax import checks
+from ebm_jax.data.toy2d import TOY2D
+from ebm_jax.samplers import parse_method
 
-def get_config() -> ml_collections.ConfigDict:
+
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.datasets = "rings,two_moons,gaussians"
-    config.methods = "cd1,cd10,pcd10"   # cd<k> / pcd<k>; bare "cd" / "pcd" use config.k
+    config.datasets = ("rings", "two_moons", "gaussians")
+    config.methods = ("cd1", "cd10", "pcd10")   # cd<k> / pcd<k>: k MH steps per update
     config.num_data = 8192
     config.batch_size = 256
     config.num_epochs = 60            # 32 steps per epoch
-    config.learning_rate = 1e-3
+    config.learning_rate = 1e-3       # Adam, b1 = 0.5
     config.hidden = (128, 128)
     config.prior_scale = 0.0          # E += |x|^2 / (2 s^2); 0 disables (a confining prior hides CD's failure)
     config.alpha = 0.01               # energy-magnitude regulariser
-    config.k = 10                     # MH steps per update (CD: from the data batch; PCD: on persistent chains)
     config.step_size = 0.05           # MH proposal std (small: CD's chains stay near the data)
     config.pcd_num_chains = 1024
-    config.snapshot_epochs = "1,5,20"  # the last epoch is always added
+    config.snapshot_epochs = (1, 5, 20)  # landscape snapshots; the last epoch is always added
     config.grid_size = 100
     config.far_distance = 0.3         # grid points this far from every data point count as "far"
     config.offdata_distance = 0.3     # a long-chain sample this far from every data point is "off-data"
@@ -25,4 +32,65 @@ def get_config() -> ml_collections.ConfigDict:
     config.long_chain_num = 1000
     config.seed = 0
     config.log_every_steps = 64
+    if variant == "smoke":
+        config.update(datasets=("rings",), methods=("cd1", "pcd2"), num_data=512, batch_size=128, num_epochs=2,
+                      hidden=(16,), pcd_num_chains=64, snapshot_epochs=(1,), grid_size=20, long_chain_steps=20,
+                      long_chain_num=50, log_every_steps=100)   # fewer steps than log_every_steps, on purpose
+    elif variant is not None:
+        raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config
+
+
+def _method(value, name):
+    parse_method(value, error=lambda message: checks.ConfigError(f"{name}: {message}"))
+    return value
+
+
+RULES = {
+    "datasets": checks.TupleOf(checks.OneOf(*TOY2D)),
+    "methods": checks.TupleOf(_method),
+    "num_data": checks.Int(ge=1),
+    "batch_size": checks.Int(ge=1),
+    "num_epochs": checks.Int(ge=1),
+    "learning_rate": checks.Float(gt=0),
+    "hidden": checks.TupleOf(checks.Int(ge=1)),
+    "prior_scale": checks.Float(ge=0),
+    "alpha": checks.Float(ge=0),
+    "step_size": checks.Float(gt=0),
+    "pcd_num_chains": checks.Int(ge=1),
+    "snapshot_epochs": checks.TupleOf(checks.Int(ge=1), min_len=0),
+    "grid_size": checks.Int(ge=2),
+    "far_distance": checks.Float(gt=0),
+    "offdata_distance": checks.Float(gt=0),
+    "long_chain_steps": checks.Int(ge=0),
+    "long_chain_num": checks.Int(ge=1),
+    "seed": checks.Int(ge=0),
+    "log_every_steps": checks.Int(ge=1),
+}
+
+
+def _unique(config):
+    for key in ("datasets", "methods"):
+        if len(set(config[key])) != len(config[key]):
+            raise checks.ConfigError(f"config.{key} has duplicates: {config[key]}")
+
+
+def _batch_fits(config):
+    if config.batch_size > config.num_data:
+        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) exceeds config.num_data ({config.num_data})")
+
+
+def _snapshots_in_run(config):
+    late = [e for e in config.snapshot_epochs if e > config.num_epochs]
+    if late:
+        raise checks.ConfigError(f"config.snapshot_epochs {late} lie after config.num_epochs ({config.num_epochs})")
+
+
+def validate(config) -> None:
+    """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
+    checks.validate_config(config, RULES, cross_checks=[_unique, _batch_fits, _snapshots_in_run])
+
+
+def snapshot_epochs(config) -> tuple[int, ...]:
+    """The epochs whose landscapes are drawn: ``config.snapshot_epochs`` plus the last one."""
+    return tuple(sorted(set(config.snapshot_epochs) | {config.num_epochs}))
