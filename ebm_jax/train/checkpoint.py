@@ -153,14 +153,12 @@ class Checkpointer:
                 return f"{name} does not match its sha256"
         return None
 
-    def _move_aside(self, step: int) -> pathlib.Path:
-        target = self.directory / f"{step}{CORRUPT_SUFFIX}"
-        i = 1
+    def _aside_path(self, step: int) -> pathlib.Path:
+        """Where a corrupt ``step`` goes: ``<step>.corrupt``, or ``<step>.corrupt-<i>`` if that is taken."""
+        target, i = self.directory / f"{step}{CORRUPT_SUFFIX}", 1
         while target.exists():
             i += 1
             target = self.directory / f"{step}{CORRUPT_SUFFIX}-{i}"
-        if jax.process_index() == 0:
-            os.replace(self.directory / str(step), target)
         return target
 
     def _mismatch(self, step: int, state_like) -> str | None:
@@ -225,14 +223,16 @@ class Checkpointer:
                         "use a new workdir.") from None
                 bad.append((s, f"Orbax could not read it ({_first_line(e, 120)})"))
                 continue
-            if reason == "no digest":
+            if reason == "no digest" and jax.process_index() == 0:
                 log.warning("checkpoint step %d in %s has no digest (written by an older version, or killed "
                             "before the digest); restored unverified", s, self.directory)
+            targets = [self._aside_path(b) for b, _ in bad]  # named by every process before any rename
             _sync("ebm_jax_checkpoint_move_aside")  # every process verified before the renames
-            for b, why in bad:
-                moved = self._move_aside(b)
-                log.warning("checkpoint step %d is corrupt (%s); moved it to %s and resumed from step %d",
-                            b, why, moved.name, s)
+            for (b, why), target in zip(bad, targets):
+                if jax.process_index() == 0:
+                    os.replace(self.directory / str(b), target)
+                    log.warning("checkpoint step %d is corrupt (%s); moved it to %s and resumed from step %d",
+                                b, why, target.name, s)
             if bad:
                 _sync("ebm_jax_checkpoint_moved_aside")
                 self._manager.reload()

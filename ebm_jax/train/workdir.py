@@ -136,7 +136,8 @@ def write_config(workdir: str | os.PathLike, config, *,
                     f"continue this run with the new values, pass --allow_config_change={','.join(refused)} "
                     f"(or set {ALLOW_CONFIG_CHANGE_ENV}); that is safe for keys that only extend training "
                     "or change logging/evaluation")
-            log.warning("%s: continuing the run with changed config keys (%s)", workdir, listed)
+            if is_main_process():
+                log.warning("%s: continuing the run with changed config keys (%s)", workdir, listed)
             record = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       "changed": {k: list(v) for k, v in changed.items()}}
             if is_main_process():
