@@ -75,13 +75,13 @@ def train_one(config, method, x_train, x_test, key, workdir):
     steps = config.num_epochs * (len(x_train) // config.batch_size)
     base_p = jnp.asarray(x_train.mean(0))
     kinit, kchain, kfit, keval = jax.random.split(key, 4)
-    params = rbm.init_rbm(kinit, x_train.shape[1], config.num_hidden, data_mean=base_p)
     tx = make_optimizer("sgd", config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay,
                         decay_mask=rbm_method.WEIGHT_DECAY_MASK, schedule="linear" if config.lr_decay else "constant",
                         total_steps=steps)
     chains = (jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
               if kind == "pcd" else None)
-    state = rbm_method.RBMTrainState.create(params, tx, chains)
+    state = rbm_method.create_state(kinit, tx, num_visible=x_train.shape[1], num_hidden=config.num_hidden,
+                                    data_mean=base_p, chains=chains)
     x_eval = jnp.asarray(x_test[: config.eval_num_examples])
     t0 = time.perf_counter()
     state, history = fit(state, rbm_method.make_train_step(kind, k), jnp.asarray(x_train), batch_size=config.batch_size,
@@ -97,10 +97,9 @@ def ais_check(config, x_train, key, workdir) -> dict:
     H = config.ais_check_hidden
     kinit, kchain, kfit, kais = jax.random.split(key, 4)
     base_p = jnp.asarray(x_train.mean(0))
-    params = rbm.init_rbm(kinit, x_train.shape[1], H, data_mean=base_p)
     chains = jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
-    tx = make_optimizer("sgd", config.learning_rate, momentum=config.momentum)
-    state = rbm_method.RBMTrainState.create(params, tx, chains)
+    state = rbm_method.create_state(kinit, make_optimizer("sgd", config.learning_rate, momentum=config.momentum),
+                                    num_visible=x_train.shape[1], num_hidden=H, data_mean=base_p, chains=chains)
     state, _ = fit(state, rbm_method.make_train_step("pcd", 1), jnp.asarray(x_train), batch_size=config.batch_size,
                    num_epochs=config.ais_check_epochs, rng=kfit, workdir=workdir,
                    log_every_steps=config.log_every_steps, desc=f"ais_check ({H} hidden)")

@@ -148,15 +148,15 @@ def sample_chains(algorithm: SamplingAlgorithm, key: jax.Array, x0, params, num_
     every = num_steps // num_saved if num_saved else num_steps
     state, info_sum, snaps, done = x0, None, [], 0
     for _ in range(max(num_saved, 1)):
-        segment_end = done + every
-        while done < segment_end or (done == 0 and num_steps == 0):
-            n = min(chunk_steps, segment_end - done)
+        remaining = every
+        while True:  # at least one call, so that a 0-step chain still returns a state
+            n = min(chunk_steps, remaining)
             out = _run_chain_jit(algorithm, key, state, params, n, start=done)
             check_finite(out.state.position)
             weighted = jax.tree.map(lambda a: a * n, out.info)
             info_sum = weighted if info_sum is None else jax.tree.map(jnp.add, info_sum, weighted)
-            state, done = out.state, done + n
-            if num_steps == 0:
+            state, done, remaining = out.state, done + n, remaining - n
+            if remaining == 0:
                 break
         if num_saved:
             snaps.append(state.position)

@@ -11,6 +11,7 @@ from ebm_jax import checks
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.num_seeds = 1               # S > 1: train S replicas at once (vmap), results per seed + mean/std
     config.num_train = 1000            # (x, y) pairs, x ~ U(0, 1)
     config.num_heldout = 1000
     config.noise_std = 0.05
@@ -34,6 +35,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "num_seeds": checks.Int(ge=1),
     "num_train": checks.Int(ge=1),
     "num_heldout": checks.Int(ge=1),
     "noise_std": checks.Float(ge=0),
