@@ -63,11 +63,12 @@ def train_run(config, method_name: str, data, key, workdir: pathlib.Path, snaps)
 
     @jax.jit
     def eval_arrays(params, chains):
-        """Energies on the grid and the data; the negatives and their chains' mean MH acceptance."""
+        """Energies on the grid and the data; the negatives the next update would draw (k MH steps from
+        a data batch for CD, from the persistent chains for PCD), their energy and mean MH acceptance."""
         start = chains if chains is not None else data_j[: config.batch_size]
         out = run_chain(sampler, kneg, start, params, k)
-        neg = chains if chains is not None else out.state.position
-        return energy(params, grid_j), energy(params, data_j), neg, energy(params, neg), jnp.mean(
+        neg = out.state.position
+        return energy(params, grid_j), energy(params, data_j), neg, out.state.energy, jnp.mean(
             out.info.acceptance_rate)
 
     def evaluate(state) -> tuple[dict, np.ndarray, np.ndarray]:
