@@ -10,6 +10,9 @@ r"""LISTA vs ISTA vs FISTA on held-out MNIST digits (Gregor & LeCun, 2010).
    before training it is exactly T ISTA steps) for each objective: ``supervised``
    (regress z*, the paper's setting) and ``unsupervised`` (minimise the lasso energy),
    each in ``WORKDIR/<objective>_T<T>`` (checkpoints, resume).
+   ("tied" part). The "layerwise" part grows one network of ``layerwise.num_layers``
+   untied layers with support selection layer by layer, then fine-tunes it jointly
+   (``WORKDIR/layerwise``); each prefix of it is the T-layer network (keys ``layerwise/T<t>/...``).
 4. On held-out digits: the code prediction error ``Σ‖z − z*‖² / Σ‖z*‖²`` and the
    relative energy gap ``(ΣE(z) − ΣF)/ΣF`` of ISTA and FISTA after every iteration
    (1..max_iters) and of each LISTA; the equivalence "LISTA with T layers reaches the
@@ -38,10 +41,10 @@ import numpy as np  # noqa: E402
 from ebm_jax import cli  # noqa: E402
 from ebm_jax.data import load_mnist, to_float  # noqa: E402
 from ebm_jax.methods.dictionary import learn_dictionary  # noqa: E402
-from ebm_jax.methods.lista import train_lista  # noqa: E402
+from ebm_jax.methods.lista import train_layerwise, train_lista  # noqa: E402
 from ebm_jax.sparse import fista, lasso_objective, working_set_lasso  # noqa: E402
 from ebm_jax.sparse.evaluation import code_error, first_reaching, relative_energy_gap, solver_curves  # noqa: E402
-from ebm_jax.sparse.lista import make_lista  # noqa: E402
+from ebm_jax.sparse.lista import make_context, make_lista, support_counts, unrolled_apply  # noqa: E402
 from ebm_jax.train import write_config, write_results  # noqa: E402
 from experiments.configs import lista as lista_config  # noqa: E402
 
@@ -70,7 +73,7 @@ def optimal_codes(config, workdir: pathlib.Path, xtr, xte):
     return D, train, test
 
 
-def write_figure(path, config, curves, lista):
+def write_figure(path, config, curves, lista, layerwise=None):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     its = np.arange(1, config.max_iters + 1)
     for ax, metric, label in ((axes[0], "code_error", "code prediction error  Σ|z-z*|²/Σ|z*|²"),
@@ -81,6 +84,9 @@ def write_figure(path, config, curves, lista):
             Ts = sorted(lista[obj])
             ax.plot(Ts, [max(lista[obj][T][metric], 1e-12) for T in Ts], marker=marker, ls=":",
                     label=f"LISTA ({obj}, {'tied' if config.tied else 'untied'})")
+        if layerwise:
+            ax.plot(np.arange(1, len(layerwise) + 1), [max(r[metric], 1e-12) for r in layerwise], "^-",
+                    label=f"LISTA {config.layerwise.kind} + support selection, layer-wise")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("iterations (ISTA/FISTA) or layers T (LISTA)")
@@ -91,6 +97,42 @@ def write_figure(path, config, curves, lista):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def match_row(curves, errors: dict, T: int, max_iters: int) -> dict:
+    """ISTA/FISTA errors after T iterations and the iterations they need to reach ``errors``."""
+    row = {"ista_code_error_same_iters": float(curves["ISTA"]["code_error"][min(T, max_iters) - 1]),
+           "fista_code_error_same_iters": float(curves["FISTA"]["code_error"][min(T, max_iters) - 1])}
+    for name in ("ISTA", "FISTA"):
+        for metric in ("code_error", "rel_energy"):
+            k = first_reaching(curves[name][metric], errors[metric])
+            row[f"{name.lower()}_iters_to_match_{metric}"] = k if k is not None else f">{max_iters}"
+    return row
+
+
+def train_layerwise_part(config, wd, D, xtr, ztr, xte, zte, F, curves, results):
+    """One deep untied LISTA with support selection, grown layer by layer; per-layer held-out numbers."""
+    cfg = config.layerwise
+    ctx = make_context(D, config.lam, cfg.kind)
+    num_pass = support_counts(cfg.num_layers, D.shape[1], cfg.support_percent, cfg.support_max_percent)
+    t0 = time.time()
+    params, _ = train_layerwise(ctx, xtr, ztr, cfg.num_layers, num_pass=num_pass, layer_epochs=cfg.layer_epochs,
+                                finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
+                                learning_rate=cfg.learning_rate, finetune_lr=cfg.finetune_lr,
+                                finetune_loss=cfg.finetune_loss, seed=config.seed, workdir=wd / "layerwise")
+    results["layerwise/train_seconds"] = time.time() - t0
+    _, zs = unrolled_apply(ctx, params, xte, num_pass, return_all=True)
+    rows = []
+    for t in range(cfg.num_layers):
+        errors = {"code_error": code_error(zs[t], zte), "rel_energy": relative_energy_gap(xte, D, zs[t], config.lam, F)}
+        rows.append(errors)
+        for key, v in {**errors, **match_row(curves, errors, t + 1, config.max_iters)}.items():
+            results[f"layerwise/T{t + 1}/{key}"] = v
+    errs = [r["code_error"] for r in rows]
+    results["layerwise/improves_every_layer"] = int(all(b < a for a, b in zip(errs, errs[1:])))
+    results["layerwise/support_pass_counts"] = ",".join(map(str, num_pass))
+    results["layerwise/target_code_error_T16"] = 0.01
+    return rows
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -111,8 +153,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
                "paper_ista_iters_per_lista_layer_approx": PAPER_RATIO}
 
     curves = solver_curves(xte, D, lam, zte, config.max_iters)
-    lista = {o: {} for o in config.objectives}
-    for obj in config.objectives:
+    lista = {o: {} for o in config.objectives} if "tied" in config.parts else {}
+    for obj in lista:
         for T in config.layers:
             module, params = make_lista(D, lam, T, tied=config.tied)
             t1 = time.time()
@@ -122,15 +164,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
             z = module.apply({"params": fit.params}, xte)
             lista[obj][T] = {"code_error": code_error(z, zte), "rel_energy": relative_energy_gap(xte, D, z, lam, F)}
             row = {**lista[obj][T], "train_seconds": time.time() - t1,
-                   "ista_code_error_same_iters": float(curves["ISTA"]["code_error"][min(T, config.max_iters) - 1]),
-                   "fista_code_error_same_iters": float(curves["FISTA"]["code_error"][min(T, config.max_iters) - 1])}
-            for name in ("ISTA", "FISTA"):
-                for metric in ("code_error", "rel_energy"):
-                    k = first_reaching(curves[name][metric], lista[obj][T][metric])
-                    row[f"{name.lower()}_iters_to_match_{metric}"] = k if k is not None else f">{config.max_iters}"
+                   **match_row(curves, lista[obj][T], T, config.max_iters)}
             for key, v in row.items():
                 results[f"{obj}/T{T}/{key}"] = v
-    write_figure(wd / "lista_vs_ista.png", config, curves, lista)
+    layerwise = None
+    if "layerwise" in config.parts:
+        layerwise = train_layerwise_part(config, wd, D, xtr, ztr, xte, zte, F, curves, results)
+    write_figure(wd / "lista_vs_ista.png", config, curves, lista, layerwise)
     write_results(wd, results)
     return results
 

@@ -36,6 +36,8 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
                                         "--config.compare_with_ae=False"]),
     "sparse_coding": ("sparse_coding", []),
     "lista": ("lista", []),
+    "lista_layerwise": ("lista", ["--config.parts=('layerwise',)"]),
+    "lista_synthetic": ("lista_synthetic", []),
     "rbm_mnist": ("rbm_mnist", []),
     "rbm_mnist_long": ("rbm_mnist", ["--config.num_epochs=100", "--config.momentum=0.9"]),
     "ebm_toy2d": ("ebm_toy2d", []),

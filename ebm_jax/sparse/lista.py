@@ -21,7 +21,7 @@ Training objectives (mean over the batch):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -110,3 +110,128 @@ def lista_loss(module: LISTA, params, x, z_star=None, *, objective: str = "super
 def lista_apply_all(module: LISTA, params, x):
     """Every layer's codes, (T, batch, k) (jitted)."""
     return jax.jit(lambda p, v: module.apply({"params": p}, v, return_all=True)[1])(params, x)
+
+
+# ----------------------------------------------------------------------------
+# Unrolled LISTA with one parameter set per layer: untied LISTA and ALISTA,
+# both with support selection (Chen et al. 2018; Liu et al. 2019).
+# ----------------------------------------------------------------------------
+#
+# Parameters are a tuple of per-layer dicts, so that a T-layer network is the
+# prefix of a deeper one (layer-wise training grows it one layer at a time).
+#
+# * ``"untied"``: layer 1 is ``z_1 = h_1(x W_e)`` (its own W_e (n, k)), layer t > 1 is
+#   ``z_t = h_t(b + z_{t−1} S_t)`` with the fixed ``b = x·ηD`` and its own S_t (k, k);
+#   every layer has a per-atom threshold θ_t (k,); the ISTA
+#   initialisation (W_e = ηD, S = I − ηDᵀD, θ = λη) makes the untrained network
+#   T ISTA steps exactly.
+# * ``"alista"``: layer t is ``z_t = h_t(z_{t−1} + γ_t (x − z_{t−1} Dᵀ) W)`` with the
+#   analytic W of :func:`analytic_weights` and two learned scalars (γ_t, θ_t).
+#
+# ``h_t`` is the soft threshold with support selection: the ``num_pass[t]``
+# entries of largest magnitude per example (if above θ) pass unchanged instead of
+# being shrunk (LISTA-CPSS's ``η^ss``).
+
+KINDS = ("untied", "alista")
+
+
+def support_select(v, theta, num_pass: int, *, nonneg: bool = False):
+    r"""Soft threshold ``S_θ(v)`` except the ``num_pass`` largest-magnitude entries of each row, kept as ``v``.
+
+    v (batch, k); θ broadcasts against v. An entry passes unchanged when it is
+    among the row's ``num_pass`` largest |v| (largest v if ``nonneg``) and
+    exceeds θ in magnitude; ``num_pass = 0`` is the plain soft threshold.
+    """
+    shrunk = soft_threshold(v, theta, nonneg=nonneg)
+    if num_pass <= 0:
+        return shrunk
+    mag = v if nonneg else jnp.abs(v)
+    kth = jax.lax.top_k(jax.lax.stop_gradient(mag), num_pass)[0][..., -1:]
+    keep = (mag >= kth) & (mag > theta)
+    return jnp.where(keep, v, shrunk)
+
+
+def support_counts(num_layers: int, k: int, percent_per_layer: float, max_percent: float) -> tuple[int, ...]:
+    """Entries that bypass the threshold at each layer: ``⌊min(p·t, p_max)·k/100⌋`` for t = 1..T."""
+    return tuple(int(min(percent_per_layer * t, max_percent) * k / 100.0) for t in range(1, num_layers + 1))
+
+
+def analytic_weights(D) -> jax.Array:
+    r"""ALISTA's W (n, k): ``argmin ‖WᵀD‖_F`` subject to ``diag(WᵀD) = 1`` (columns decouple).
+
+    Column i minimises ``wᵀ(DDᵀ)w`` subject to ``d_iᵀw = 1``:
+    ``w_i = M⁺d_i / (d_iᵀM⁺d_i)`` with ``M = DDᵀ`` (pseudo-inverse where D has fewer atoms than rows).
+    """
+    D = checks.float_array(D, "D", ndim=2)
+    validation.check_nonzero_dictionary(D)
+    Minv = jnp.linalg.pinv(D @ D.T, hermitian=True)
+    W = Minv @ D
+    return W / jnp.sum(D * W, axis=0, keepdims=True)
+
+
+class UnrolledContext(NamedTuple):
+    """The fixed (not learned) arrays of an unrolled LISTA: D (n, k), W_e or W (n, k), the ISTA step."""
+
+    kind: str
+    D: jax.Array
+    W: jax.Array          # "untied": W_e = ηD; "alista": the analytic W
+    step: jax.Array       # ISTA step η = 1/L ("untied") or the initial γ ("alista")
+    lam: float
+    nonneg: bool = False
+
+
+def make_context(D, lam, kind: str = "untied", *, nonneg: bool = False) -> UnrolledContext:
+    """Validated :class:`UnrolledContext` for ``kind`` in :data:`KINDS` on D (n, k) with penalty λ."""
+    checks.one_of(kind, "kind", KINDS)
+    D = checks.float_array(D, "D", ndim=2)
+    validation.check_nonzero_dictionary(D)
+    lam = checks.nonnegative_float(lam, "lam")
+    if kind == "untied":
+        step = 1.0 / lipschitz_constant(D)
+        W = ista_operators(D, step)[0]
+    else:
+        W = analytic_weights(D)
+        # γ₀ = 1/‖WᵀD‖₂, the analogue of ISTA's 1/L for the operator z ↦ z DᵀW
+        step = 1.0 / jnp.linalg.norm(W.T @ D, ord=2)
+    return UnrolledContext(kind, D, W, jnp.asarray(step, D.dtype), lam, bool(nonneg))
+
+
+def init_layer(ctx: UnrolledContext, first: bool = False) -> dict:
+    """One layer's ISTA initial parameters ("untied": the first layer holds W_e, the others S)."""
+    dtype = ctx.D.dtype
+    if ctx.kind == "untied":
+        k = ctx.D.shape[1]
+        theta = jnp.full((k,), ctx.lam * ctx.step, dtype)
+        return {"W_e": ctx.W, "theta": theta} if first else {"S": ista_operators(ctx.D, ctx.step)[1], "theta": theta}
+    return {"gamma": jnp.asarray(ctx.step, dtype), "theta": jnp.asarray(ctx.lam * ctx.step, dtype)}
+
+
+def layer_input(ctx: UnrolledContext, x):
+    """What layers 2..T read from x: ``b = x·ηD`` ("untied"; fixed, so that ISTA's S keeps z* a fixed point
+    whatever the first layer learned), x itself ("alista")."""
+    return x @ ctx.W if ctx.kind == "untied" else x
+
+
+def apply_layer(ctx: UnrolledContext, p: dict, inp, z, num_pass: int, first: bool = False):
+    """One layer: codes z (batch, k) -> next codes.
+
+    ``inp`` is x for the first layer and :func:`layer_input` for the others
+    ("alista": always x); the first layer starts from z = 0.
+    """
+    if ctx.kind == "untied":
+        v = inp @ p["W_e"] if first else inp + z @ p["S"]
+    else:
+        v = inp @ (p["gamma"] * ctx.W) if first else z + p["gamma"] * ((inp - z @ ctx.D.T) @ ctx.W)
+    return support_select(v, p["theta"], num_pass, nonneg=ctx.nonneg)
+
+
+def unrolled_apply(ctx: UnrolledContext, params, x, num_pass=None, *, return_all: bool = False):
+    """T = len(params) layers from z = 0: x (batch, n) -> z_T (batch, k) (and every layer, (T, batch, k))."""
+    num_pass = num_pass if num_pass is not None else (0,) * len(params)
+    z = apply_layer(ctx, params[0], x, None, num_pass[0], first=True)
+    zs = [z]
+    inp = layer_input(ctx, x)
+    for t in range(1, len(params)):
+        z = apply_layer(ctx, params[t], inp, z, num_pass[t])
+        zs.append(z)
+    return (z, jnp.stack(zs)) if return_all else z

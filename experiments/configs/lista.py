@@ -21,19 +21,35 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.target_tol = 2e-6            # relative duality gap of z* (float32 certifies ~1e-6 at best)
     config.working_set_size = 64        # of the working-set solver for z* (> largest support)
     config.zstar_solver = "working_set"  # "working_set" | "fista" (FISTA + polish: compiles faster, for smoke runs)
-    # LISTA
+    config.parts = ("tied", "layerwise")  # which LISTAs to train (see experiments/lista.py)
+    # "tied": one LISTA per depth T in `layers`, trained end to end (Gregor & LeCun)
     config.layers = (1, 2, 5, 10, 20)
     config.tied = True                  # shared (S, theta) across layers, as in the paper's LISTA
     config.objectives = ("supervised", "unsupervised")
     config.num_epochs = 60
     config.batch_size = 128
     config.learning_rate = 1e-3
+    # "layerwise": one network of num_layers untied layers with support selection, grown layer by
+    # layer (each trained on the frozen prefix's codes), then fine-tuned jointly; every prefix is a
+    # T-layer LISTA (Chen et al. 2018's layer-wise training and support selection)
+    config.layerwise = ml_collections.ConfigDict()
+    config.layerwise.kind = "untied"
+    config.layerwise.num_layers = 16
+    config.layerwise.support_percent = 1.0      # min(p·t, p_max) % of the atoms pass the threshold unshrunk
+    config.layerwise.support_max_percent = 8.0
+    config.layerwise.layer_epochs = 4
+    config.layerwise.finetune_epochs = 2
+    config.layerwise.batch_size = 128
+    config.layerwise.learning_rate = 2e-3
+    config.layerwise.finetune_lr = 1e-4
+    config.layerwise.finetune_loss = "all_layers_db"
     # ISTA / FISTA curves
     config.max_iters = 1000
     if variant == "smoke":
         config.update(num_train=256, num_test=64, num_atoms=32, dict_epochs=1, dict_batch_size=64, layers=(1, 2),
                       objectives=("supervised",), num_epochs=2, batch_size=32, max_iters=20,
                       zstar_solver="fista")
+        config.layerwise.update(num_layers=2, layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=4.0)
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config
@@ -50,6 +66,7 @@ RULES = {
     "target_tol": checks.Float(gt=0),
     "working_set_size": checks.Int(ge=1),
     "zstar_solver": checks.OneOf("working_set", "fista"),
+    "parts": checks.TupleOf(checks.OneOf("tied", "layerwise")),
     "layers": checks.TupleOf(checks.Int(ge=1)),
     "tied": checks.Bool(),
     "objectives": checks.TupleOf(checks.OneOf("supervised", "unsupervised")),
@@ -57,13 +74,24 @@ RULES = {
     "batch_size": checks.Int(ge=1),
     "learning_rate": checks.Float(gt=0),
     "max_iters": checks.Int(ge=1),
+    "layerwise.kind": checks.OneOf("untied", "alista"),
+    "layerwise.num_layers": checks.Int(ge=1),
+    "layerwise.support_percent": checks.Float(ge=0, le=100),
+    "layerwise.support_max_percent": checks.Float(ge=0, le=100),
+    "layerwise.layer_epochs": checks.Int(ge=1),
+    "layerwise.finetune_epochs": checks.Int(ge=0),
+    "layerwise.batch_size": checks.Int(ge=1),
+    "layerwise.learning_rate": checks.Float(gt=0),
+    "layerwise.finetune_lr": checks.Float(gt=0),
+    "layerwise.finetune_loss": checks.OneOf("last", "all_layers_db"),
 }
 
 
 def _batches_fit(config):
-    for key in ("batch_size", "dict_batch_size"):
-        if config[key] > config.num_train:
-            raise checks.ConfigError(f"config.{key} ({config[key]}) is larger than config.num_train ({config.num_train})")
+    for key, value in (("batch_size", config.batch_size), ("dict_batch_size", config.dict_batch_size),
+                       ("layerwise.batch_size", config.layerwise.batch_size)):
+        if value > config.num_train:
+            raise checks.ConfigError(f"config.{key} ({value}) is larger than config.num_train ({config.num_train})")
     if config.num_atoms > 784 * 4:
         raise checks.ConfigError(f"config.num_atoms ({config.num_atoms}) is unreasonably large for 784-pixel digits")
 
