@@ -80,7 +80,7 @@ def plot(workdir: pathlib.Path, config, table: dict, maps: dict) -> None:
         ax.set_xlabel("dim(z)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    axes[1].set_yscale("symlog", linthresh=1e-3)
+    axes[1].set_yscale("log")
     fig.suptitle("Collapse: an unregularized latent with dim(z) ≥ 2 makes F flat (≈ 0 everywhere); "
                  "mean ± std over seeds", fontsize=10)
     fig.tight_layout()

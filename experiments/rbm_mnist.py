@@ -14,6 +14,12 @@ every likelihood is on the *fixed-seed* binarization of the test set
     filters_<m>.png      the first 100 hidden units' weights
     samples_long.png     10,000-sweep Gibbs chains from noise, one row block per method
     free_energy.png      mean free energy of data vs negative / long-chain samples over training
+
+``--config.num_seeds=S`` trains seeds ``seed .. seed + S - 1`` of each method
+together (one vmapped program, :mod:`ebm_jax.train.seeds`); seed ``s`` uses
+the keys of the single run with ``--config.seed=s``. Every number of a method
+is then reported as ``<method>_<name>_seed<i>``, ``_mean`` and ``_std``
+(figures: the first seed).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from ebm_jax.eval.samples import sample_energy_statistics
 from ebm_jax.methods import rbm as rbm_method
 from ebm_jax.models import rbm
 from ebm_jax.samplers import parse_method, run_chain
-from ebm_jax.train import fit, write_config, write_results
+from ebm_jax.train import fit, seeds, write_config, write_results
 from ebm_jax.train.optim import make_optimizer
 from experiments.configs import rbm_mnist as rbm_mnist_config
 
@@ -70,26 +76,40 @@ def make_eval_fn(config, x_eval, base_p, key):
     return lambda state: evaluate(state.params)
 
 
-def train_one(config, method, x_train, x_test, key, workdir):
+def train_one(config, method, x_train, x_test, keys, workdir):
+    """Train one RBM per key (one vmapped program when there are several); returns
+    ``([params of each seed], history, seconds)``."""
     kind, k = parse_method(method)
     steps = config.num_epochs * (len(x_train) // config.batch_size)
     base_p = jnp.asarray(x_train.mean(0))
-    kinit, kchain, kfit, keval = jax.random.split(key, 4)
     tx = make_optimizer("sgd", config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay,
                         decay_mask=rbm_method.WEIGHT_DECAY_MASK, schedule="linear" if config.lr_decay else "constant",
                         total_steps=steps)
-    chains = (jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
-              if kind == "pcd" else None)
-    state = rbm_method.create_state(kinit, tx, num_visible=x_train.shape[1], num_hidden=config.num_hidden,
-                                    data_mean=base_p, chains=chains)
     x_eval = jnp.asarray(x_test[: config.eval_num_examples])
+    states, rngs, eval_fns = [], [], []
+    for key in keys:
+        kinit, kchain, kfit, keval = jax.random.split(key, 4)
+        chains = (jax.random.bernoulli(kchain, base_p, (config.pcd_num_chains, x_train.shape[1])).astype(jnp.float32)
+                  if kind == "pcd" else None)
+        states.append(rbm_method.create_state(kinit, tx, num_visible=x_train.shape[1], num_hidden=config.num_hidden,
+                                              data_mean=base_p, chains=chains))
+        rngs.append(kfit)
+        eval_fns.append(make_eval_fn(config, x_eval, base_p, keval))
+    if len(keys) == 1:
+        state, rng, eval_fn, num_seeds = states[0], rngs[0], eval_fns[0], None
+    else:
+        state, rng, num_seeds = seeds.stack(states), jnp.stack(rngs), len(keys)
+
+        def eval_fn(state):  # one value per seed
+            per_seed = [f(seeds.unstack(state, i)) for i, f in enumerate(eval_fns)]
+            return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
     t0 = time.perf_counter()
     state, history = fit(state, rbm_method.make_train_step(kind, k), jnp.asarray(x_train), batch_size=config.batch_size,
-                         num_epochs=config.num_epochs, rng=kfit, workdir=workdir,
+                         num_epochs=config.num_epochs, rng=rng, workdir=workdir,
                          checkpoint_every_steps=config.checkpoint_every_steps or None,
-                         log_every_steps=config.log_every_steps, eval_fn=make_eval_fn(config, x_eval, base_p, keval),
-                         desc=method)
-    return state, history, time.perf_counter() - t0
+                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=method, num_seeds=num_seeds)
+    params = [state.params] if num_seeds is None else [seeds.unstack(state.params, i) for i in range(num_seeds)]
+    return params, history, time.perf_counter() - t0
 
 
 def ais_check(config, x_train, key, workdir) -> dict:
@@ -110,7 +130,7 @@ def ais_check(config, x_train, key, workdir) -> dict:
             "ais_check_ais_log_z_std": ais.log_z_std, "ais_check_error": ais.log_z - exact}
 
 
-def evaluate_method(config, method, params, x_train, x_test, train_eval, key, workdir):
+def evaluate_method(config, method, params, x_train, x_test, train_eval, key, workdir, figures=True):
     """AIS log Z, test/train log-likelihood, pseudo-LL and long-chain statistics of one trained RBM.
 
     Returns ``(numbers, mean images of the long chains' p(v | h) or None)``.
@@ -135,8 +155,9 @@ def evaluate_method(config, method, params, x_train, x_test, train_eval, key, wo
               "fe_longchain_minus_test": stats["e_samples_minus_data"],
               "longchain_frac_below_test_median_fe": stats["frac_below_data_median"],
               "longchain_mean_pixel": float(np.asarray(xs).mean())})
-    viz.save_image_grid(workdir / f"samples_long_{method}.png", mean_img,
-                        title=f"{method}: p(v|h) after {config.long_chain_steps} Gibbs sweeps from noise")
+    if figures:
+        viz.save_image_grid(workdir / f"samples_long_{method}.png", mean_img,
+                            title=f"{method}: p(v|h) after {config.long_chain_steps} Gibbs sweeps from noise")
     return r, mean_img
 
 
@@ -157,11 +178,20 @@ def train_and_evaluate(config, workdir: str) -> dict:
         write_results(workdir, results)
     samples_rows, fe_curves, fe_eval_curves = {}, {}, {}
     train_eval = jnp.asarray(binarize_fixed(x_train[:10000], seed=1))
+    results["num_seeds"] = config.num_seeds
+    # Seed s of method i: the keys of the single run with --config.seed=s (seeds seed .. seed + num_seeds - 1).
+    seed_keys = [key] + [jax.random.PRNGKey(config.seed + s) for s in range(1, config.num_seeds)]
     for i, method in enumerate(config.methods):
-        mkey = jax.random.fold_in(key, i)
-        state, history, seconds = train_one(config, method, x_train, x_test, mkey, workdir / method)
-        p = state.params
-        r, mean_img = evaluate_method(config, method, p, x_train, x_test, train_eval, mkey, workdir)
+        mkeys = [jax.random.fold_in(k, i) for k in seed_keys]
+        all_params, history, seconds = train_one(config, method, x_train, x_test, mkeys, workdir / method)
+        per_seed = [evaluate_method(config, method, p, x_train, x_test, train_eval, mk, workdir, figures=s == 0)
+                    for s, (p, mk) in enumerate(zip(all_params, mkeys))]
+        p, mean_img = all_params[0], per_seed[0][1]
+        r = dict(per_seed[0][0])
+        if config.num_seeds > 1:
+            anchors = {name: r[name] for name in ("test_ll_anchor", "train_ll_anchor")}
+            r = {**seeds.summarize([{k: v for k, v in numbers.items() if k not in anchors}
+                                    for numbers, _ in per_seed]), **anchors}
         r["train_seconds"] = seconds
         if mean_img is not None:
             samples_rows[method] = mean_img[:20]

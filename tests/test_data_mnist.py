@@ -160,3 +160,21 @@ def test_tfds_without_tensorflow_gives_a_clear_reason(tmp_path, monkeypatch):
     with pytest.raises(mnist.MnistUnavailableError, match=r"needs tensorflow .*ebm_jax\[tfds\]"):
         mnist.load_mnist("test", source="tfds", tfds_data_dir=tmp_path / "tfds")
     assert not (tmp_path / "tfds").exists()
+
+
+def test_binarize_dynamic_draws_bernoulli_of_every_mnist_level():
+    """16-bit draws: P(1) = round(65536 p) / 65536 is p to within 2^-17; exact at 0 and 1; any key impl."""
+    import jax
+
+    levels = np.arange(256, dtype=np.float32) / 255.0
+    p = np.tile(levels, (400, 1))  # 400 draws of each of MNIST's 256 levels, an even and odd total below
+    freq = np.mean([np.asarray(transforms.binarize_dynamic(jax.random.key(s), p)).mean(0) for s in range(10)], axis=0)
+    sd = np.sqrt(levels * (1 - levels) / 4000)
+    assert np.all(np.abs(freq - levels) <= 5 * sd + 1e-6), np.abs(freq - levels).max()
+    assert freq[0] == 0.0 and freq[-1] == 1.0
+    odd = np.full((3, 5), 0.5, np.float32)
+    for key in (jax.random.key(0), jax.random.PRNGKey(0), jax.random.key(0, impl="rbg")):
+        b = np.asarray(transforms.binarize_dynamic(key, odd))
+        assert b.shape == odd.shape and b.dtype == np.float32 and set(np.unique(b)) <= {0.0, 1.0}
+    u = np.asarray(transforms.uniform_bits16(jax.random.key(3), (1001,)))
+    assert u.min() >= 0 and u.max() < 65536 and abs(u.mean() / 65535 - 0.5) < 0.03

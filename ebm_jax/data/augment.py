@@ -97,6 +97,14 @@ def _output_grid(h: int, w: int):
 def bilinear_resample(images: jax.Array, src_y: jax.Array, src_x: jax.Array) -> jax.Array:
     """Bilinear sample ``images`` at source pixel coordinates, zero outside.
 
+    ``out = Σ_{corners} (1 − |y − y_c|)(1 − |x − x_c|) · image[y_c, x_c]`` over the
+    four integer neighbours of each source point, pixels outside the image
+    counting as 0: four gathers per output pixel from the image padded with
+    zeros (coordinates are clipped to ``[-1, H]`` / ``[-1, W]`` first, where every
+    weight on a real pixel is already 0). The same numbers as a dense
+    "tent weights" resampling, at a few percent of its memory traffic and time
+    (a ``(B, H·W, H)`` weight tensor and a batched GEMM for a 512-image batch).
+
     Args:
       images: ``(B, H, W)``.
       src_y, src_x: ``(B, H·W)`` row/column source coordinates (pixel units, 0 = first pixel)
@@ -105,10 +113,20 @@ def bilinear_resample(images: jax.Array, src_y: jax.Array, src_x: jax.Array) -> 
       ``(B, H, W)``.
     """
     b, h, w = images.shape
-    wy = jax.nn.relu(1.0 - jnp.abs(src_y[..., None] - jnp.arange(h, dtype=images.dtype)))  # (B, HW, H)
-    wx = jax.nn.relu(1.0 - jnp.abs(src_x[..., None] - jnp.arange(w, dtype=images.dtype)))  # (B, HW, W)
-    rows = jnp.einsum("bkp,bpq->bkq", wy, images)  # (B, HW, W)
-    return jnp.sum(rows * wx, axis=-1).reshape(b, h, w)
+    wp = w + 3  # one zero pixel before, two after: every neighbour of a clipped point is inside
+    padded = jnp.pad(images, ((0, 0), (1, 2), (1, 2))).reshape(b, (h + 3) * wp)
+    y = jnp.clip(src_y, -1.0, float(h))
+    x = jnp.clip(src_x, -1.0, float(w))
+    y0, x0 = jnp.floor(y), jnp.floor(x)
+    fy, fx = y - y0, x - x0
+    top_left = (y0.astype(jnp.int32) + 1) * wp + (x0.astype(jnp.int32) + 1)  # in the padded image
+
+    def at(offset):
+        return jnp.take_along_axis(padded, top_left + offset, axis=1, mode="promise_in_bounds")
+
+    out = ((1.0 - fy) * ((1.0 - fx) * at(0) + fx * at(1))
+           + fy * ((1.0 - fx) * at(wp) + fx * at(wp + 1)))
+    return out.reshape(b, h, w).astype(images.dtype)
 
 
 def affine_matrices(key: jax.Array, batch: int, h: int, w: int, config: AugmentConfig) -> jax.Array:
