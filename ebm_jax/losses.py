@@ -85,7 +85,15 @@ def _check_temperature(temperature, name: str = "temperature") -> None:
 
 
 def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-12) -> jax.Array:
-    """``x / max(‖x‖₂, eps)`` along ``axis`` (rows of ``(B, D)`` onto the unit sphere)."""
+    """``x / ‖x‖₂`` along ``axis`` (rows of ``(B, D)`` onto the unit sphere); all-zero rows stay zero.
+
+    The rows are first divided by their largest magnitude, so that ‖x‖² neither
+    overflows (float32 embeddings of 1e20) nor underflows (1e-30): the result
+    depends on the direction of a row only, at any scale. The scale is held
+    constant under differentiation (the result is invariant to it).
+    """
+    scale = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=True))
+    x = x / jnp.where(scale > 0, scale, 1)
     norm = jnp.sqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
     return x / jnp.maximum(norm, eps)
 

@@ -111,3 +111,21 @@ def test_energy_losses_bad_input():
         losses.log_loss(jnp.zeros(2), jnp.zeros(3))
     with pytest.raises(ValueError, match="beta"):
         losses.nll_loss(jnp.zeros(2), jnp.zeros(2), 0.0)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e20, 1e30])
+def test_nt_xent_and_info_nce_depend_on_direction_only(scale):
+    # ‖x‖² of 1e20-sized float32 rows overflows and of 1e-30 rows underflows; neither may change the loss.
+    za, zb = _pairs()
+    np.testing.assert_allclose(losses.nt_xent(za * scale, zb * scale, 0.5), losses.nt_xent(za, zb, 0.5), rtol=1e-5)
+    g = jax.grad(lambda a: losses.nt_xent(a, zb, 0.5))(za * scale)
+    assert bool(jnp.all(jnp.isfinite(g)))
+    q, p = _pairs(4, 5, seed=1)
+    negs = jax.random.normal(jax.random.key(2), (7, 5))
+    np.testing.assert_allclose(losses.info_nce(q * scale, p * scale, negs * scale, 0.2),
+                               losses.info_nce(q, p, negs, 0.2), rtol=1e-5)
+
+
+def test_l2_normalize_keeps_zero_rows_zero():
+    x = jnp.array([[0.0, 0.0], [3.0, 4.0]])
+    np.testing.assert_allclose(losses.l2_normalize(x), [[0.0, 0.0], [0.6, 0.8]], atol=1e-7)
