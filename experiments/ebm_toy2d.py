@@ -17,6 +17,14 @@ data, PCD with persistent chains in the train state), trains in
                            energy of the data and of the negatives
     metrics.jsonl          (per run directory) loss, E(data), E(negatives), acceptance over training
 
+``--config.num_seeds=S`` trains seeds ``seed, ..., seed + S - 1`` of each (dataset, method) together, in
+one vmapped program (``fit(num_seeds=S)``, :mod:`ebm_jax.train.seeds`): replica ``s`` has every key of
+the single run with ``seed + s``, its data set included (the replicas' data sets are stacked and each
+replica trains on its own), and does that run's computation up to float reassociation in the batched
+kernels (an MH accept near its threshold can flip, and the runs then drift apart slowly).
+``results.json`` then holds ``<dataset>_<method>_<name>_seed<s>``, ``..._mean`` and ``..._std``; the
+landscape figures show replica 0, the spurious-fraction curves the mean over seeds.
+
 The lecture's claim being measured: CD's short chains started at the data never
 visit regions far from it, so low-energy "spurious" regions can survive there;
 PCD's chains wander into them and push their energy up.
@@ -29,6 +37,7 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from ebm_jax import cli, viz
 from ebm_jax.data.toy2d import TOY2D_BOX, distance_to_data, grid_2d, sample_toy2d
@@ -36,7 +45,7 @@ from ebm_jax.eval import landscape
 from ebm_jax.methods import energy_mlp as ebm_method
 from ebm_jax.models.energy_mlp import EnergyMLP, energy_fn_of
 from ebm_jax.samplers import parse_method, run_chain, rwmh, sample_chains
-from ebm_jax.train import fit, write_config, write_results
+from ebm_jax.train import fit, seeds, write_config, write_results
 from ebm_jax.train.optim import make_optimizer
 from experiments.configs import ebm_toy2d as ebm_toy2d_config
 
@@ -44,68 +53,117 @@ PLOT_BOX = (-4.0, 4.0)  # grid for landscapes and "far from data" cells: wider t
 ANCHOR = "none published; lecture's qualitative claim: PCD removes CD's spurious low-energy regions"
 
 
-def train_run(config, method_name: str, data, key, workdir: pathlib.Path, snaps) -> dict:
-    """Train one energy in ``workdir`` (resuming), evaluate it; returns numbers, landscapes, samples, curve."""
+class _Replica(struct.PyTreeNode):
+    """One replica of a batched run: its train state and its column of the stacked ``(N, S, 2)`` data."""
+
+    inner: ebm_method.EBMTrainState
+    column: jax.Array
+
+    @property
+    def step(self):
+        return self.inner.step
+
+
+def _on_own_column(step_fn):
+    """``step_fn`` on the replica's own data: the batch ``(B, S, 2)`` holds every replica's points at the
+    replica's indices; column ``state.column`` is its data set (so each replica trains on its seed's data)."""
+    def step(state: _Replica, batch, key):
+        inner, metrics = step_fn(state.inner, jnp.take(batch, state.column, axis=1), key)
+        return state.replace(inner=inner), metrics
+
+    return step
+
+
+def train_run(config, method_name: str, datas, keys, workdir: pathlib.Path, snaps) -> dict:
+    """Train one energy per replica in ``workdir`` (resuming), evaluate each.
+
+    ``datas[s]`` and ``keys[s]`` are replica ``s``'s data and key; with several, the replicas train
+    together (``fit(num_seeds=S)``), replica ``s`` doing the computation of the run with ``datas[s]`` and
+    ``keys[s]`` alone. Returns ``{"results": [numbers of each replica], "snapshots", "samples" (replica
+    0's), "axis", "curve" (the spurious fraction per epoch, mean over replicas)}``.
+    """
     method, k = parse_method(method_name)
     model = EnergyMLP(hidden=tuple(config.hidden), prior_scale=config.prior_scale)
     energy = energy_fn_of(model)
     sampler = rwmh(energy, config.step_size)
-    kinit, kchain, kfit, kneg = jax.random.split(key, 4)
-    chains = (jax.random.uniform(kchain, (config.pcd_num_chains, 2), minval=TOY2D_BOX[0], maxval=TOY2D_BOX[1])
-              if method == "pcd" else None)
-    state = ebm_method.create_state(kinit, model, make_optimizer("adam", config.learning_rate, b1=0.5), dim=2,
-                                    chains=chains)
+    num_seeds = len(keys)
+    split = [jax.random.split(key, 4) for key in keys]   # kinit, kchain, kfit, kneg of each replica
+    tx = make_optimizer("adam", config.learning_rate, b1=0.5)
+
+    def create(kinit, kchain):
+        chains = (jax.random.uniform(kchain, (config.pcd_num_chains, 2), minval=TOY2D_BOX[0],
+                                     maxval=TOY2D_BOX[1]) if method == "pcd" else None)
+        return ebm_method.create_state(kinit, model, tx, dim=2, chains=chains)
+
+    states = [create(s[0], s[1]) for s in split]
     axis, grid = grid_2d(config.grid_size, PLOT_BOX)
-    far = distance_to_data(grid, np.asarray(data)) > config.far_distance
-    grid_j, data_j = jnp.asarray(grid), jnp.asarray(data)
-    steps_per_epoch = len(data) // config.batch_size
+    datas = [np.asarray(d) for d in datas]
+    fars = [distance_to_data(grid, d) > config.far_distance for d in datas]
+    grid_j, datas_j = jnp.asarray(grid), [jnp.asarray(d) for d in datas]
+    steps_per_epoch = len(datas[0]) // config.batch_size
     snapshot_dir = workdir / "snapshots"
 
     @jax.jit
-    def eval_arrays(params, chains):
+    def eval_arrays(params, chains, data, kneg):
         """Energies on the grid and the data; the negatives the next update would draw (k MH steps from
         a data batch for CD, from the persistent chains for PCD), their energy and mean MH acceptance."""
-        start = chains if chains is not None else data_j[: config.batch_size]
+        start = chains if chains is not None else data[: config.batch_size]
         out = run_chain(sampler, kneg, start, params, k)
         neg = out.state.position
-        return energy(params, grid_j), energy(params, data_j), neg, out.state.energy, jnp.mean(
+        return energy(params, grid_j), energy(params, data), neg, out.state.energy, jnp.mean(
             out.info.acceptance_rate)
 
-    def evaluate(state) -> tuple[dict, np.ndarray, np.ndarray]:
-        e_grid, e_data, neg, e_neg, accept = (np.asarray(a) for a in eval_arrays(state.params, state.chains))
-        numbers = {"spurious_frac": landscape.low_energy_fraction(e_grid, e_data, far),
-                   "e_far_minus_data": landscape.energy_gap(e_grid, e_data, far), "accept_rate": float(accept),
+    def evaluate(state, s: int) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Replica ``s``'s numbers, grid energies and negatives (``state``: its plain train state)."""
+        e_grid, e_data, neg, e_neg, accept = (np.asarray(a) for a in eval_arrays(state.params, state.chains,
+                                                                                 datas_j[s], split[s][3]))
+        numbers = {"spurious_frac": landscape.low_energy_fraction(e_grid, e_data, fars[s]),
+                   "e_far_minus_data": landscape.energy_gap(e_grid, e_data, fars[s]), "accept_rate": float(accept),
                    "e_data": float(e_data.mean()), "e_neg": float(e_neg.mean())}
         return numbers, e_grid, neg
 
-    def eval_fn(state):
-        numbers, e_grid, neg = evaluate(state)
-        epoch = int(state.step) // steps_per_epoch
-        if epoch in snaps:  # kept on disk: a resumed run draws the same figure
-            snapshot_dir.mkdir(parents=True, exist_ok=True)
-            np.savez(snapshot_dir / f"epoch_{epoch}.npz", energy=e_grid, negatives=neg)
-        return numbers
+    def replicas(state) -> list:
+        """The plain train state of each replica (``state`` as ``fit`` holds it)."""
+        return [state] if num_seeds == 1 else [seeds.unstack(state.inner, s) for s in range(num_seeds)]
 
-    state, history = fit(state, ebm_method.make_train_step(model, method, k, config.step_size, config.alpha),
-                         data_j, batch_size=config.batch_size, num_epochs=config.num_epochs, rng=kfit,
-                         workdir=workdir, log_every_steps=config.log_every_steps, eval_fn=eval_fn,
-                         desc=workdir.name)
-    final, _, _ = evaluate(state)   # the final model's numbers, whatever was logged
-    x0 = jax.random.uniform(jax.random.fold_in(key, 7), (config.long_chain_num, 2), minval=TOY2D_BOX[0],
-                            maxval=TOY2D_BOX[1])
-    samples = np.asarray(sample_chains(sampler, jax.random.fold_in(key, 8), x0, state.params,
-                                       config.long_chain_steps).state.position)
-    off = landscape.off_data_statistics(distance_to_data(samples, np.asarray(data)), config.offdata_distance)
-    result = {"spurious_frac": final["spurious_frac"], "e_far_minus_data": final["e_far_minus_data"],
-              "longchain_offdata_frac": off["offdata_frac"], "longchain_mean_dist": off["mean_dist"],
-              "longchain_tv_vs_data_16x16": landscape.histogram_tv_distance(samples, np.asarray(data), PLOT_BOX, 16),
-              "mh_accept_rate": final["accept_rate"], "e_data": final["e_data"], "e_neg": final["e_neg"]}
+    def eval_fn(state):
+        evaluated = [evaluate(r, s) for s, r in enumerate(replicas(state))]
+        epoch = int(np.asarray(state.step).reshape(-1)[0]) // steps_per_epoch
+        if epoch in snaps:  # kept on disk: a resumed run draws the same figure (replica 0's)
+            snapshot_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(snapshot_dir / f"epoch_{epoch}.npz", energy=evaluated[0][1], negatives=evaluated[0][2])
+        if num_seeds == 1:
+            return evaluated[0][0]
+        return {name: np.array([e[0][name] for e in evaluated]) for name in evaluated[0][0]}  # one per seed
+
+    step_fn = ebm_method.make_train_step(model, method, k, config.step_size, config.alpha)
+    kwargs = dict(batch_size=config.batch_size, num_epochs=config.num_epochs, workdir=workdir,
+                  log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=workdir.name)
+    if num_seeds == 1:
+        state, history = fit(states[0], step_fn, datas_j[0], rng=split[0][2], **kwargs)
+    else:  # replica s trains on column s of the stacked data
+        stacked = seeds.stack([_Replica(inner=st, column=jnp.int32(s)) for s, st in enumerate(states)])
+        state, history = fit(stacked, _on_own_column(step_fn), jnp.stack(datas_j, axis=1),
+                             rng=jnp.stack([s[2] for s in split]), num_seeds=num_seeds, **kwargs)
+    results, samples = [], []
+    for s, final_state in enumerate(replicas(state)):
+        final, _, _ = evaluate(final_state, s)   # the final model's numbers, whatever was logged
+        x0 = jax.random.uniform(jax.random.fold_in(keys[s], 7), (config.long_chain_num, 2), minval=TOY2D_BOX[0],
+                                maxval=TOY2D_BOX[1])
+        samples.append(np.asarray(sample_chains(sampler, jax.random.fold_in(keys[s], 8), x0, final_state.params,
+                                                config.long_chain_steps).state.position))
+        off = landscape.off_data_statistics(distance_to_data(samples[s], datas[s]), config.offdata_distance)
+        results.append({
+            "spurious_frac": final["spurious_frac"], "e_far_minus_data": final["e_far_minus_data"],
+            "longchain_offdata_frac": off["offdata_frac"], "longchain_mean_dist": off["mean_dist"],
+            "longchain_tv_vs_data_16x16": landscape.histogram_tv_distance(samples[s], datas[s], PLOT_BOX, 16),
+            "mh_accept_rate": final["accept_rate"], "e_data": final["e_data"], "e_neg": final["e_neg"]})
     snapshots = {}
     for epoch in snaps:
         with np.load(snapshot_dir / f"epoch_{epoch}.npz") as f:
             snapshots[epoch] = (f["energy"].reshape(len(axis), len(axis)), f["negatives"])
     curve = [(h["epoch"], h["spurious_frac"]) for h in history if "spurious_frac" in h]
-    return {"result": result, "snapshots": snapshots, "samples": samples, "axis": axis, "curve": curve}
+    return {"results": results, "snapshots": snapshots, "samples": samples[0], "axis": axis, "curve": curve}
 
 
 def plot_dataset(path, dataset, runs, data, axis, snaps):
@@ -152,23 +210,30 @@ def train_and_evaluate(config, workdir: str) -> dict:
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir, config)
-    key = jax.random.PRNGKey(config.seed)
-    results = {"anchor": ANCHOR, "step_size": config.step_size, "num_epochs": config.num_epochs}
+    # Replica s: every key (data, initialization, chains, batches) of the single run with seed + s.
+    keys = [jax.random.PRNGKey(config.seed + s) for s in range(config.num_seeds)]
+    results = {"anchor": ANCHOR, "step_size": config.step_size, "num_epochs": config.num_epochs,
+               "num_seeds": config.num_seeds}
     curves = {}
     for i, dataset in enumerate(config.datasets):
-        data = sample_toy2d(jax.random.fold_in(key, 100 + i), dataset, config.num_data)
+        datas = [np.asarray(sample_toy2d(jax.random.fold_in(key, 100 + i), dataset, config.num_data))
+                 for key in keys]
         runs = {}
         for j, method in enumerate(config.methods):
-            run = train_run(config, method, data, jax.random.fold_in(key, 10 * i + j), workdir / f"{dataset}_{method}",
-                            snaps)
+            run = train_run(config, method, datas, [jax.random.fold_in(key, 10 * i + j) for key in keys],
+                            workdir / f"{dataset}_{method}", snaps)
             runs[method] = (run["snapshots"], run["samples"])
-            results.update({f"{dataset}_{method}_{k}": v for k, v in run["result"].items()})
+            numbers = run["results"][0] if config.num_seeds == 1 else seeds.summarize(run["results"])
+            results.update({f"{dataset}_{method}_{k}": v for k, v in numbers.items()})
             if run["curve"]:
                 curves[f"{dataset} {method}"] = tuple(zip(*run["curve"]))
             write_results(workdir, results)
-        plot_dataset(workdir / f"energy_{dataset}.png", dataset, runs, data, run["axis"], snaps)
+        plot_dataset(workdir / f"energy_{dataset}.png", dataset, runs, datas[0], run["axis"], snaps)
+    title = "far-from-data grid cells with energy below data's 95th pct"
+    if config.num_seeds > 1:
+        title += f" (mean of {config.num_seeds} seeds)"
     viz.save_curves(workdir / "spurious_frac.png", curves, xlabel="epoch", ylabel="spurious low-energy fraction",
-                    title="far-from-data grid cells with energy below data's 95th pct")
+                    title=title)
     write_results(workdir, results)
     return results
 

@@ -1,6 +1,6 @@
 r"""The collapse the lecture warns of, measured: dim(z) × regularizer, with seeds' spread.
 
-    python -m experiments.lvebm_collapse --workdir runs/lvebm_collapse [--config.seeds=(0,1,2) ...]
+    python -m experiments.lvebm_collapse --workdir runs/lvebm_collapse [--config.num_seeds=3 ...]
 
 A neural decoder ``g = MLP([f(x), z])`` (tanh, predictor ``f`` 1 → 8 → 8 → 4)
 on the horn's narrow end (``x ~ U(0, 0.5)``, semi-axes 1.5 to 4.8), trained
@@ -13,9 +13,16 @@ the data's, averaged over three slices ``x``; :mod:`ebm_jax.lvebm.evaluate`)
 and the **held-out free energy**. A latent with ``dim(z) ≥ dim(y) = 2`` and no
 regularizer reaches every ``y``: ``F ≈ 0`` everywhere, volume near 1.
 
-Writes ``results.json`` (``volume_d{d}_{reg}_mean/std``, ``heldout_free_energy_d{d}_{reg}_mean/std``,
-``contrast_...``), ``collapse.png`` (both against dim(z), error bars: std over seeds),
-``collapse_maps.png`` (the free energy at x = eval_x[1] for each regularizer at the largest dim(z)).
+The ``num_seeds`` model seeds ``seed, ..., seed + num_seeds - 1`` (initialization, batch order, inference
+starts) of each (dim(z), regularizer) cell train together in one vmapped program (``fit(num_seeds=S)``,
+:mod:`ebm_jax.train.seeds`) on the one data set drawn from ``data_seed``; replica ``i`` does the
+computation of the one-seed run ``--config.seed=<seed + i> --config.num_seeds=1`` up to float
+reassociation in the batched kernels, and is evaluated alone.
+
+Writes ``results.json`` (``volume_d{d}_{reg}_seed{i}`` for each seed, ``..._mean`` and ``..._std``, the
+sample standard deviation over seeds; the same for ``heldout_free_energy_...`` and ``contrast_...``),
+``collapse.png`` (both against dim(z), error bars: std over seeds), ``collapse_maps.png`` (the free
+energy at x = eval_x[1] for each regularizer at the largest dim(z), seed ``seed``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import pathlib
 
 import jax
+import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use("Agg")
@@ -32,7 +40,7 @@ import numpy as np  # noqa: E402
 from ebm_jax import cli, lvebm  # noqa: E402
 from ebm_jax.lvebm import evaluate  # noqa: E402
 from ebm_jax.methods import lvebm as method  # noqa: E402
-from ebm_jax.train import fit, write_config, write_results  # noqa: E402
+from ebm_jax.train import fit, seeds, write_config, write_results  # noqa: E402
 from experiments.configs import lvebm_collapse as collapse_config  # noqa: E402
 
 
@@ -45,33 +53,55 @@ def make_model(config, dim: int, kind: str) -> lvebm.LatentEBM:
         activation="tanh", unit_latent_weights=True, regularizer=reg)
 
 
-def run_one(config, workdir: pathlib.Path, dim: int, kind: str, seed: int, data, heldout) -> dict:
+def run_cell(config, workdir: pathlib.Path, dim: int, kind: str, data, heldout) -> list[dict]:
+    """Train the seeds of one (dim(z), regularizer) cell, together when there are several; evaluate each.
+
+    Replica ``i`` has the model seed ``config.seed + i`` (initialization, batch order, inference starts and
+    evaluation key: ``key(seed + i)`` folded with 0, 1, 2, as in the one-seed run); the data are shared.
+    """
     model = make_model(config, dim, kind)
-    key = jax.random.key(seed)
-    state = method.create_state(jax.random.fold_in(key, 0), model, learning_rate=config.learning_rate)
+    keys = [jax.random.key(config.seed + i) for i in range(config.num_seeds)]
+    states = [method.create_state(jax.random.fold_in(key, 0), model, learning_rate=config.learning_rate)
+              for key in keys]
+    rngs = [jax.random.fold_in(key, 1) for key in keys]
     step = method.make_train_step(model, inference="gradient", num_starts=config.num_starts,
                                   inference_steps=config.inference_steps, inference_lr=config.inference_lr,
                                   z_low=-config.z_range, z_high=config.z_range)
-    state, _ = fit(state, step, data, batch_size=config.batch_size, num_epochs=config.num_epochs,
-                   rng=jax.random.fold_in(key, 1), workdir=workdir, log_every_steps=config.log_every_steps,
-                   checkpoint_every_steps=config.checkpoint_every_steps or None, desc=workdir.name)
-    eval_key = jax.random.fold_in(key, 2)
-    shape = evaluate.horn_shape(model, state.params, eval_key, x_values=tuple(config.eval_x),
-                                grid_size=config.eval_grid_size, box_scale=config.box_scale,
-                                epsilon_rel=config.epsilon_rel, num_starts=config.eval_starts,
-                                z_range=config.z_range, num_steps=config.eval_steps,
-                                extra=(heldout["x"], heldout["y"]))
-    return {"volume": shape["volume"], "contrast": shape["contrast"],
-            "heldout_free_energy": float(np.mean(shape["extra_free_energy"])), "maps": shape["maps"]}
+    kwargs = dict(batch_size=config.batch_size, num_epochs=config.num_epochs, workdir=workdir,
+                  log_every_steps=config.log_every_steps,
+                  checkpoint_every_steps=config.checkpoint_every_steps or None, desc=workdir.name)
+    if len(states) == 1:
+        state, _ = fit(states[0], step, data, rng=rngs[0], **kwargs)
+        all_params = [state.params]
+    else:
+        state, _ = fit(seeds.stack(states), step, data, rng=jnp.stack(rngs), num_seeds=len(states), **kwargs)
+        all_params = [seeds.unstack(state.params, i) for i in range(len(states))]
+    out = []
+    for key, params in zip(keys, all_params):
+        shape = evaluate.horn_shape(model, params, jax.random.fold_in(key, 2), x_values=tuple(config.eval_x),
+                                    grid_size=config.eval_grid_size, box_scale=config.box_scale,
+                                    epsilon_rel=config.epsilon_rel, num_starts=config.eval_starts,
+                                    z_range=config.z_range, num_steps=config.eval_steps,
+                                    extra=(heldout["x"], heldout["y"]))
+        out.append({"volume": shape["volume"], "contrast": shape["contrast"],
+                    "heldout_free_energy": float(np.mean(shape["extra_free_energy"])), "maps": shape["maps"]})
+    return out
 
 
-def plot(workdir: pathlib.Path, config, table: dict, maps: dict) -> None:
+def cell_dir(config, dim: int, kind: str) -> str:
+    """``d{dim}_{kind}_s{seed}`` (one seed, the old layout) or ``d{dim}_{kind}_s{seed}-{last seed}``."""
+    last = config.seed + config.num_seeds - 1
+    return f"d{dim}_{kind}_s{config.seed}" + (f"-{last}" if last != config.seed else "")
+
+
+def plot(workdir: pathlib.Path, config, results: dict, maps: dict) -> None:
     dims = list(config.latent_dims)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for kind in config.regularizers:
         for ax, metric in zip(axes, ("volume", "heldout_free_energy")):
-            values = np.array([[table[(d, kind, s)][metric] for s in config.seeds] for d in dims])
-            ax.errorbar(dims, values.mean(1), yerr=values.std(1), marker="o", capsize=3, label=kind)
+            mean = [results[f"{metric}_d{d}_{kind}_mean"] for d in dims]
+            std = [results[f"{metric}_d{d}_{kind}_std"] for d in dims]
+            ax.errorbar(dims, mean, yerr=std, marker="o", capsize=3, label=kind)
     axes[0].set_ylabel("volume of low energy (fraction of the box)")
     axes[1].set_ylabel("held-out free energy (mean F∞)")
     for ax in axes:
@@ -82,7 +112,7 @@ def plot(workdir: pathlib.Path, config, table: dict, maps: dict) -> None:
         ax.legend(fontsize=8)
     axes[1].set_yscale("log")
     fig.suptitle("Collapse: an unregularized latent with dim(z) ≥ 2 makes F flat (≈ 0 everywhere); "
-                 "mean ± std over seeds", fontsize=10)
+                 f"mean ± std over {config.num_seeds} seed(s)", fontsize=10)
     fig.tight_layout()
     fig.savefig(workdir / "collapse.png", dpi=80)
     plt.close(fig)
@@ -105,7 +135,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir, config)
-    key = jax.random.key(config.seed)
+    key = jax.random.key(config.data_seed)
     x, y, _ = lvebm.sample_horn(jax.random.fold_in(key, 0), config.num_train, noise_std=config.noise_std_data,
                                 x_max=config.x_max)
     xh, yh, _ = lvebm.sample_horn(jax.random.fold_in(key, 1), config.num_heldout, noise_std=config.noise_std_data,
@@ -118,21 +148,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
     top = max(config.latent_dims)
     for dim in config.latent_dims:
         for kind in config.regularizers:
-            for seed in config.seeds:
-                out = run_one(config, workdir / f"d{dim}_{kind}_s{seed}", dim, kind, seed, data, heldout)
-                table[(dim, kind, seed)] = out
-                if seed == config.seeds[0] and (dim == top or (dim == min(config.latent_dims) and kind == "none")):
-                    maps[f"dim(z)={dim}, {kind}"] = out["maps"][min(1, len(out["maps"]) - 1)]
+            table[(dim, kind)] = run_cell(config, workdir / cell_dir(config, dim, kind), dim, kind, data, heldout)
+            if dim == top or (dim == min(config.latent_dims) and kind == "none"):   # replica 0's maps
+                first = table[(dim, kind)][0]["maps"]
+                maps[f"dim(z)={dim}, {kind}"] = first[min(1, len(first) - 1)]
 
-    results = {"num_runs": len(table), "seeds": len(config.seeds), "x_max": config.x_max,
-               "epsilon_rel": config.epsilon_rel}
+    results = {"num_runs": len(table) * config.num_seeds, "seeds": config.num_seeds, "num_seeds": config.num_seeds,
+               "x_max": config.x_max, "epsilon_rel": config.epsilon_rel}
     for dim in config.latent_dims:
         for kind in config.regularizers:
             for metric in ("volume", "heldout_free_energy", "contrast"):
-                values = np.array([table[(dim, kind, s)][metric] for s in config.seeds])
-                results[f"{metric}_d{dim}_{kind}_mean"] = float(values.mean())
-                results[f"{metric}_d{dim}_{kind}_std"] = float(values.std())
-    plot(workdir, config, table, maps)
+                per_seed = seeds.summarize({f"{metric}_d{dim}_{kind}": [r[metric] for r in table[(dim, kind)]]})
+                results.update(per_seed)
+    plot(workdir, config, results, maps)
     write_results(workdir, results)
     return results
 

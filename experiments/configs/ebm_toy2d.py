@@ -31,6 +31,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.long_chain_steps = 2000
     config.long_chain_num = 1000
     config.seed = 0
+    config.num_seeds = 1              # S > 1: train seeds seed..seed+S-1 of each run at once (vmap); per-seed results + mean/std
     config.log_every_steps = 64
     if variant == "smoke":
         config.update(datasets=("rings",), methods=("cd1", "pcd2"), num_data=512, batch_size=128, num_epochs=2,
@@ -65,6 +66,7 @@ RULES = {
     "long_chain_steps": checks.Int(ge=0),
     "long_chain_num": checks.Int(ge=1),
     "seed": checks.Int(ge=0),
+    "num_seeds": checks.Int(ge=1),
     "log_every_steps": checks.Int(ge=1),
 }
 

@@ -11,8 +11,9 @@ from ebm_jax.lvebm import REGULARIZERS
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.seed = 0                        # data seed
-    config.seeds = (0, 1, 2)               # model seeds (initialisation, batches, inference starts)
+    config.data_seed = 0                   # the training and held-out data
+    config.seed = 0                        # model seeds seed..seed+num_seeds-1 (initialisation, batches, inference starts)
+    config.num_seeds = 3                   # trained together per (dim(z), regularizer) cell (vmap); per-seed results + mean/std
     config.latent_dims = (1, 2, 8, 32)
     config.regularizers = ("none", "l1", "limited_dim", "noise_l2")
     config.l1_weight = 0.3                 # λ of λ‖z‖₁
@@ -42,7 +43,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.log_every_steps = 32
     config.checkpoint_every_steps = 128    # 0: once per epoch
     if variant == "smoke":
-        config.update(seeds=(0,), latent_dims=(2,), regularizers=("none", "l1"), num_epochs=1, num_train=128,
+        config.update(num_seeds=2, latent_dims=(2,), regularizers=("none", "l1"), num_epochs=1, num_train=128,
                       num_heldout=50, eval_grid_size=5, eval_steps=5, inference_steps=3, log_every_steps=1)
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
@@ -50,8 +51,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 
 RULES = {
+    "data_seed": checks.Int(ge=0),
     "seed": checks.Int(ge=0),
-    "seeds": checks.TupleOf(checks.Int(ge=0)),
+    "num_seeds": checks.Int(ge=1),
     "latent_dims": checks.TupleOf(checks.Int(ge=1)),
     "regularizers": checks.TupleOf(checks.OneOf(*REGULARIZERS)),
     "l1_weight": checks.Float(ge=0),
@@ -90,7 +92,7 @@ def _batch_fits(config):
 
 
 def _no_duplicates(config):
-    for key in ("seeds", "latent_dims", "regularizers"):
+    for key in ("latent_dims", "regularizers"):
         values = tuple(config[key])
         if len(set(values)) != len(values):
             raise checks.ConfigError(f"config.{key} repeats a value: {values}")
