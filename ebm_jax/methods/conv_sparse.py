@@ -30,9 +30,12 @@ import optax
 from flax.training import train_state
 
 from ebm_jax import checks
+from ebm_jax.eval import filters as filters_eval
 from ebm_jax.sparse import conv_lista
 from ebm_jax.sparse.conv import check_images, conv_sparse_code
 from ebm_jax.sparse.conv_ops import BOUNDARIES, reconstruct
+from ebm_jax.train import fit
+from ebm_jax.train.optim import make_optimizer
 
 
 def normalize_filters(D: jax.Array) -> jax.Array:
@@ -165,11 +168,29 @@ def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", to
 
 
 def mutual_coherence(D) -> float:
-    """max_{j≠k} |⟨d_j, d_k⟩| / (‖d_j‖‖d_k‖) over the filters (at zero shift), in [0, 1]."""
-    D = np.asarray(D, np.float64).reshape(len(D), -1)
-    if len(D) < 2:
-        return 0.0
-    D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
-    G = np.abs(D @ D.T)
-    np.fill_diagonal(G, 0.0)
-    return float(G.max())
+    """max_{j≠k} |⟨d_j, d_k⟩| / (‖d_j‖‖d_k‖) over the filters (at zero shift), in [0, 1].
+
+    Kept for callers of this module; the filter-diversity metrics (also over shifts,
+    and orientations) live in :mod:`ebm_jax.eval.filters`."""
+    return filters_eval.mutual_coherence(D)["max"]
+
+
+def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, num_epochs: int = 1,
+                          batch_size: int = 8, learning_rate: float = 1e-2, optimizer: str = "adam",
+                          inference_iters: int = 20, encoder_layers: int = 0, encoder_weight: float = 1.0,
+                          boundary: str = "zero", seed: int = 0, workdir=None, desc: str = "conv dictionary",
+                          log_every_steps: int = 10):
+    """Learn K filters (and, with ``encoder_layers > 0``, the encoder) on training tiles ``images``
+    (N, H, W) with :func:`ebm_jax.train.fit`; initial filters are random crops of the tiles.
+    Returns ``(state, history)``. With ``workdir`` the run checkpoints there and a second call resumes."""
+    images = check_images(images, "images")
+    batch_size = min(checks.positive_int(batch_size, "batch_size"), images.shape[0])
+    key = jax.random.PRNGKey(seed)
+    tx = make_optimizer(optimizer, learning_rate)
+    state = create_state(jax.random.fold_in(key, 2**31 - 1), tx, num_filters=num_filters, filter_size=filter_size,
+                         image_shape=images.shape[1:], lam=lam, encoder_layers=encoder_layers, boundary=boundary,
+                         images=images)
+    step_fn = make_train_step(lam, inference_iters=inference_iters, encoder_layers=encoder_layers,
+                              encoder_weight=encoder_weight, boundary=boundary)
+    return fit(state, step_fn, images, batch_size=batch_size, num_epochs=num_epochs, rng=key, workdir=workdir,
+               log_every_steps=log_every_steps, desc=desc)
