@@ -20,7 +20,7 @@ EXPERIMENTS = sorted(p.stem for p in (ROOT / "experiments").glob("*.py")
                      if not p.stem.startswith("_") and (ROOT / "experiments" / "configs" / p.name).exists())
 # Experiments that read MNIST skip where the cache is absent (the cache build has its own tests).
 NEEDS_MNIST = {"vae_mnist", "rbm_mnist", "dae", "simclr", "moco", "pirl", "lista", "sparse_coding"}
-TIMING_WORDS = ("seconds", "time", "per_second")
+TIMING_WORDS = ("seconds", "time", "per_second", "wall_s")
 
 
 def test_every_experiment_has_the_shape():

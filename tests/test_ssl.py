@@ -1,5 +1,7 @@
 """SimCLR / MoCo / PIRL: conv equivalence, queue and EMA semantics, memory bank, checkpoint resume."""
 
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +15,7 @@ from ebm_jax.train import Checkpointer, fit
 
 SMALL = dict(widths=(4, 8, 8), rep_dim=16, proj_hidden=16, proj_dim=8, tile_dim=8)
 AUG = AugmentConfig(elastic_alpha=0.5)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("hw,cin", [(28, 1), (14, 3), (7, 5)])
@@ -108,25 +111,115 @@ def test_step_builders_reject_bad_hyperparameters():
         ssl.make_pirl_step(AUG, num_negatives=0)
 
 
-def test_experiment_build_rejects_bad_config():
-    from experiments.configs.simclr import get_config
-    from ebm_jax.ssl.experiment import build
+def _ssl_config(method="simclr", **changes):
+    from ebm_jax import cli
 
-    c = get_config()
-    c.method = "byol"
-    with pytest.raises(ValueError, match="config.method"):
-        build(c, 100)
-    c = get_config()
-    c.batch_size = 1
+    config = cli.load_config(ROOT / "experiments" / "configs" / f"{method}.py", "smoke")
+    for key, value in changes.items():
+        target = config.aug if key.startswith("aug.") else config
+        with target.ignore_type():  # a comma string where a tuple belongs, as a hand-edited config may hold
+            target[key.removeprefix("aug.")] = value
+    return config
+
+
+@pytest.mark.parametrize("method", ssl.METHODS)
+def test_configs_pass_their_rules(method):
+    from ebm_jax import cli
+    from experiments.configs import _ssl as ssl_config
+
+    for variant in (None, "smoke"):
+        ssl_config.validate(cli.load_config(ROOT / "experiments" / "configs" / f"{method}.py", variant), method)
+
+
+@pytest.mark.parametrize("changes,match", [
+    (dict(learning_rate=-1.0), "config.learning_rate"),
+    (dict(learning_rate=float("inf")), "config.learning_rate"),
+    (dict(label_counts=(5, 10)), "sup_steps"),
+    (dict(batch_size=1), "config.batch_size"),
+    (dict(widths="4,8,8"), "config.widths must be a tuple"),
+    (dict(method="moco"), "config.method"),
+    (dict(**{"aug.crop_scale_min": 0.0}), "config.aug.crop_scale_min"),
+    (dict(batch_size=512), "exceeds config.num_train_examples"),
+    (dict(label_counts=(30,), sup_steps=(4,)), "label_counts"),
+])
+def test_bad_config_is_refused_before_anything_runs(tmp_path, changes, match):
+    """ConfigError before data, checkpoints or pretraining: the workdir stays empty."""
+    from ebm_jax.checks import ConfigError
+    from experiments import simclr
+
+    workdir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=match):
+        simclr.train_and_evaluate(_ssl_config(**changes), str(workdir))
+    assert not workdir.exists() or not any(workdir.iterdir())
+
+
+def test_moco_queue_and_data_dependent_label_counts_are_refused_before_training(tmp_path):
+    from ebm_jax.checks import ConfigError
+    from experiments import moco, simclr
+    from tests.conftest import mnist_cache_available
+
+    with pytest.raises(ConfigError, match="queue_size"):
+        moco.train_and_evaluate(_ssl_config("moco", queue_size=48), str(tmp_path / "moco"))
+    if not mnist_cache_available():
+        pytest.skip("run scripts/prepare_data.py first")
+    # 10 classes x 20 labels fit in 256 examples, but the first 256 MNIST digits hold fewer than 20 of some digit.
+    with pytest.raises(ConfigError, match="smallest class"):
+        simclr.train_and_evaluate(_ssl_config(label_counts=(20,)), str(tmp_path / "simclr"))
+    assert not (tmp_path / "simclr").exists()
+
+
+def test_create_state_checks_the_learning_rate_and_method():
+    model = SSLNet(**SMALL)
+    with pytest.raises(ValueError, match="learning_rate"):
+        ssl.create_state(jax.random.key(0), "simclr", model, -1.0, total_steps=10)
+    with pytest.raises(ValueError, match="learning_rate"):
+        ssl.create_state(jax.random.key(0), "simclr", model, float("nan"), total_steps=10)
+    with pytest.raises(ValueError, match="method"):
+        ssl.create_state(jax.random.key(0), "byol", model, 1e-3, total_steps=10)
     with pytest.raises(ValueError, match="batch_size"):
-        build(c, 100)
-    c = get_config()
-    c.aug.crop_scale_min = 0.0
-    with pytest.raises(ValueError, match="crop_scale"):
-        build(c, 1000)
-    c = get_config()
-    with pytest.raises(ValueError, match="exceeds"):
-        build(c, 100)
+        ssl.create_state(jax.random.key(0), "moco", model, 1e-3, total_steps=10)
+    with pytest.raises(ValueError, match="temperature"):
+        ssl.make_train_step("simclr", AUG, temperature=-0.5)
+
+
+def test_create_state_matches_the_per_method_builders():
+    """The generic entry builds AdamW with warm-up + cosine through make_optimizer, as the old runner did."""
+    model = SSLNet(**SMALL)
+    total = 50
+    tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, 2e-3, min(100, total // 10 + 1), total),
+                     weight_decay=1e-4)
+    old = ssl.create_moco_state(model, tx, jax.random.key(3), queue_size=16, batch_size=8)
+    new = ssl.create_state(jax.random.key(3), "moco", model, 2e-3, total_steps=total, weight_decay=1e-4,
+                           batch_size=8, queue_size=16)
+    np.testing.assert_array_equal(old.queue, new.queue)
+    for a, b in zip(jax.tree.leaves(old.params), jax.tree.leaves(new.params)):
+        np.testing.assert_array_equal(a, b)
+    params, grads = {"w": jnp.linspace(-1.0, 1.0, 5)}, {"w": jnp.linspace(0.5, -0.2, 5)}
+    p_old, p_new, s_old, s_new = params, params, tx.init(params), new.tx.init(params)
+    for _ in range(8):  # the same updates, warm-up and weight decay included
+        u_old, s_old = tx.update(grads, s_old, p_old)
+        u_new, s_new = new.tx.update(grads, s_new, p_new)
+        p_old, p_new = optax.apply_updates(p_old, u_old), optax.apply_updates(p_new, u_new)
+    np.testing.assert_array_equal(p_old["w"], p_new["w"])
+    from ebm_jax.methods.ssl import warmup_steps_for
+
+    assert warmup_steps_for(1) == 0 and warmup_steps_for(1170) == 100
+
+
+def test_label_efficiency_runs_the_probe_per_count_and_seed():
+    from ebm_jax.ssl import probe
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 8)
+    f = rng.standard_normal((80, 6)).astype(np.float32) + y[:, None]
+    calls = []
+    curves = probe.label_efficiency(f, y, f, y, label_counts=(2, 4), num_seeds=3, l2=1e-2, max_iter=5,
+                                    supervised=lambda idx, k, s: calls.append((len(idx), k, s)) or 0.5)
+    assert sorted(curves["probe"]) == [2, 4] and all(len(v) == 3 for v in curves["probe"].values())
+    assert calls == [(20, 2, 0), (20, 2, 1), (20, 2, 2), (40, 4, 0), (40, 4, 1), (40, 4, 2)]
+    assert curves["supervised"] == {2: [0.5] * 3, 4: [0.5] * 3}
+    with pytest.raises(ValueError, match="smallest class"):
+        probe.label_efficiency(f, y, f, y, label_counts=(9,), num_seeds=1, l2=1e-2, max_iter=5)
 
 
 def test_pirl_loss_pushes_network_outputs_away_from_negatives():
@@ -136,7 +229,7 @@ def test_pirl_loss_pushes_network_outputs_away_from_negatives():
     which rescales each row's gradient but never turns it; as queries, the outputs
     are pushed away from the negatives, so other negatives give other directions.
     """
-    from ebm_jax.ssl.steps import pirl_loss
+    from ebm_jax.methods.ssl import pirl_loss
 
     key_z, key_m, key_n, key_o = jax.random.split(jax.random.key(0), 4)
     z = jax.random.normal(key_z, (4, 8))

@@ -1,4 +1,4 @@
-"""Train states and jitted-step builders for SimCLR, MoCo v2 and PIRL.
+"""Contrastive self-supervised learning: SimCLR, MoCo v2 and PIRL as ``create_state`` + ``make_train_step``.
 
 A batch is a dict ``{"image": (B, 28, 28) float in [0, 1], "index": (B,) int32}``
 (``index`` is the example's row in the dataset; PIRL's memory bank needs it).
@@ -6,10 +6,22 @@ Every ``step_fn(state, batch, key) -> (state, metrics)`` is pure and traceable;
 :func:`ebm_jax.train.fit` runs it inside a compiled ``lax.scan``. Everything a
 method carries between steps (MoCo's momentum encoder and queue, PIRL's memory
 bank) lives in the state, so it is checkpointed and resumed with it.
+
+The method-generic entry points::
+
+    state = create_state(key, "moco", model, learning_rate, total_steps=steps, batch_size=256)
+    step_fn = make_train_step("moco", aug, temperature=0.2)
+
+build the optimizer with :func:`ebm_jax.train.optim.make_optimizer` (AdamW,
+linear warm-up then cosine decay; the learning rate must be finite and > 0).
+The per-method builders (``create_simclr_state``, ``make_moco_step``, ...) take
+any optax transformation. Evaluation of the frozen representation (linear
+probe, label efficiency) is :mod:`ebm_jax.ssl.probe`.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.struct
@@ -18,9 +30,13 @@ import jax.numpy as jnp
 import optax
 from flax.training import train_state
 
-from ebm_jax import losses
+from ebm_jax import checks, losses
 from ebm_jax.data.augment import AugmentConfig, augment, jigsaw
 from ebm_jax.models.ssl import SSLNet
+from ebm_jax.train.optim import make_optimizer
+
+#: The contrastive methods :func:`create_state` and :func:`make_train_step` know.
+METHODS = ("simclr", "moco", "pirl")
 
 
 class SimCLRState(train_state.TrainState):
@@ -51,8 +67,9 @@ def _check_positive(name, value):
         raise ValueError(f"{name} must be > 0, got {value}")
 
 
-def _init_params(model: SSLNet, rng, image_shape):
-    """All parameters, including PIRL's jigsaw branch (one tree for the three methods); jitted."""
+@functools.lru_cache(maxsize=16)
+def _jitted_init(model: SSLNet, image_shape: tuple[int, int]):
+    """The jitted initializer of ``model``'s parameters; cached so that equal models share one compile."""
 
     def init(rng):
         x = jnp.zeros((2, *image_shape), jnp.float32)
@@ -61,7 +78,12 @@ def _init_params(model: SSLNet, rng, image_shape):
         jig = model.init(rng, tiles, method=SSLNet.jigsaw)["params"]
         return {**jig, **params}
 
-    return jax.jit(init)(rng)
+    return jax.jit(init)
+
+
+def _init_params(model: SSLNet, rng, image_shape):
+    """All parameters, including PIRL's jigsaw branch (one tree for the three methods); jitted."""
+    return _jitted_init(model, tuple(image_shape))(rng)
 
 
 def create_simclr_state(model: SSLNet, tx: optax.GradientTransformation, rng, image_shape=(28, 28)) -> SimCLRState:
@@ -257,3 +279,58 @@ def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
         return state.replace(bank=bank), {"loss": loss}
 
     return step
+
+
+def warmup_steps_for(total_steps: int) -> int:
+    """Linear warm-up length: a tenth of the run (+1), at most 100 steps, shorter than the run."""
+    total_steps = checks.positive_int(total_steps, "total_steps")
+    return min(100, total_steps // 10 + 1, total_steps - 1)
+
+
+def create_state(key: jax.Array, method: str, model: SSLNet, learning_rate, *, total_steps: int,
+                 weight_decay=1e-4, warmup_steps: int | None = None, batch_size: int | None = None,
+                 queue_size: int = 4096, num_examples: int | None = None, bank_images=None,
+                 image_shape=(28, 28)):
+    """The train state of ``method`` (``"simclr"``, ``"moco"`` or ``"pirl"``) with its optimizer.
+
+    The optimizer is ``make_optimizer("adamw", learning_rate, schedule="warmup_cosine",
+    total_steps=total_steps, warmup_steps=warmup_steps, weight_decay=weight_decay)``
+    (``warmup_steps`` default: :func:`warmup_steps_for`). MoCo needs ``batch_size``
+    (its queue of ``queue_size`` keys takes whole batches); PIRL needs
+    ``num_examples`` (one memory-bank row per training image) and, with
+    ``bank_images`` (``(num_examples, 28, 28)``), starts its bank from the
+    initial network's embeddings instead of random unit vectors.
+    """
+    checks.one_of(method, "method", METHODS)
+    total_steps = checks.positive_int(total_steps, "total_steps")
+    warmup = warmup_steps_for(total_steps) if warmup_steps is None else warmup_steps
+    tx = make_optimizer("adamw", learning_rate, schedule="warmup_cosine", total_steps=total_steps,
+                        warmup_steps=warmup, weight_decay=weight_decay)
+    if method == "simclr":
+        return create_simclr_state(model, tx, key, image_shape)
+    if method == "moco":
+        if batch_size is None:
+            raise ValueError("method 'moco' needs batch_size (its queue takes whole batches)")
+        return create_moco_state(model, tx, key, queue_size=queue_size, batch_size=batch_size,
+                                 image_shape=image_shape)
+    if num_examples is None:
+        raise ValueError("method 'pirl' needs num_examples (one memory-bank row per training image)")
+    state = create_pirl_state(model, tx, key, num_examples=num_examples, image_shape=image_shape)
+    return state if bank_images is None else init_bank_from_embeddings(state, bank_images)
+
+
+def make_train_step(method: str, aug: AugmentConfig = AugmentConfig(), *, temperature: float,
+                    momentum: float = 0.99, symmetric: bool = True, bank_momentum: float = 0.5,
+                    num_negatives: int = 4096, lam: float = 0.5):
+    """``step_fn(state, batch, key) -> (state, {"loss"})`` of ``method`` for :func:`ebm_jax.train.fit`.
+
+    ``momentum`` and ``symmetric`` are MoCo's (:func:`make_moco_step`);
+    ``bank_momentum``, ``num_negatives`` and ``lam`` are PIRL's (:func:`make_pirl_step`).
+    """
+    checks.one_of(method, "method", METHODS)
+    temperature = checks.positive_float(temperature, "temperature")
+    if method == "simclr":
+        return make_simclr_step(aug, temperature)
+    if method == "moco":
+        return make_moco_step(aug, temperature, momentum, symmetric)
+    return make_pirl_step(aug, temperature, bank_momentum, num_negatives, lam)

@@ -28,6 +28,27 @@ def extract_features(fn, images, batch_size: int = 2000) -> np.ndarray:
     return np.concatenate(out)
 
 
+@functools.partial(jax.jit, static_argnames=("max_iter",))
+def _fit_logistic(params, xtr, ytr, l2, *, max_iter: int):
+    """``max_iter`` L-BFGS steps on ``mean CE(x W + b, y) + l2 ‖W‖²``; compiled once per shape."""
+
+    def objective(p):
+        logits = xtr @ p["w"] + p["b"]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, ytr).mean() + l2 * jnp.sum(p["w"] ** 2)
+
+    opt = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(objective)
+
+    def body(carry, _):
+        p, s = carry
+        v, g = value_and_grad(p, state=s)
+        u, s = opt.update(g, s, p, value=v, grad=g, value_fn=objective)
+        return (optax.apply_updates(p, u), s), v
+
+    (p, _), _ = jax.lax.scan(body, (params, opt.init(params)), None, length=max_iter)
+    return p
+
+
 def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter: int = 300,
                  num_classes: int = 10) -> dict:
     """Multinomial logistic regression on frozen features, fit by full-batch L-BFGS (optax).
@@ -49,25 +70,7 @@ def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter
     xtr, xte = jnp.asarray((train_x - mu) / sd), jnp.asarray((test_x - mu) / sd)
     ytr = jnp.asarray(train_y, jnp.int32)
     params = {"w": jnp.zeros((xtr.shape[1], num_classes)), "b": jnp.zeros(num_classes)}
-
-    def objective(p):
-        logits = xtr @ p["w"] + p["b"]
-        return optax.softmax_cross_entropy_with_integer_labels(logits, ytr).mean() + l2 * jnp.sum(p["w"] ** 2)
-
-    opt = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(objective)
-
-    @jax.jit
-    def run(params):
-        def body(carry, _):
-            p, s = carry
-            v, g = value_and_grad(p, state=s)
-            u, s = opt.update(g, s, p, value=v, grad=g, value_fn=objective)
-            return (optax.apply_updates(p, u), s), v
-        (p, _), _ = jax.lax.scan(body, (params, opt.init(params)), None, length=max_iter)
-        return p
-
-    p = run(params)
+    p = _fit_logistic(params, xtr, ytr, jnp.float32(l2), max_iter=max_iter)
     acc = lambda x, y: float(np.mean(np.argmax(np.asarray(x @ p["w"] + p["b"]), -1) == np.asarray(y)))
     return {"train_accuracy": acc(xtr, train_y), "test_accuracy": acc(xte, test_y)}
 
@@ -143,3 +146,51 @@ def per_class_subset(labels, per_class: int, seed: int) -> np.ndarray:
             raise ValueError(f"per_class={per_class} exceeds the {len(pool)} examples of class {c}")
         idx.append(rng.choice(pool, per_class, replace=False))
     return np.sort(np.concatenate(idx))
+
+
+def subset_seed(seed: int, per_class: int) -> int:
+    """The seed of the labelled subset of ``per_class`` examples per class for label seed ``seed``."""
+    return 1000 * seed + per_class
+
+
+def check_label_counts(labels, label_counts) -> None:
+    """ValueError unless every class of ``labels`` has at least ``max(label_counts)`` examples."""
+    if not len(label_counts):
+        return
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    if len(counts) == 0 or max(label_counts) > counts.min():
+        raise ValueError(f"label_counts asks for {max(label_counts)} labels per class, but the smallest class "
+                         f"of the {len(labels)} training examples has {counts.min() if len(counts) else 0}")
+
+
+def label_efficiency(train_features, train_labels, test_features, test_labels, *, label_counts, num_seeds: int,
+                     l2: float, max_iter: int, supervised=None) -> dict[str, dict[int, list[float]]]:
+    """Test accuracy of the linear probe trained on few labels: ``per_class`` of each class, over seeds.
+
+    For each ``per_class`` in ``label_counts`` and each seed ``s < num_seeds``, the
+    balanced subset :func:`per_class_subset` (seed :func:`subset_seed`) of the training
+    set trains :func:`linear_probe` on the frozen features; with ``supervised``, a
+    callable ``(indices, per_class, seed) -> test accuracy`` (a model trained from
+    scratch on the same labels) is scored on the same subsets.
+
+    Returns:
+      ``{"probe": {per_class: [accuracy per seed]}, "supervised": {...}}`` (the
+      latter empty without ``supervised``).
+    """
+    if num_seeds < 1:
+        raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    check_label_counts(train_labels, label_counts)
+    train_labels = np.asarray(train_labels)
+    curves = {"probe": {}, "supervised": {}}
+    for per_class in label_counts:
+        probe_acc, sup_acc = [], []
+        for s in range(num_seeds):
+            idx = per_class_subset(train_labels, per_class, seed=subset_seed(s, per_class))
+            probe_acc.append(linear_probe(train_features[idx], train_labels[idx], test_features, test_labels,
+                                          l2=l2, max_iter=max_iter)["test_accuracy"])
+            if supervised is not None:
+                sup_acc.append(float(supervised(idx, per_class, s)))
+        curves["probe"][per_class] = probe_acc
+        if supervised is not None:
+            curves["supervised"][per_class] = sup_acc
+    return curves

@@ -1,11 +1,25 @@
-"""Config: MoCo v2 on MNIST (momentum encoder, queue of 4096 negatives, τ = 0.2)."""
+"""Config: MoCo v2 on MNIST (momentum encoder, queue of 4096 negatives, τ = 0.2).
 
-from experiments.configs.simclr import base_config
+Override any key from the command line; ``--config=experiments/configs/moco.py:smoke``
+is the seconds-long variant the tests run. Keys and rules: :mod:`experiments.configs._ssl`.
+"""
+
+import ml_collections
+
+from experiments.configs import _ssl
+
+METHOD = "moco"
+RULES = _ssl.rules(METHOD)
 
 
-def get_config():
-    c = base_config("moco")
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+    c = _ssl.base_config(METHOD, variant)
     c.temperature = 0.2
     c.baselines = False                     # raw-pixel / supervised baselines: see results/simclr
     c.supervised_label_efficiency = False   # same subsets and seeds as simclr's run
     return c
+
+
+def validate(config) -> None:
+    """Every rule, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
+    _ssl.validate(config, METHOD)
