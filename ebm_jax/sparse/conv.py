@@ -218,12 +218,20 @@ def _admm_init(z0, lam, rho0):
     return z0, U, rho, jnp.zeros((), jnp.int32)
 
 
-def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int):
-    """One ADMM iteration of SPORCO's ConvBPDN (circular boundary), batched with one ρ per image."""
+def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1):
+    """One ADMM iteration of SPORCO's ConvBPDN (circular boundary), batched with one ρ per image.
+
+    Written for few passes over the (batch, K, H, W) arrays: the Sherman–Morrison
+    x-step is two fused passes around the FFTs, the y- and u-steps read
+    ``V = αX + (1 − α)Y + U`` once each (``Y⁺ = S_{λ/ρ}(V)``, ``U⁺ = V − Y⁺ = clip(V, ±λ/ρ)``),
+    and the residual norms of the ρ update are taken only on the iterations that
+    update ρ (every ``rho_period``-th of the first ``adapt_rho``), inside a ``lax.cond``.
+    """
     shape = s.shape[-2:]
     Df = filters_fft(D, shape)
-    DSf = jnp.conj(Df) * rfft2(s, shape)[:, None]  # (batch, K, P, Qf)
-    DDf = jnp.sum(jnp.real(Df * jnp.conj(Df)), axis=0)  # (P, Qf)
+    Dfc = jnp.conj(Df)
+    sf = rfft2(s, shape)  # (batch, P, Qf)
+    DDf = jnp.sum(jnp.real(Df * Dfc), axis=0)  # (P, Qf)
     lam_safe = jnp.maximum(lam, jnp.finfo(s.dtype).tiny)
     xi = jnp.where(lam > 0, 1.0 + 18.3 ** (jnp.log10(lam_safe) + 1.0), 1.0)
     mu, tau = 1.2, 1000.0
@@ -231,17 +239,7 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int):
     def norm(a):
         return jnp.sqrt(jnp.sum(a * a, axis=(1, 2, 3)))
 
-    def iterate(state):
-        Y, U, rho, k = state
-        rho4 = _bcast(rho)
-        bf = DSf + rho4 * rfft2(Y - U, shape)
-        ab = synthesis_f(bf, Df) / (rho[:, None, None] + DDf)
-        X = irfft2((bf - jnp.conj(Df) * ab[:, None]) / rho4, shape)
-        Xr = relax * X + (1.0 - relax) * Y
-        Y_new = soft(Xr + U, _bcast(lam / rho))
-        U_new = U + Xr - Y_new
-        if adapt_rho == 0:
-            return Y_new, U_new, rho, k + 1
+    def update_rho(Y, X, Y_new, U_new, rho):
         rn = jnp.maximum(norm(X), norm(Y_new))
         sn = rho * norm(U_new)
         r = norm(X - Y_new) / jnp.where(rn > 0, rn, 1.0)
@@ -252,8 +250,25 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int):
         rsf = jnp.where(r > xi * mu * sres, mult, jnp.where(sres > (mu / xi) * r, 1.0 / mult, 1.0))
         # SPORCO multiplies ρ by τ when a residual is exactly zero; once converged (in float64 on a
         # small problem) that drives ρ to overflow, so ρ is left alone then.
-        rsf = jnp.where((k > 0) & (k < adapt_rho) & (r > 0) & (sres > 0), rsf, 1.0)
-        return Y_new, U_new / _bcast(rsf), rho * rsf, k + 1
+        rsf = jnp.where((r > 0) & (sres > 0), rsf, 1.0)
+        return U_new / _bcast(rsf), rho * rsf
+
+    def iterate(state):
+        Y, U, rho, k = state
+        W = Y - U
+        # Sherman–Morrison: x̂ = (Dᴴŝ + ρŵ − d̂ (d̂ᵀ(Dᴴŝ + ρŵ)) / (ρ + d̂ᵀd̂*)) / ρ = ŵ + d̂* (ŝ − d̂ᵀŵ) / (ρ + d̂ᵀd̂*)
+        c = (sf - synthesis_f(rfft2(W, shape), Df)) / (rho[:, None, None] + DDf)
+        X = W + irfft2(Dfc * c[:, None], shape)
+        V = relax * X + (1.0 - relax) * Y + U
+        t = _bcast(lam / rho)
+        Y_new = soft(V, t)
+        U_new = jnp.clip(V, -t, t)
+        if adapt_rho == 0:
+            return Y_new, U_new, rho, k + 1
+        do = (k > 0) & (k < adapt_rho) & ((k + 1) % rho_period == 0)
+        U_new, rho = jax.lax.cond(do, update_rho, lambda Y, X, Y_new, U_new, rho: (U_new, rho),
+                                  Y, X, Y_new, U_new, rho)
+        return Y_new, U_new, rho, k + 1
 
     return iterate
 
@@ -262,12 +277,12 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int):
 
 
 @functools.partial(jax.jit, static_argnames=("method", "boundary", "num_iters", "use_tol", "check_every",
-                                             "restart", "record", "adapt_rho", "relax"))
+                                             "restart", "record", "adapt_rho", "relax", "rho_period"))
 def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_tol, check_every, restart,
-           record, adapt_rho, relax):
+           record, adapt_rho, relax, rho_period=1):
     if method == "admm":
         state = _admm_init(z0, lam, rho0)
-        iterate = _make_admm_iter(s, D, lam, relax, adapt_rho)
+        iterate = _make_admm_iter(s, D, lam, relax, adapt_rho, rho_period)
     else:
         state = _fista_init(z0)
         iterate = _make_fista_iter(_make_prox_grad(s, D, lam, boundary, step), method == "fista", restart)
@@ -304,7 +319,7 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
 
 def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None = None,
                      boundary: str = "circular", z0=None, step=None, rho=None, relax: float = 1.8,
-                     adapt_rho: int = 200, restart: bool = True, check_every: int = 10,
+                     adapt_rho: int = 200, rho_period: int = 1, restart: bool = True, check_every: int = 10,
                      record: bool = False, dtype=None) -> SolverResult:
     """Convolutional sparse codes ``argmin_z ½‖Σ_k d_k ∗ z_k − s‖² + λ Σ_k ‖z_k‖₁``.
 
@@ -324,6 +339,8 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
       rho, relax: ADMM's initial penalty (default 50λ + 1) and over-relaxation (1.8), as SPORCO.
       adapt_rho: ADMM adapts ρ by SPORCO's residual balancing during this many
         iterations, then keeps it (0: fixed ρ).
+      rho_period: ADMM updates ρ every this many iterations (SPORCO ConvBPDN's ``AutoRho``
+        ``Period``, 1).
       restart: FISTA's adaptive gradient restart.
       record: with ``tol=None``, also return the energy after every iteration in
         ``info.trace`` (num_iters, batch).
@@ -358,6 +375,7 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
     step = checks.positive_float(step, "step", allow_none=True)
     rho = checks.positive_float(rho, "rho", allow_none=True)
     adapt_rho = checks.nonnegative_int(adapt_rho, "adapt_rho")
+    rho_period = checks.positive_int(rho_period, "rho_period")
     if record and tol is not None:
         raise ValueError("record=True needs the fixed-iteration form (tol=None, num_iters given)")
     z0 = jnp.zeros(s.shape[:1] + D.shape[:1] + s.shape[1:], s.dtype) if z0 is None else \
@@ -368,4 +386,4 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
                   None if rho is None else jnp.asarray(rho, s.dtype),
                   method=method, boundary=boundary, num_iters=num_iters if num_iters is not None else 1000,
                   use_tol=use_tol, check_every=check_every, restart=bool(restart), record=bool(record),
-                  adapt_rho=adapt_rho, relax=relax)
+                  adapt_rho=adapt_rho, relax=relax, rho_period=rho_period)

@@ -50,8 +50,20 @@ def filters_fft(D: jax.Array, shape: tuple[int, int]) -> jax.Array:
 
 
 def synthesis_f(zf: jax.Array, Df: jax.Array) -> jax.Array:
-    """Σ_k F(d_k) F(z_k): zf (batch, K, P, Qf), Df (K, P, Qf) -> (batch, P, Qf)."""
-    return jnp.einsum("bkpq,kpq->bpq", zf, Df)
+    """Σ_k F(d_k) F(z_k): zf (batch, K, P, Qf), Df (K, P, Qf) -> (batch, P, Qf).
+
+    Written as a sum of K products of slices (for K ≤ 64) rather than an ``einsum``
+    or a reduction over the K axis: XLA:CPU lowers the einsum to a batched matrix
+    product with 1x1 outputs, and the reduction to a materialized product followed
+    by a tree reduction; the unrolled sum is one fused pass that reads each input once.
+    """
+    K = Df.shape[0]
+    if K > 64:
+        return jnp.sum(zf * Df, axis=-3)
+    out = zf[..., 0, :, :] * Df[0]
+    for k in range(1, K):
+        out = out + zf[..., k, :, :] * Df[k]
+    return out
 
 
 def reconstruct(z: jax.Array, D: jax.Array, boundary: str = "circular") -> jax.Array:
