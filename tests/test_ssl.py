@@ -13,7 +13,7 @@ from ebm_jax.models.ssl import Conv3x3, SSLNet
 from ebm_jax import ssl
 from ebm_jax.train import Checkpointer, fit
 
-SMALL = dict(widths=(4, 8, 8), rep_dim=16, proj_hidden=16, proj_dim=8, tile_dim=8)
+SMALL = dict(widths=(4, 8, 8), rep_dim=16, proj_hidden=16, proj_dim=8)  # the smoke configs' model: one init compile
 AUG = AugmentConfig(elastic_alpha=0.5)
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
