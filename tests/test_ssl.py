@@ -206,18 +206,39 @@ def test_create_state_matches_the_per_method_builders():
     assert warmup_steps_for(1) == 0 and warmup_steps_for(1170) == 100
 
 
-def test_label_efficiency_runs_the_probe_per_count_and_seed():
+def test_linear_probe_fits_separable_features():
     from ebm_jax.ssl import probe
 
-    rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 8)
-    f = rng.standard_normal((80, 6)).astype(np.float32) + y[:, None]
+    f = np.random.default_rng(0).standard_normal((80, 6)).astype(np.float32) * 0.1 + np.eye(10, 6)[y] * 3
+    f[y >= 6, :] += np.arange(6) * (y[y >= 6, None] - 5)   # the 4 classes beyond the 6 axes, apart
+    out = probe.linear_probe(f, y, f, y, l2=1e-4, max_iter=50)
+    assert out["train_accuracy"] == out["test_accuracy"] > 0.95
+
+
+def test_label_efficiency_runs_the_probe_per_count_and_seed(monkeypatch):
+    from ebm_jax.ssl import probe
+
+    y = np.repeat(np.arange(10), 8)
+    f = np.arange(80, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
+    probed = []
+
+    def fake_probe(xtr, ytr, xte, yte, *, l2, max_iter):
+        probed.append((len(xtr), np.bincount(ytr, minlength=10).tolist(), l2, max_iter))
+        return {"train_accuracy": 1.0, "test_accuracy": 0.25 * len(probed)}
+
+    monkeypatch.setattr(probe, "linear_probe", fake_probe)
     calls = []
     curves = probe.label_efficiency(f, y, f, y, label_counts=(2, 4), num_seeds=3, l2=1e-2, max_iter=5,
                                     supervised=lambda idx, k, s: calls.append((len(idx), k, s)) or 0.5)
-    assert sorted(curves["probe"]) == [2, 4] and all(len(v) == 3 for v in curves["probe"].values())
+    assert [p[:1] for p in probed] == [(20,)] * 3 + [(40,)] * 3
+    assert all(p[1] == [k] * 10 and p[2:] == (1e-2, 5) for p, k in zip(probed, [2, 2, 2, 4, 4, 4]))
+    assert curves["probe"] == {2: [0.25, 0.5, 0.75], 4: [1.0, 1.25, 1.5]}
     assert calls == [(20, 2, 0), (20, 2, 1), (20, 2, 2), (40, 4, 0), (40, 4, 1), (40, 4, 2)]
     assert curves["supervised"] == {2: [0.5] * 3, 4: [0.5] * 3}
+    # the seeds draw different subsets; the same seed the same subset
+    assert not np.array_equal(probe.per_class_subset(y, 2, probe.subset_seed(0, 2)),
+                              probe.per_class_subset(y, 2, probe.subset_seed(1, 2)))
     with pytest.raises(ValueError, match="smallest class"):
         probe.label_efficiency(f, y, f, y, label_counts=(9,), num_seeds=1, l2=1e-2, max_iter=5)
 
