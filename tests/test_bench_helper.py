@@ -1,5 +1,6 @@
 """scripts/_bench.py, the benchmark helper: timer statistics, the step's own matmuls, peers in a subprocess."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -58,3 +59,20 @@ def test_run_peer_runs_in_its_own_pinned_process():
     out = _bench.run_peer(_peer, pin_threads=1, n=3)
     assert out["n"] == 3 and len(out["cores"]) == 1
     assert _bench.Timing.from_dict(out["timing"]).median >= 0
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "bench"
+
+
+@pytest.mark.parametrize("name", ["vae", "rbm", "ssl"])
+def test_committed_bench_json_has_both_sides_ratio_from_medians_ceiling_and_load(name):
+    path = RESULTS / f"bench_{name}.json"
+    if not path.exists():
+        pytest.skip(f"{path} not committed")
+    d = json.loads(path.read_text())
+    for side in ("ours", "peer"):
+        assert {"best", "median", "q1", "q3", "min", "max", "times"} <= set(d[side]), side
+    assert d["ratio"] == pytest.approx(d["peer"]["median"] / d["ours"]["median"])
+    assert d["ratio_best"] == pytest.approx(d["peer"]["best"] / d["ours"]["best"])
+    assert 0 < d["ceiling_fraction"]
+    assert {"loadavg_before", "loadavg_after", "others_busy_cores", "threads", "cpu"} <= set(d["machine"])
