@@ -213,62 +213,78 @@ def _make_fista_iter(prox_grad, momentum: bool, restart: bool):
 
 
 def _admm_init(z0, lam, rho0):
+    """ADMM state in map-major layout: Y, U (K, batch, H, W), the pending scale of U (batch,), ρ, k."""
     rho = jnp.broadcast_to(jnp.asarray(rho0, z0.dtype), lam.shape) if rho0 is not None else 50.0 * lam + 1.0
     U = _bcast(lam / rho) * jnp.sign(z0)  # SPORCO's warm-start U for Y = z0 (zero for a cold start)
-    return z0, U, rho, jnp.zeros((), jnp.int32)
+    Y, U = jnp.swapaxes(z0, 0, 1), jnp.swapaxes(U, 0, 1)
+    return Y, U, jnp.ones_like(rho), rho, jnp.zeros((), jnp.int32)
+
+
+def _admm_codes(state):
+    return jnp.swapaxes(state[0], 0, 1)
 
 
 def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1):
     """One ADMM iteration of SPORCO's ConvBPDN (circular boundary), batched with one ρ per image.
 
-    Written for few passes over the (batch, K, H, W) arrays: the Sherman–Morrison
-    x-step is two fused passes around the FFTs, the y- and u-steps read
-    ``V = αX + (1 − α)Y + U`` once each (``Y⁺ = S_{λ/ρ}(V)``, ``U⁺ = V − Y⁺ = clip(V, ±λ/ρ)``),
-    and the residual norms of the ρ update are taken only on the iterations that
-    update ρ (every ``rho_period``-th of the first ``adapt_rho``), inside a ``lax.cond``.
+    The Sherman–Morrison x-step in the form ``x̂_k = ŵ_k + d̂_k* ĉ`` with
+    ``ĉ = (ŝ − Σ_k d̂_k ŵ_k) / (ρ + Σ_k |d̂_k|²)`` and ``w = y − u`` couples the K code maps
+    only through the sum over k, so an iteration is two sweeps over the maps, one map
+    (for the whole batch) at a time (a ``lax.scan`` over k, the state stored map-major
+    (K, batch, H, W)): the first transforms ``w_k`` and accumulates the sum, the second
+    transforms ``d̂_k* ĉ`` back and does the relaxation, the y-step ``Y⁺ = S_{λ/ρ}(V)``, the
+    u-step ``U⁺ = V − Y⁺ = clip(V, ±λ/ρ)`` (``V = αX + (1 − α)Y + U``) and the sums of
+    squares of the residual balancing, while the map is in cache. A change of ρ rescales U
+    lazily (a pending factor, applied on the next sweep).
     """
     shape = s.shape[-2:]
-    Df = filters_fft(D, shape)
-    Dfc = jnp.conj(Df)
+    Df = filters_fft(D, shape)  # (K, P, Qf)
     sf = rfft2(s, shape)  # (batch, P, Qf)
-    DDf = jnp.sum(jnp.real(Df * Dfc), axis=0)  # (P, Qf)
+    DDf = jnp.sum(jnp.real(Df * jnp.conj(Df)), axis=0)  # (P, Qf)
     lam_safe = jnp.maximum(lam, jnp.finfo(s.dtype).tiny)
     xi = jnp.where(lam > 0, 1.0 + 18.3 ** (jnp.log10(lam_safe) + 1.0), 1.0)
     mu, tau = 1.2, 1000.0
+    b3 = (slice(None), None, None)
 
-    def norm(a):
-        return jnp.sqrt(jnp.sum(a * a, axis=(1, 2, 3)))
+    def iterate(state):
+        Y, U, us, rho, k = state
+        usb = us[b3]
 
-    def update_rho(Y, X, Y_new, U_new, rho):
-        rn = jnp.maximum(norm(X), norm(Y_new))
-        sn = rho * norm(U_new)
-        r = norm(X - Y_new) / jnp.where(rn > 0, rn, 1.0)
-        sres = rho * norm(Y_new - Y) / jnp.where(sn > 0, sn, 1.0)
+        def transform(acc, xs):
+            Yk, Uk, Dk = xs
+            return acc + rfft2(Yk - usb * Uk, shape) * Dk, None
+
+        acc, _ = jax.lax.scan(transform, jnp.zeros_like(sf), (Y, U, Df))
+        c = (sf - acc) / (rho[b3] + DDf)
+        t = (lam / rho)[b3]
+
+        def update(sums, xs):
+            Yk, Uk, Dk = xs
+            Uk = usb * Uk
+            X = Yk - Uk + irfft2(jnp.conj(Dk) * c, shape)
+            V = relax * X + (1.0 - relax) * Yk + Uk
+            Y_new, U_new = soft(V, t), jnp.clip(V, -t, t)
+            if adapt_rho:
+                sums = sums + jnp.stack([jnp.sum(a * a, axis=(1, 2)) for a in (X, Y_new, U_new, X - Y_new, Y_new - Yk)])
+            return sums, (Y_new, U_new)
+
+        sums, (Y_new, U_new) = jax.lax.scan(update, jnp.zeros((5,) + lam.shape, s.dtype), (Y, U, Df))
+        if adapt_rho == 0:
+            return Y_new, U_new, jnp.ones_like(us), rho, k + 1
+        nX, nY, nU, nR, nS = jnp.sqrt(sums)
+        rn = jnp.maximum(nX, nY)
+        sn = rho * nU
+        r = nR / jnp.where(rn > 0, rn, 1.0)
+        sres = rho * nS / jnp.where(sn > 0, sn, 1.0)
         ratio = jnp.where(r > sres * xi, r / jnp.where(sres > 0, sres * xi, 1.0),
                           sres * xi / jnp.where(r > 0, r, 1.0))
         mult = jnp.minimum(jnp.sqrt(ratio), tau)
         rsf = jnp.where(r > xi * mu * sres, mult, jnp.where(sres > (mu / xi) * r, 1.0 / mult, 1.0))
         # SPORCO multiplies ρ by τ when a residual is exactly zero; once converged (in float64 on a
         # small problem) that drives ρ to overflow, so ρ is left alone then.
-        rsf = jnp.where((r > 0) & (sres > 0), rsf, 1.0)
-        return U_new / _bcast(rsf), rho * rsf
-
-    def iterate(state):
-        Y, U, rho, k = state
-        W = Y - U
-        # Sherman–Morrison: x̂ = (Dᴴŝ + ρŵ − d̂ (d̂ᵀ(Dᴴŝ + ρŵ)) / (ρ + d̂ᵀd̂*)) / ρ = ŵ + d̂* (ŝ − d̂ᵀŵ) / (ρ + d̂ᵀd̂*)
-        c = (sf - synthesis_f(rfft2(W, shape), Df)) / (rho[:, None, None] + DDf)
-        X = W + irfft2(Dfc * c[:, None], shape)
-        V = relax * X + (1.0 - relax) * Y + U
-        t = _bcast(lam / rho)
-        Y_new = soft(V, t)
-        U_new = jnp.clip(V, -t, t)
-        if adapt_rho == 0:
-            return Y_new, U_new, rho, k + 1
         do = (k > 0) & (k < adapt_rho) & ((k + 1) % rho_period == 0)
-        U_new, rho = jax.lax.cond(do, update_rho, lambda Y, X, Y_new, U_new, rho: (U_new, rho),
-                                  Y, X, Y_new, U_new, rho)
-        return Y_new, U_new, rho, k + 1
+        rsf = jnp.where(do & (r > 0) & (sres > 0), rsf, 1.0)
+        return Y_new, U_new, 1.0 / rsf, rho * rsf, k + 1
 
     return iterate
 
@@ -286,9 +302,10 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
     else:
         state = _fista_init(z0)
         iterate = _make_fista_iter(_make_prox_grad(s, D, lam, boundary, step), method == "fista", restart)
+    codes_of = _admm_codes if method == "admm" else (lambda state: state[0])
 
     def objective(state):
-        return _objective(s, D, state[0], lam, boundary)
+        return _objective(s, D, codes_of(state), lam, boundary)
 
     trace = None
     if not use_tol:
@@ -306,12 +323,12 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
         def body(carry):
             state, it, _ = carry
             state = jax.lax.fori_loop(0, check_every, lambda _, st: iterate(st), state)
-            primal, gap = _primal_gap(s, D, state[0], lam, boundary)
+            primal, gap = _primal_gap(s, D, codes_of(state), lam, boundary)
             return state, it + check_every, jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
 
         state, iters, _ = jax.lax.while_loop(cond, body, (state, jnp.asarray(0, jnp.int32),
                                                           jnp.asarray(jnp.inf, s.dtype)))
-    z = state[0]
+    z = codes_of(state)
     primal, gap = _primal_gap(s, D, z, lam, boundary)
     rel_gap = jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
     return SolverResult(z, SolverInfo(iters, rel_gap, primal, trace))
