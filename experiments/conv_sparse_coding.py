@@ -68,7 +68,7 @@ def run_k(K, config, workdir, tiles, patches, test_high, results):
     t0 = time.time()
     state, _ = conv_sparse.learn_conv_dictionary(
         tiles, K, config.filter_size, config.lam, num_epochs=config.num_epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, inference_iters=config.inference_iters,
+        learning_rate=config.learning_rate, schedule=config.lr_schedule, inference_iters=config.inference_iters,
         encoder_layers=config.encoder_layers, encoder_weight=config.encoder_weight, boundary=config.boundary,
         seed=config.seed, workdir=workdir / f"conv_K{K}", desc=f"conv K={K}")
     results[f"K{K}/conv/train_seconds"] = time.time() - t0
@@ -156,17 +156,19 @@ def save_filter_figure(path, rows, config):
     import matplotlib.pyplot as plt
 
     cols = (("conv", "conv decoder"), ("encoder", "conv encoder (1 pass)"), ("patch", "patch atoms"))
-    fig, axes = plt.subplots(len(rows), 3, figsize=(11, 2.2 * len(rows) + 0.6), squeeze=False)
+    ncols = 8  # the same cell size in every row: K < 8 leaves the rest of the row blank
+    heights = [int(np.ceil(K / ncols)) + 0.6 for K, _, _ in rows]
+    fig, axes = plt.subplots(len(rows), 3, figsize=(12, 0.5 * sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     for r, (K, banks, numbers) in enumerate(rows):
         for c, (name, label) in enumerate(cols):
             bank = banks[name]
             scale = np.maximum(np.abs(bank).max(axis=(1, 2), keepdims=True), 1e-12)
-            grid = viz.image_grid(0.5 + 0.5 * bank / scale, ncols=min(K, 16), pad_value=1.0)
+            grid = viz.image_grid(0.5 + 0.5 * bank / scale, ncols=ncols, pad_value=1.0)
             ax = axes[r, c]
             ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"K={K} {label}\n{numbers[name]}", fontsize=7)
+            ax.axis("off")
+            ax.set_title(f"K={K} {label}: {numbers[name]}", fontsize=8)
     fig.suptitle(f"{config.filter_size}x{config.filter_size} filters, lambda={config.lam:g} "
                  "(recon = rel. error on held-out images, nnz = non-zeros per pixel, sc = mean shift coherence)",
                  fontsize=8)

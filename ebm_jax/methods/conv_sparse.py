@@ -177,16 +177,21 @@ def mutual_coherence(D) -> float:
 
 def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, num_epochs: int = 1,
                           batch_size: int = 8, learning_rate: float = 1e-2, optimizer: str = "adam",
+                          schedule: str = "constant",
                           inference_iters: int = 20, encoder_layers: int = 0, encoder_weight: float = 1.0,
                           boundary: str = "zero", seed: int = 0, workdir=None, desc: str = "conv dictionary",
                           log_every_steps: int = 10):
     """Learn K filters (and, with ``encoder_layers > 0``, the encoder) on training tiles ``images``
     (N, H, W) with :func:`ebm_jax.train.fit`; initial filters are random crops of the tiles.
+    ``schedule`` is the learning-rate schedule of :func:`ebm_jax.train.optim.make_optimizer` over the
+    whole run (``"cosine"`` anneals Adam's per-step jitter of the filters to zero by the end).
     Returns ``(state, history)``. With ``workdir`` the run checkpoints there and a second call resumes."""
     images = check_images(images, "images")
     batch_size = min(checks.positive_int(batch_size, "batch_size"), images.shape[0])
+    num_epochs = checks.positive_int(num_epochs, "num_epochs")
     key = jax.random.PRNGKey(seed)
-    tx = make_optimizer(optimizer, learning_rate)
+    tx = make_optimizer(optimizer, learning_rate, schedule=schedule,
+                        total_steps=num_epochs * (images.shape[0] // batch_size))
     state = create_state(jax.random.fold_in(key, 2**31 - 1), tx, num_filters=num_filters, filter_size=filter_size,
                          image_shape=images.shape[1:], lam=lam, encoder_layers=encoder_layers, boundary=boundary,
                          images=images)

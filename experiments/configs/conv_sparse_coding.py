@@ -34,6 +34,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 8
     config.num_epochs = 2                  # 200 steps
     config.learning_rate = 0.02            # Adam
+    config.lr_schedule = "cosine"          # decays to 0 over the run
     config.inference_iters = 20            # FISTA iterations per step, warm-started at the encoder's codes
     config.encoder_layers = 1              # 1: conv -> shrink -> gain, one pass
     config.encoder_weight = 1.0
@@ -51,7 +52,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.denoise.sigmas = (15, 25, 50)   # of 255
     config.denoise.methods = DENOISERS
     config.denoise.num_filters = 64        # which K's models denoise (must be in num_filters)
-    config.denoise.lam_factors = (0.75, 1.5, 3.0)  # λ = c σ/255 (encoder: thresholds x c σ/255 / lam)
+    config.denoise.lam_factors = (0.5, 1.0, 2.0, 4.0)  # λ = c σ/255 (encoder: thresholds x c σ/255 / lam)
     config.denoise.tune_images = 1         # c picked per σ and method on this many training tiles...
     config.denoise.tune_crop = 96          # ... of this size (never on the test images)
     config.denoise.tol = 1e-3
@@ -84,6 +85,7 @@ RULES = {
     "batch_size": checks.Int(ge=1),
     "num_epochs": checks.Int(ge=1),
     "learning_rate": checks.Float(gt=0),
+    "lr_schedule": checks.OneOf("constant", "cosine", "linear"),
     "inference_iters": checks.Int(ge=1),
     "encoder_layers": checks.Int(ge=1),
     "encoder_weight": checks.Float(ge=0),
