@@ -25,9 +25,10 @@ own process (scripts/_bench.py), one after the other:
   ``Σ_i log p(v_i | v_-i)`` (all 784 one-bit flips, no sampling; the expectation
   of the estimate ``score_samples`` draws), mean over a fixed subset of the
   fixed-binarized test images, computed by one JAX function from each side's
-  weights. Ours stops at the first epoch with PLL ≥ ``--rbm-threshold``;
-  scikit-learn (no hook between epochs) trains ``--rbm-max-epochs`` epochs,
-  saving its weights after each, and its crossing epoch is found afterwards.
+  weights. Both stop at the first epoch with PLL ≥ ``--rbm-threshold`` (or
+  after ``--rbm-max-epochs``): after each of its epochs scikit-learn saves its
+  weights and waits, outside its clock, while the main process evaluates them
+  and tells it whether to go on.
 
 Clocks: ``train_s`` is the wall clock of the training epochs only, summed up
 to and including the crossing epoch; it includes our first epoch's XLA
