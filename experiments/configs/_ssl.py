@@ -5,7 +5,8 @@
 ``pirl.py`` changes a few and validates with :func:`validate`. The ``"smoke"``
 variant is seconds long on CPU: tiny widths, 256 training and 200 test images,
 one epoch, a few probe iterations, 5 labels per class, no elastic warp, no augmentation
-of the supervised baseline and no t-SNE (each of these costs compile time).
+of the supervised baseline, no raw-pixel / full-label baselines (on in simclr's default; the
+same library calls as the label-efficiency probes) and no t-SNE: each costs compile time.
 """
 
 import ml_collections
@@ -63,7 +64,8 @@ def base_config(method: str, variant: str | None = None) -> ml_collections.Confi
         c.update(num_epochs=1, batch_size=32, widths=(4, 8, 8), rep_dim=16, proj_hidden=16, proj_dim=8,
                  num_train_examples=256, num_test_examples=200, log_every_steps=2, queue_size=64,
                  num_negatives=64, probe_iters=10, label_counts=(5,), label_seeds=2, sup_steps=(4,),
-                 sup_full_steps=4, sup_batch_size=16, sup_full_batch_size=32, sup_augment=False, tsne_points=0)
+                 sup_full_steps=4, sup_batch_size=16, sup_full_batch_size=32, sup_augment=False, baselines=False,
+                 tsne_points=0)
         c.aug.elastic_alpha = 0.0  # the elastic warp costs compile time; tests/test_augment.py covers it
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
