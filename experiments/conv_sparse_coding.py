@@ -69,8 +69,8 @@ def run_k(K, config, workdir, tiles, patches, test_high, results):
     state, _ = conv_sparse.learn_conv_dictionary(
         tiles, K, config.filter_size, config.lam, num_epochs=config.num_epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, schedule=config.lr_schedule, inference_iters=config.inference_iters,
-        encoder_layers=config.encoder_layers, encoder_weight=config.encoder_weight, boundary=config.boundary,
-        seed=config.seed, workdir=workdir / f"conv_K{K}", desc=f"conv K={K}")
+        encoder_layers=config.encoder_layers, encoder_weight=config.encoder_weight,
+        encoder_lr_scaling=config.encoder_lr_scaling, boundary=config.boundary, seed=config.seed, workdir=workdir / f"conv_K{K}", desc=f"conv K={K}")
     results[f"K{K}/conv/train_seconds"] = time.time() - t0
     t0 = time.time()
     pstate, _ = learn_dictionary(patches, K, config.lam, num_epochs=config.patch.num_epochs,

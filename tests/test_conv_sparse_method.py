@@ -57,3 +57,44 @@ def test_mutual_coherence():
     D[0, 0, 0] = D[1, 1, 1] = 1
     assert conv_sparse.mutual_coherence(D) == 0.0
     assert conv_sparse.mutual_coherence(np.stack([D[0], -2 * D[0]])) == pytest.approx(1.0)
+
+
+def _natural_tiles(n=48, size=24):
+    """High-pass tiles of generated images (edges, discs, gratings), on the experiment's scale."""
+    from ebm_jax.data import natural_images as ni
+    from ebm_jax.data.natural_images import highpass, random_crops
+    high = [highpass(im, 4.0)[1] for im in ni.synthetic_images(3, 64, seed=0)]
+    return random_crops(high, n, size, seed=0)
+
+
+def test_scale_encoder_updates_scales_only_the_encoder_by_its_relative_size():
+    params = {"D": jnp.full((2, 3, 3), 0.5), "encoder": {"encoder": jnp.full((2, 3, 3), 0.05),
+                                                         "threshold": jnp.full((2,), 0.005),
+                                                         "gain": jnp.ones((2,))}}
+    updates = jax.tree.map(jnp.ones_like, params)
+    tx = conv_sparse.scale_encoder_updates()
+    out, _ = tx.update(updates, tx.init(params), params)
+    np.testing.assert_allclose(out["D"], 1.0)
+    np.testing.assert_allclose(out["encoder"]["encoder"], 0.1, rtol=1e-6)
+    np.testing.assert_allclose(out["encoder"]["threshold"], 0.01, rtol=1e-6)
+    np.testing.assert_allclose(out["encoder"]["gain"], 1.0)  # capped at max_scale = 1
+
+
+def test_one_pass_encoder_beats_zero_codes_initialised_and_trained():
+    """The one-pass encoder starts as one ISTA step (closer to z* than zero codes: a prox-gradient
+    step is non-expansive towards its fixed point) and training with the filters' learning rate
+    must not throw that away (it did: Adam's steps of the filters' size wiped out encoder parameters
+    ~1/L smaller, and the codes ended farther from z* than zero codes)."""
+    x = _natural_tiles()
+    lam = 0.1
+    state = conv_sparse.create_state(jax.random.key(0), make_optimizer("adam", 0.02), num_filters=8,
+                                     filter_size=5, image_shape=x.shape[1:], lam=lam, encoder_layers=1,
+                                     boundary="zero", images=x)
+    init = conv_sparse.evaluate(state.params, x, lam, boundary="zero", encoder_layers=1, max_iters=300)
+    assert init["encoder_rel_code_error"] < 1.0
+    state, _ = conv_sparse.learn_conv_dictionary(x, 8, 5, lam, num_epochs=4, batch_size=8, learning_rate=0.02,
+                                                 schedule="cosine", encoder_layers=1, boundary="zero",
+                                                 log_every_steps=100)
+    ev = conv_sparse.evaluate(state.params, x, lam, boundary="zero", encoder_layers=1, max_iters=300)
+    assert ev["encoder_rel_code_error"] < 0.9  # zero codes: 1; 0.93 before the fix
+    assert ev["encoder_rel_recon_error"] < 0.5  # zero codes: 1; 0.82 before the fix

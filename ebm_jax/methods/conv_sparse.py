@@ -175,16 +175,46 @@ def mutual_coherence(D) -> float:
     return filters_eval.mutual_coherence(D)["max"]
 
 
+def _rms(x):
+    return jnp.sqrt(jnp.mean(jnp.square(x)))
+
+
+def scale_encoder_updates(max_scale: float = 1.0) -> optax.GradientTransformation:
+    """Multiply the update of each encoder leaf by its current RMS over the RMS of the filters D
+    (at most ``max_scale``); the filters' update is unchanged.
+
+    The encoder's filters and thresholds start at η ≈ 1/L times the unit-norm filters (one ISTA
+    step), and have to grow by orders of magnitude: with one learning rate for all, Adam moves every
+    coordinate by about the learning rate, which is ~1/η times the encoder's own size (it is wiped
+    out in a few steps); scaled like this each step moves every parameter by the same fraction of its
+    own size as it moves the filters (a relative, multiplicative update)."""
+    max_scale = checks.positive_float(max_scale, "max_scale")
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError("scale_encoder_updates needs params")
+        if "encoder" not in updates:
+            return updates, state
+        ref = jnp.maximum(_rms(params["D"]), 1e-12)
+        enc = jax.tree.map(lambda u, p: u * jnp.minimum(max_scale, _rms(p) / ref), updates["encoder"],
+                           params["encoder"])
+        return {**updates, "encoder": enc}, state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
 def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, num_epochs: int = 1,
                           batch_size: int = 8, learning_rate: float = 1e-2, optimizer: str = "adam",
                           schedule: str = "constant",
                           inference_iters: int = 20, encoder_layers: int = 0, encoder_weight: float = 1.0,
-                          boundary: str = "zero", seed: int = 0, workdir=None, desc: str = "conv dictionary",
-                          log_every_steps: int = 10):
+                          encoder_lr_scaling: bool = True, boundary: str = "zero", seed: int = 0, workdir=None,
+                          desc: str = "conv dictionary", log_every_steps: int = 10):
     """Learn K filters (and, with ``encoder_layers > 0``, the encoder) on training tiles ``images``
     (N, H, W) with :func:`ebm_jax.train.fit`; initial filters are random crops of the tiles.
     ``schedule`` is the learning-rate schedule of :func:`ebm_jax.train.optim.make_optimizer` over the
     whole run (``"cosine"`` anneals Adam's per-step jitter of the filters to zero by the end).
+    ``encoder_lr_scaling`` (default on) scales each encoder parameter's step to its own size
+    (:func:`scale_encoder_updates`); off, the encoder gets the filters' step, which wipes it out.
     Returns ``(state, history)``. With ``workdir`` the run checkpoints there and a second call resumes."""
     images = check_images(images, "images")
     batch_size = min(checks.positive_int(batch_size, "batch_size"), images.shape[0])
@@ -192,7 +222,10 @@ def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, nu
     key = jax.random.PRNGKey(seed)
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule,
                         total_steps=num_epochs * (images.shape[0] // batch_size))
-    state = create_state(jax.random.fold_in(key, 2**31 - 1), tx, num_filters=num_filters, filter_size=filter_size,
+    init_key = jax.random.fold_in(key, 2**31 - 1)
+    if encoder_layers and encoder_lr_scaling:
+        tx = optax.chain(tx, scale_encoder_updates())
+    state = create_state(init_key, tx, num_filters=num_filters, filter_size=filter_size,
                          image_shape=images.shape[1:], lam=lam, encoder_layers=encoder_layers, boundary=boundary,
                          images=images)
     step_fn = make_train_step(lam, inference_iters=inference_iters, encoder_layers=encoder_layers,

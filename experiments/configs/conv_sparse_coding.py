@@ -38,6 +38,9 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.inference_iters = 20            # FISTA iterations per step, warm-started at the encoder's codes
     config.encoder_layers = 1              # 1: conv -> shrink -> gain, one pass
     config.encoder_weight = 1.0
+    # each encoder parameter's step scaled to its own size (its RMS over the filters' RMS); off, the
+    # filters' learning rate wipes out the encoder, whose parameters start ~1/L smaller (one ISTA step)
+    config.encoder_lr_scaling = True
     # patch-based dictionary on patch_size x patch_size patches of the same high-pass images
     config.patch = ml_collections.ConfigDict()
     config.patch.num_patches = 20000
@@ -89,6 +92,7 @@ RULES = {
     "inference_iters": checks.Int(ge=1),
     "encoder_layers": checks.Int(ge=1),
     "encoder_weight": checks.Float(ge=0),
+    "encoder_lr_scaling": checks.Bool(),
     "patch.num_patches": checks.Int(ge=1),
     "patch.num_epochs": checks.Int(ge=1),
     "patch.batch_size": checks.Int(ge=1),
