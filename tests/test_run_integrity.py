@@ -245,7 +245,18 @@ def _interrupt_at_epoch(epoch, times=1):
     return eval_fn
 
 
-def test_ctrl_c_stops_after_the_chunk_with_a_checkpoint(tmp_path, straight):
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler during the test, whatever the test process inherited.
+
+    (A test run started in the background of a script inherits SIGINT ignored.)
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_after_the_chunk_with_a_checkpoint(tmp_path, straight, ctrl_c_raises):
     kw = {**KW, "num_epochs": 3}
     with pytest.raises(TrainingInterrupted, match=r"interrupted at step 8 of 24: a checkpoint of step 8") as e:
         fit(_state(), _step, DATA, workdir=tmp_path, eval_fn=_interrupt_at_epoch(1), **kw)
@@ -255,7 +266,7 @@ def test_ctrl_c_stops_after_the_chunk_with_a_checkpoint(tmp_path, straight):
     chex.assert_trees_all_equal(resumed.params, straight[0].params)
 
 
-def test_second_ctrl_c_stops_at_once():
+def test_second_ctrl_c_stops_at_once(ctrl_c_raises):
     with pytest.raises(KeyboardInterrupt) as e:
         fit(_state(), _step, DATA, eval_fn=_interrupt_at_epoch(1, times=2), **KW)
     assert not isinstance(e.value, TrainingInterrupted)
@@ -368,3 +379,13 @@ def test_fault_injection_through_the_command_line(tmp_path, straight):
     assert broken.returncode == 1
     assert broken.stderr.strip().splitlines()[-1].startswith("error: no intact checkpoint in ")
     assert "Traceback" not in broken.stderr and "tensorstore" not in broken.stderr.lower()
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        state, _ = fit(_state(), _step, DATA, eval_fn=_interrupt_at_epoch(1), **KW)
+        assert int(state.step) == 16  # the raised SIGINT was ignored: the run went to the end
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -38,7 +38,8 @@ class InterruptRequest:
     """Context manager: while active, the first SIGINT sets :attr:`requested` instead of raising.
 
     Only the main thread can install signal handlers; elsewhere it does nothing
-    (Ctrl-C then behaves as usual).
+    (Ctrl-C then behaves as usual). A process that ignores SIGINT (started with
+    ``nohup`` or as a background job of a script) keeps ignoring it.
     """
 
     def __init__(self):
@@ -53,7 +54,8 @@ class InterruptRequest:
               file=sys.stderr, flush=True)
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
             self._previous = signal.signal(signal.SIGINT, self._handler)
         return self
 
