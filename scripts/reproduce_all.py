@@ -48,6 +48,7 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
     "lvebm_ellipse": ("lvebm_ellipse", []),
     "lvebm_horn": ("lvebm_horn", []),
     "lvebm_collapse": ("lvebm_collapse", []),
+    "conv_sparse_coding": ("conv_sparse_coding", []),
 }
 
 
