@@ -52,18 +52,11 @@ def filters_fft(D: jax.Array, shape: tuple[int, int]) -> jax.Array:
 def synthesis_f(zf: jax.Array, Df: jax.Array) -> jax.Array:
     """Σ_k F(d_k) F(z_k): zf (batch, K, P, Qf), Df (K, P, Qf) -> (batch, P, Qf).
 
-    Written as a sum of K products of slices (for K ≤ 64) rather than an ``einsum``
-    or a reduction over the K axis: XLA:CPU lowers the einsum to a batched matrix
-    product with 1x1 outputs, and the reduction to a materialized product followed
-    by a tree reduction; the unrolled sum is one fused pass that reads each input once.
+    A product and a sum over the K axis, not an ``einsum`` (which XLA:CPU lowers to a
+    batched matrix product with 1x1 outputs) nor an unrolled sum of K slices (4.7x
+    slower in FISTA): 1.2x faster than the einsum in 20 FISTA iterations of SPORCO's example.
     """
-    K = Df.shape[0]
-    if K > 64:
-        return jnp.sum(zf * Df, axis=-3)
-    out = zf[..., 0, :, :] * Df[0]
-    for k in range(1, K):
-        out = out + zf[..., k, :, :] * Df[k]
-    return out
+    return jnp.sum(zf * Df, axis=-3)
 
 
 def reconstruct(z: jax.Array, D: jax.Array, boundary: str = "circular") -> jax.Array:
