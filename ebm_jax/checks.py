@@ -281,6 +281,25 @@ def validate_config(config, rules: Mapping[str, Rule], *, cross_checks: Sequence
     return config
 
 
+def at_most(key: str, limit_key: str, *, zero_is_no_limit: bool = False) -> Callable[[Any], None]:
+    """A cross check for :func:`validate_config`: ``config.<key> <= config.<limit_key>``.
+
+    For the common "a batch larger than the data" mistake: ``at_most("batch_size",
+    "num_train")``. With ``zero_is_no_limit``, a limit of 0 means "all" and is
+    not checked (e.g. ``num_train_examples = 0``: the whole training set).
+    """
+    def check(config) -> None:
+        flat = flatten_config(config)
+        value, limit = flat[key], flat[limit_key]
+        if zero_is_no_limit and not limit:
+            return
+        if value > limit:
+            raise ConfigError(f"config.{key} ({value}) exceeds config.{limit_key} ({limit})")
+
+    check.__name__ = f"at_most_{key}_{limit_key}".replace(".", "_")
+    return check
+
+
 def flatten_config(config, prefix: str = "") -> dict[str, Any]:
     """``{"a.b": value}`` for every leaf of a (nested) ConfigDict or mapping."""
     items = config.items() if hasattr(config, "items") else ()

@@ -114,3 +114,14 @@ def test_overrides_are_checked_against_the_chosen_variant():
     assert cli.check_overrides(["--config.latent_dim=3"], config_file) is None
     assert "unknown config key" in cli.check_overrides(["--config.nope=3"], config_file)
     assert cli.check_overrides([f"--config={config_file}:smoke", "--config.seed=1"], config_file) is None
+
+
+def test_at_most_cross_check_names_both_keys():
+    import ml_collections
+
+    config = ml_collections.ConfigDict(dict(batch_size=64, data=dict(num_train=32), num_all=0))
+    with pytest.raises(checks.ConfigError, match=r"config.batch_size \(64\) exceeds config.data.num_train \(32\)"):
+        checks.at_most("batch_size", "data.num_train")(config)
+    checks.at_most("batch_size", "num_all", zero_is_no_limit=True)(config)  # 0: the whole set, not checked
+    config.data.num_train = 64
+    checks.at_most("batch_size", "data.num_train")(config)

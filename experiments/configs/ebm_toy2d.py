@@ -77,11 +77,6 @@ def _unique(config):
             raise checks.ConfigError(f"config.{key} has duplicates: {config[key]}")
 
 
-def _batch_fits(config):
-    if config.batch_size > config.num_data:
-        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) exceeds config.num_data ({config.num_data})")
-
-
 def _snapshots_in_run(config):
     late = [e for e in config.snapshot_epochs if e > config.num_epochs]
     if late:
@@ -90,7 +85,8 @@ def _snapshots_in_run(config):
 
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_unique, _batch_fits, _snapshots_in_run])
+    checks.validate_config(config, RULES,
+                           cross_checks=[_unique, checks.at_most("batch_size", "num_data"), _snapshots_in_run])
 
 
 def snapshot_epochs(config) -> tuple[int, ...]:

@@ -85,12 +85,6 @@ RULES = {
 }
 
 
-def _batch_fits(config):
-    if config.batch_size > config.num_train:
-        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) is larger than config.num_train "
-                                 f"({config.num_train})")
-
-
 def _no_duplicates(config):
     for key in ("latent_dims", "regularizers"):
         values = tuple(config[key])
@@ -100,4 +94,4 @@ def _no_duplicates(config):
 
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_batch_fits, _no_duplicates])
+    checks.validate_config(config, RULES, cross_checks=[checks.at_most("batch_size", "num_train"), _no_duplicates])

@@ -53,12 +53,6 @@ RULES = {
 }
 
 
-def _batch_fits(config):
-    if config.batch_size > config.num_train:
-        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) is larger than config.num_train "
-                                 f"({config.num_train})")
-
-
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_batch_fits])
+    checks.validate_config(config, RULES, cross_checks=[checks.at_most("batch_size", "num_train")])

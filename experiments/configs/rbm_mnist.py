@@ -86,12 +86,7 @@ def _unique_methods(config):
         raise checks.ConfigError(f"config.methods has duplicates: {config.methods}")
 
 
-def _batch_fits(config):
-    if config.num_train_examples and config.batch_size > config.num_train_examples:
-        raise checks.ConfigError(f"config.batch_size ({config.batch_size}) exceeds config.num_train_examples "
-                                 f"({config.num_train_examples})")
-
-
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_unique_methods, _batch_fits])
+    checks.validate_config(config, RULES, cross_checks=[_unique_methods,
+                                                        checks.at_most("batch_size", "num_train_examples", zero_is_no_limit=True)])
