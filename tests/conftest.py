@@ -4,6 +4,21 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# Most of the suite's time is XLA compilation, and tests compile many of the same programs (the
+# seeds tests rerun experiments the smoke tests run; the SSL methods share their augmentations).
+# One persistent compilation cache for the whole run, made by the first process (pytest, or
+# pytest-xdist's controller) and inherited through the environment by its workers and by the
+# subprocesses of the command-line and multi-process tests; removed at the end. An existing
+# JAX_COMPILATION_CACHE_DIR is used as it is and kept.
+_OWN_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _OWN_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ebm_jax_test_xla_cache_")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -30,3 +45,8 @@ def mnist_subset():
     ytr, yte = rng.integers(0, 10, 2048), rng.integers(0, 10, 512)
     noisy = lambda y: np.clip(protos[y] * 0.9 + rng.random((len(y), 784)) * 0.1, 0, 1).astype(np.float32)  # noqa: E731
     return noisy(ytr), noisy(yte), yte
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
