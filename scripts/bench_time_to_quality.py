@@ -183,28 +183,13 @@ def _flat(tree, prefix=""):
 def vae_torch(data_path: str, params_path: str, epochs: int, threshold: float, threads: int) -> dict:
     """The PyTorch reference (its own process, see _bench.run_peer): same weights at start, same recipe."""
     import torch
-    from torch import nn
+    from _torch_models import torch_vae
 
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     H, J, B = VAE["hidden"], VAE["latent"], VAE["batch_size"]
 
-    class TorchVAE(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.enc, self.mean, self.logvar = nn.Linear(784, H), nn.Linear(H, J), nn.Linear(H, J)
-            self.dec1, self.dec2 = nn.Linear(J, H), nn.Linear(H, 784)
-
-        def terms(self, xb):
-            h = torch.relu(self.enc(xb))
-            mean, logvar = self.mean(h), self.logvar(h)
-            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-            logits = self.dec2(torch.relu(self.dec1(z)))
-            recon = nn.functional.binary_cross_entropy_with_logits(logits, xb, reduction="none").sum(-1)
-            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
-            return recon, kl
-
-    model = TorchVAE()
+    model = torch_vae(H, J)
     names = {"enc": "encoder/trunk/dense_0", "mean": "encoder/mean", "logvar": "encoder/logvar",
              "dec1": "decoder/trunk/dense_0", "dec2": "decoder/trunk/dense_1"}
     with np.load(params_path) as f, torch.no_grad():

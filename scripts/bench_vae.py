@@ -97,30 +97,12 @@ def bench_ours(x, args) -> dict:
 def torch_side(examples: int, batch_size: int, hidden: int, latent: int, repeats: int, threads: int) -> dict:
     """The PyTorch reference epoch (runs in its own process, see _bench.run_peer)."""
     import torch
-    from torch import nn
+    from _torch_models import torch_vae
 
     torch.manual_seed(0)
     torch.set_num_threads(threads)
 
-    class TorchVAE(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.enc = nn.Linear(784, hidden)
-            self.mean = nn.Linear(hidden, latent)
-            self.logvar = nn.Linear(hidden, latent)
-            self.dec1 = nn.Linear(latent, hidden)
-            self.dec2 = nn.Linear(hidden, 784)
-
-        def forward(self, xb):
-            h = torch.relu(self.enc(xb))
-            mean, logvar = self.mean(h), self.logvar(h)
-            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-            logits = self.dec2(torch.relu(self.dec1(z)))
-            recon = nn.functional.binary_cross_entropy_with_logits(logits, xb, reduction="none").sum(-1)
-            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
-            return (recon + kl).mean()
-
-    model = TorchVAE()
+    model = torch_vae(hidden, latent)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = torch.from_numpy(load_images(examples))
     steps = len(data) // batch_size
