@@ -6,40 +6,5 @@ evaluation of frozen representations (linear probe, label efficiency,
 supervised baseline) is :mod:`ebm_jax.ssl.probe`.
 """
 
-from ebm_jax.methods.ssl import (
-    METHODS,
-    MoCoState,
-    PIRLState,
-    SimCLRState,
-    create_moco_state,
-    create_pirl_state,
-    create_simclr_state,
-    create_state,
-    ema_update,
-    enqueue,
-    init_bank_from_embeddings,
-    make_moco_step,
-    make_pirl_step,
-    make_simclr_step,
-    make_train_step,
-    pirl_loss,
-)
-
-__all__ = [
-    "METHODS",
-    "MoCoState",
-    "PIRLState",
-    "SimCLRState",
-    "create_moco_state",
-    "create_pirl_state",
-    "create_simclr_state",
-    "create_state",
-    "ema_update",
-    "enqueue",
-    "init_bank_from_embeddings",
-    "make_moco_step",
-    "make_pirl_step",
-    "make_simclr_step",
-    "make_train_step",
-    "pirl_loss",
-]
+from ebm_jax.ssl.steps import *  # noqa: F401,F403  (the one list of the old names: steps.__all__)
+from ebm_jax.ssl.steps import __all__  # noqa: F401

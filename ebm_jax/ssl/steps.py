@@ -3,7 +3,7 @@
 Kept as thin aliases so that ``from ebm_jax.ssl.steps import ...`` keeps working.
 """
 
-from ebm_jax.methods.ssl import (  # noqa: F401
+from ebm_jax.methods.ssl import (
     METHODS,
     MoCoState,
     PIRLState,
@@ -21,3 +21,22 @@ from ebm_jax.methods.ssl import (  # noqa: F401
     make_train_step,
     pirl_loss,
 )
+
+__all__ = [
+    "METHODS",
+    "MoCoState",
+    "PIRLState",
+    "SimCLRState",
+    "create_moco_state",
+    "create_pirl_state",
+    "create_simclr_state",
+    "create_state",
+    "ema_update",
+    "enqueue",
+    "init_bank_from_embeddings",
+    "make_moco_step",
+    "make_pirl_step",
+    "make_simclr_step",
+    "make_train_step",
+    "pirl_loss",
+]
