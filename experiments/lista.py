@@ -10,9 +10,11 @@ r"""LISTA vs ISTA vs FISTA on held-out MNIST digits (Gregor & LeCun, 2010).
    before training it is exactly T ISTA steps) for each objective: ``supervised``
    (regress z*, the paper's setting) and ``unsupervised`` (minimise the lasso energy),
    each in ``WORKDIR/<objective>_T<T>`` (checkpoints, resume).
-   ("tied" part). The "layerwise" part grows one network of ``layerwise.num_layers``
-   untied layers with support selection layer by layer, then fine-tunes it jointly
-   (``WORKDIR/layerwise``); each prefix of it is the T-layer network (keys ``layerwise/T<t>/...``).
+   ("tied" part). The "layerwise" part trains one network of ``layerwise.num_layers``
+   untied layers (``layerwise.kind``: "untied", "lfista" = untied + learned per-atom momentum, or
+   "alista"; optional support selection), grown layer by layer (``layerwise.layer_epochs``; 0 skips)
+   and then trained jointly (``layerwise.finetune_epochs``) in ``WORKDIR/layerwise``; each prefix
+   of it is the T-layer network (keys ``layerwise/T<t>/...``).
 4. On held-out digits: the code prediction error ``Σ‖z − z*‖² / Σ‖z*‖²`` and the
    relative energy gap ``(ΣE(z) − ΣF)/ΣF`` of ISTA and FISTA after every iteration
    (1..max_iters) and of each LISTA; the equivalence "LISTA with T layers reaches the
@@ -57,9 +59,16 @@ def load_digits(config):
     return xtr, xte
 
 
+def solve_in_chunks(solve, x, D, lam, tol, chunk: int = 10000):
+    """``solve`` on ``chunk`` digits at a time (bounded memory): the codes, and the worst chunk's relative gap."""
+    results = [solve(x[i:i + chunk], D, lam, tol=tol) for i in range(0, x.shape[0], chunk)]
+    return jnp.concatenate([r.codes for r in results]), max(float(r.info.rel_gap) for r in results)
+
+
 def optimal_codes(config, workdir: pathlib.Path, xtr, xte):
-    """The dictionary (learned, resumable) and the optimal codes of both sets with their certificates."""
-    state, _ = learn_dictionary(xtr, config.num_atoms, config.lam, num_epochs=config.dict_epochs,
+    """The dictionary (learned on the first ``dict_num_train`` digits, resumable) and the optimal codes of both
+    sets with their certificates (the worst chunk's relative duality gap)."""
+    state, _ = learn_dictionary(xtr[: config.dict_num_train], config.num_atoms, config.lam, num_epochs=config.dict_epochs,
                                 batch_size=config.dict_batch_size, seed=config.seed, init="gaussian",
                                 workdir=workdir / "dictionary")
     D = state.D
@@ -68,9 +77,8 @@ def optimal_codes(config, workdir: pathlib.Path, xtr, xte):
         solve = functools.partial(working_set_lasso, working_set_size=ws)
     else:
         solve = functools.partial(fista, restart=True, polish=True)
-    train = solve(xtr, D, config.lam, tol=config.target_tol)
-    test = solve(xte, D, config.lam, tol=config.target_tol)
-    return D, train, test
+    return D, solve_in_chunks(solve, xtr, D, config.lam, config.target_tol), \
+        solve_in_chunks(solve, xte, D, config.lam, config.target_tol)
 
 
 def write_figure(path, config, curves, lista, layerwise=None):
@@ -85,8 +93,11 @@ def write_figure(path, config, curves, lista, layerwise=None):
             ax.plot(Ts, [max(lista[obj][T][metric], 1e-12) for T in Ts], marker=marker, ls=":",
                     label=f"LISTA ({obj}, {'tied' if config.tied else 'untied'})")
         if layerwise:
+            cfg = config.layerwise
+            how = ("layer-wise + joint" if cfg.finetune_epochs else "layer-wise") if cfg.layer_epochs else "joint"
+            ss = " + support selection" if cfg.support_percent > 0 and cfg.support_max_percent > 0 else ""
             ax.plot(np.arange(1, len(layerwise) + 1), [max(r[metric], 1e-12) for r in layerwise], "^-",
-                    label=f"LISTA {config.layerwise.kind} + support selection, layer-wise")
+                    label=f"LISTA {cfg.kind}{ss}, {how}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("iterations (ISTA/FISTA) or layers T (LISTA)")
@@ -111,7 +122,8 @@ def match_row(curves, errors: dict, T: int, max_iters: int) -> dict:
 
 
 def train_layerwise_part(config, wd, D, xtr, ztr, xte, zte, F, curves, results):
-    """One deep untied LISTA with support selection, grown layer by layer; per-layer held-out numbers."""
+    """One deep unrolled LISTA (untied / learned FISTA / ALISTA), grown layer by layer and/or trained jointly;
+    per-layer held-out numbers."""
     cfg = config.layerwise
     ctx = make_context(D, config.lam, cfg.kind)
     num_pass = support_counts(cfg.num_layers, D.shape[1], cfg.support_percent, cfg.support_max_percent)
@@ -143,12 +155,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
     write_config(wd, config)
     lam = float(config.lam)
     xtr, xte = load_digits(config)
-    D, train, test = optimal_codes(config, wd, xtr, xte)
-    ztr, zte = train.codes, test.codes
+    D, (ztr, gap_train), (zte, gap_test) = optimal_codes(config, wd, xtr, xte)
     F = float(jnp.sum(lasso_objective(xte, D, zte, lam)))
     results = {"device": jax.devices()[0].platform, "lam": lam, "num_atoms": config.num_atoms,
-               "num_train": int(xtr.shape[0]), "num_test": int(xte.shape[0]),
-               "target_rel_gap_train": float(train.info.rel_gap), "target_rel_gap_test": float(test.info.rel_gap),
+               "num_train": int(xtr.shape[0]), "dict_num_train": int(min(config.dict_num_train, xtr.shape[0])),
+               "num_test": int(xte.shape[0]), "target_rel_gap_train": gap_train, "target_rel_gap_test": gap_test,
                "mean_nonzeros_zstar": float(jnp.mean(jnp.sum(zte != 0, -1))),
                "paper_ista_iters_per_lista_layer_approx": PAPER_RATIO}
 

@@ -119,6 +119,27 @@ def test_untrained_unrolled_untied_lista_is_exactly_ista():
         np.testing.assert_array_equal(np.asarray(zs[t]), np.asarray(ista(x, D, 0.1, num_iters=t + 1).codes))
 
 
+def test_untrained_lfista_is_fista_and_keeps_the_lasso_solution_fixed():
+    from ebm_jax.sparse.lista import apply_layer, fista_momentum_schedule, init_layers, layer_input, make_context, \
+        unrolled_apply
+
+    x, D = _data(N=64)
+    ctx = make_context(D, 0.1, "lfista")
+    params = init_layers(ctx, 6)
+    assert [float(p["beta"][0]) for p in params[1:]] == pytest.approx(fista_momentum_schedule(6)[1:], abs=1e-7)
+    assert fista_momentum_schedule(4)[:3] == pytest.approx((0.0, 0.0, 0.2817), abs=1e-4)  # (τ₂ − 1)/τ₃
+    _, zs = unrolled_apply(ctx, params, jnp.asarray(x), return_all=True)
+    for t in range(6):  # every layer is the FISTA iterate (momentum from the second step on)
+        np.testing.assert_allclose(np.asarray(zs[t]), np.asarray(fista(x, D, 0.1, num_iters=t + 1).codes),
+                                   rtol=1e-4, atol=1e-5)
+    assert not np.allclose(np.asarray(zs[5]), np.asarray(ista(x, D, 0.1, num_iters=6).codes), atol=1e-3)
+    # a trained-looking layer with any momentum leaves the lasso solution z* fixed (z_{t-1} = z_{t-2} = z*)
+    z_star = fista(x, D, 0.1, num_iters=3000, restart=True).codes
+    p = dict(params[3], beta=jnp.full_like(params[3]["beta"], 0.7))
+    out = apply_layer(ctx, p, layer_input(ctx, jnp.asarray(x)), z_star, 0, z_prev=z_star)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(z_star), atol=2e-5)
+
+
 def test_support_selection_passes_the_largest_entries_unshrunk():
     from ebm_jax.sparse import soft_threshold
     from ebm_jax.sparse.lista import support_counts, support_select
@@ -151,7 +172,7 @@ def test_analytic_weights_minimise_the_coherence():
     assert np.linalg.norm(W.T @ D) < np.linalg.norm(U.T @ D)
 
 
-@pytest.mark.parametrize("kind", ["untied", "alista"])
+@pytest.mark.parametrize("kind", ["untied", "alista", "lfista"])
 def test_layerwise_training_lowers_the_error_layer_by_layer(kind):
     from ebm_jax.methods.lista import train_layerwise
     from ebm_jax.sparse.lista import init_layer, make_context, support_counts, unrolled_apply
@@ -173,4 +194,29 @@ def test_layerwise_training_lowers_the_error_layer_by_layer(kind):
 
     trained, untrained = errors(params), errors(tuple(init_layer(ctx, first=(t == 0)) for t in range(T)))
     assert all(a < b for a, b in zip(trained[1:], trained[:-1])), trained  # every added layer helps
+    assert all(a < 0.8 * b for a, b in zip(trained, untrained)), (trained, untrained)
+
+
+def test_joint_only_training_of_lfista_beats_fista_at_every_depth():
+    """``layer_epochs=0``: no greedy stages, the FISTA-initialised network trained end to end."""
+    from ebm_jax.methods.lista import train_layerwise
+    from ebm_jax.sparse.lista import init_layers, make_context, unrolled_apply
+
+    rng = np.random.default_rng(4)
+    n, k, T = 15, 30, 4
+    D = rng.standard_normal((n, k)).astype(np.float32)
+    D /= np.linalg.norm(D, axis=0)
+    z = ((rng.random((640, k)) < 0.1) * rng.standard_normal((640, k))).astype(np.float32)
+    x = z @ D.T
+    ctx = make_context(D, 0.05, "lfista")
+    params, losses = train_layerwise(ctx, x[:512], z[:512], T, layer_epochs=0, finetune_epochs=20, batch_size=64,
+                                     finetune_lr=1e-2)
+    assert len(losses) == 1 and set(params[1]) == {"S", "theta", "beta"}
+
+    def errors(p):
+        _, zs = unrolled_apply(ctx, p, jnp.asarray(x[512:]), return_all=True)
+        return [float(jnp.sum((zt - z[512:]) ** 2) / np.sum(z[512:] ** 2)) for zt in zs]
+
+    trained, untrained = errors(params), errors(init_layers(ctx, T))
+    assert all(a < b for a, b in zip(trained[1:], trained[:-1])), trained
     assert all(a < 0.8 * b for a, b in zip(trained, untrained)), (trained, untrained)

@@ -24,6 +24,7 @@ from ebm_jax.sparse.lista import (
     UnrolledContext,
     apply_layer,
     init_layer,
+    init_layers,
     layer_input,
     lista_loss,
     unrolled_apply,
@@ -117,14 +118,14 @@ def create_unrolled_state(key, params, *, optimizer: str = "adam", learning_rate
 
 
 def make_layer_step(ctx: UnrolledContext, num_pass: int, *, first: bool = False):
-    """Greedy stage: ``batch = {"inp", "z_in", "z"}`` (layer input, the frozen prefix's codes, target codes);
-    ``loss = ½ mean ‖layer(z_in) − z‖²`` over the one layer's parameters."""
+    """Greedy stage: ``batch = {"inp", "z_in", "z_prev", "z"}`` (layer input, the frozen prefix's last two codes,
+    target codes); ``loss = ½ mean ‖layer(z_in) − z‖²`` over the one layer's parameters."""
 
     def step_fn(state, batch, key):
         del key
 
         def loss_fn(p):
-            z = apply_layer(ctx, p, batch["inp"], batch["z_in"], num_pass, first=first)
+            z = apply_layer(ctx, p, batch["inp"], batch["z_in"], num_pass, first=first, z_prev=batch.get("z_prev"))
             return 0.5 * jnp.mean(jnp.sum((z - batch["z"]) ** 2, -1))
 
         loss, grads = jax.value_and_grad(loss_fn)(state.params)
@@ -164,10 +165,11 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     """Grow an unrolled LISTA one layer at a time, then (optionally) fine-tune all layers jointly.
 
     Stage t = 1..T trains layer t alone (Adam, cosine decay over ``layer_epochs``)
-    on the frozen prefix's codes z_{t−1} (computed once per stage), starting from
-    ``new_layer_init``: ``"ista"`` (ISTA's operators, whose step never moves away from
-    the lasso solution; default for ``"untied"``) or ``"copy"`` of layer t − 1 (default
-    for ``"alista"``); then ``finetune_epochs`` of joint
+    on the frozen prefix's codes z_{t−1} (and z_{t−2} for "lfista"; computed once per stage), starting from
+    ``new_layer_init``: ``"ista"`` (ISTA's operators, FISTA's for "lfista", whose step never moves away from
+    the lasso solution; default for ``"untied"``, ``"lfista"``) or ``"copy"`` of layer t − 1 (default
+    for ``"alista"``); ``layer_epochs=0`` skips these stages (the layers stay at their
+    initialisation); then ``finetune_epochs`` of joint
     training with ``finetune_loss``. x (N, n), z_star (N, k) the target codes.
     Each stage checkpoints in ``workdir/layer_<t>`` (``workdir/finetune``); a rerun resumes.
     Returns ``(params, stage_losses)``: the tuple of T layer dicts and each stage's last logged loss.
@@ -180,35 +182,38 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     if len(num_pass) != num_layers:
         raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
     if new_layer_init is None:
-        new_layer_init = "ista" if ctx.kind == "untied" else "copy"
+        new_layer_init = "copy" if ctx.kind == "alista" else "ista"
     checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
-    layer_epochs = checks.positive_int(layer_epochs, "layer_epochs")
+    layer_epochs = checks.nonnegative_int(layer_epochs, "layer_epochs")
     finetune_epochs = checks.nonnegative_int(finetune_epochs, "finetune_epochs")
     batch_size = min(checks.positive_int(batch_size, "batch_size"), x.shape[0])
     wd = pathlib.Path(workdir) if workdir is not None else None
     rng = jax.random.PRNGKey(seed)
     steps = layer_epochs * (x.shape[0] // batch_size)
-    inp, z = x, jnp.zeros_like(z_star)  # the first layer reads x; the later ones layer_input(x)
+    inp, z, z_prev = x, jnp.zeros_like(z_star), jnp.zeros_like(z_star)  # layer 1 reads x, the later ones layer_input(x)
     params, stage_losses = [], []
-    for t in range(num_layers):
+    for t in range(num_layers if layer_epochs else 0):
         if t == 0:
             p0 = init_layer(ctx, first=True)
-        elif new_layer_init == "ista" or (t == 1 and ctx.kind == "untied"):  # (layer 1 has no S to copy)
-            p0 = init_layer(ctx)
+        elif new_layer_init == "ista" or (t == 1 and ctx.kind != "alista"):  # (layer 1 has no S to copy)
+            p0 = init_layer(ctx, layer=t)
         else:
             p0 = params[-1]
+        data = {"inp": inp, "z_in": z, "z": z_star}
+        if ctx.kind == "lfista":
+            data["z_prev"] = z_prev
         state = create_unrolled_state(None, p0, learning_rate=learning_rate, schedule="cosine", total_steps=steps)
-        state, history = fit(state, make_layer_step(ctx, num_pass[t], first=(t == 0)),
-                             {"inp": inp, "z_in": z, "z": z_star}, batch_size=batch_size, num_epochs=layer_epochs,
-                             rng=jax.random.fold_in(rng, t), workdir=None if wd is None else wd / f"layer_{t + 1:02d}",
+        state, history = fit(state, make_layer_step(ctx, num_pass[t], first=(t == 0)), data, batch_size=batch_size,
+                             num_epochs=layer_epochs, rng=jax.random.fold_in(rng, t),
+                             workdir=None if wd is None else wd / f"layer_{t + 1:02d}",
                              log_every_steps=max(1, steps // 10), desc=f"layer {t + 1}")
         params.append(state.params)
         stage_losses.append(history[-1]["loss"] if history else float("nan"))
-        z = jax.jit(lambda p, v, z_in, t=t: apply_layer(ctx, p, v, z_in, num_pass[t], first=(t == 0)))(
-            state.params, inp, z)
+        z_prev, z = z, jax.jit(lambda p, v, z_in, zp, t=t: apply_layer(ctx, p, v, z_in, num_pass[t], first=(t == 0),
+                                                                       z_prev=zp))(state.params, inp, z, z_prev)
         if t == 0:
             inp = jax.jit(functools.partial(layer_input, ctx))(x)
-    params = tuple(params)
+    params = tuple(params) if layer_epochs else init_layers(ctx, num_layers)
     if finetune_epochs:
         steps = finetune_epochs * (x.shape[0] // batch_size)
         state = create_unrolled_state(None, params, learning_rate=finetune_lr, schedule="cosine", total_steps=steps)

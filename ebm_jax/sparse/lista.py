@@ -127,12 +127,16 @@ def lista_apply_all(module: LISTA, params, x):
 #   T ISTA steps exactly.
 # * ``"alista"``: layer t is ``z_t = h_t(z_{t−1} + γ_t (x − z_{t−1} Dᵀ) W)`` with the
 #   analytic W of :func:`analytic_weights` and two learned scalars (γ_t, θ_t).
+# * ``"lfista"``: learned FISTA, the untied layers with a per-atom momentum β_t (k,):
+#   layer t > 1 is ``z_t = h_t(b + (z_{t−1} + β_t ⊙ (z_{t−1} − z_{t−2})) S_t)`` (z_0 = 0);
+#   initialised from FISTA (β_t = (τ_{t−1} − 1)/τ_t with τ_1 = 1, τ_{t+1} = (1 + √(1 + 4τ_t²))/2),
+#   the untrained network is T FISTA steps. Its fixed points are still the lasso solutions.
 #
 # ``h_t`` is the soft threshold with support selection: the ``num_pass[t]``
 # entries of largest magnitude per example (if above θ) pass unchanged instead of
 # being shrunk (LISTA-CPSS's ``η^ss``).
 
-KINDS = ("untied", "alista")
+KINDS = ("untied", "alista", "lfista")
 
 
 def support_select(v, theta, num_pass: int, *, nonneg: bool = False):
@@ -174,8 +178,8 @@ class UnrolledContext(NamedTuple):
 
     kind: str
     D: jax.Array
-    W: jax.Array          # "untied": W_e = ηD; "alista": the analytic W
-    step: jax.Array       # ISTA step η = 1/L ("untied") or the initial γ ("alista")
+    W: jax.Array          # "untied", "lfista": W_e = ηD; "alista": the analytic W
+    step: jax.Array       # ISTA step η = 1/L ("untied", "lfista") or the initial γ ("alista")
     lam: float
     nonneg: bool = False
 
@@ -186,7 +190,7 @@ def make_context(D, lam, kind: str = "untied", *, nonneg: bool = False) -> Unrol
     D = checks.float_array(D, "D", ndim=2)
     validation.check_nonzero_dictionary(D)
     lam = checks.nonnegative_float(lam, "lam")
-    if kind == "untied":
+    if kind in ("untied", "lfista"):
         step = 1.0 / lipschitz_constant(D)
         W = ista_operators(D, step)[0]
     else:
@@ -196,32 +200,59 @@ def make_context(D, lam, kind: str = "untied", *, nonneg: bool = False) -> Unrol
     return UnrolledContext(kind, D, W, jnp.asarray(step, D.dtype), lam, bool(nonneg))
 
 
-def init_layer(ctx: UnrolledContext, first: bool = False) -> dict:
-    """One layer's ISTA initial parameters ("untied": the first layer holds W_e, the others S)."""
+def fista_momentum_schedule(num_layers: int) -> tuple[float, ...]:
+    """FISTA's extrapolation weights ``(τ_{t−1} − 1)/τ_t`` before layers t = 1..T (0 for the first two)."""
+    taus = [1.0]
+    for _ in range(num_layers):
+        taus.append(0.5 * (1.0 + (1.0 + 4.0 * taus[-1] ** 2) ** 0.5))
+    return (0.0,) + tuple((taus[t - 1] - 1.0) / taus[t] for t in range(1, num_layers))
+
+
+def init_layer(ctx: UnrolledContext, first: bool = False, layer: int | None = None) -> dict:
+    """One layer's ISTA (FISTA for "lfista") initial parameters ("untied"/"lfista": the first layer holds W_e,
+    the others S). ``layer`` (0-based) picks FISTA's momentum for "lfista" (default: the first layer if
+    ``first``, else the second, momentum 0)."""
     dtype = ctx.D.dtype
-    if ctx.kind == "untied":
+    if ctx.kind in ("untied", "lfista"):
         k = ctx.D.shape[1]
         theta = jnp.full((k,), ctx.lam * ctx.step, dtype)
-        return {"W_e": ctx.W, "theta": theta} if first else {"S": ista_operators(ctx.D, ctx.step)[1], "theta": theta}
+        if first:
+            return {"W_e": ctx.W, "theta": theta}
+        p = {"S": ista_operators(ctx.D, ctx.step)[1], "theta": theta}
+        if ctx.kind == "lfista":
+            t = checks.positive_int(layer if layer is not None else 1, "layer")
+            p["beta"] = jnp.full((k,), fista_momentum_schedule(t + 1)[t], dtype)
+        return p
     return {"gamma": jnp.asarray(ctx.step, dtype), "theta": jnp.asarray(ctx.lam * ctx.step, dtype)}
 
 
+def init_layers(ctx: UnrolledContext, num_layers: int) -> tuple[dict, ...]:
+    """The untrained T-layer network: T ISTA steps ("untied"), T FISTA steps ("lfista"), ALISTA at γ₀."""
+    num_layers = checks.positive_int(num_layers, "num_layers")
+    return tuple(init_layer(ctx, first=(t == 0), layer=t) for t in range(num_layers))
+
+
 def layer_input(ctx: UnrolledContext, x):
-    """What layers 2..T read from x: ``b = x·ηD`` ("untied"; fixed, so that ISTA's S keeps z* a fixed point
+    """What layers 2..T read from x: ``b = x·ηD`` ("untied", "lfista"; fixed, so that ISTA's S keeps z* a fixed point
     whatever the first layer learned), x itself ("alista")."""
-    return x @ ctx.W if ctx.kind == "untied" else x
+    return x if ctx.kind == "alista" else x @ ctx.W
 
 
-def apply_layer(ctx: UnrolledContext, p: dict, inp, z, num_pass: int, first: bool = False):
+def apply_layer(ctx: UnrolledContext, p: dict, inp, z, num_pass: int, first: bool = False, z_prev=None):
     """One layer: codes z (batch, k) -> next codes.
 
     ``inp`` is x for the first layer and :func:`layer_input` for the others
-    ("alista": always x); the first layer starts from z = 0.
+    ("alista": always x); the first layer starts from z = 0. ``z_prev`` (the codes
+    before z; None for 0) feeds the momentum of "lfista".
     """
-    if ctx.kind == "untied":
-        v = inp @ p["W_e"] if first else inp + z @ p["S"]
-    else:
+    if ctx.kind == "alista":
         v = inp @ (p["gamma"] * ctx.W) if first else z + p["gamma"] * ((inp - z @ ctx.D.T) @ ctx.W)
+    elif first:
+        v = inp @ p["W_e"]
+    else:
+        if ctx.kind == "lfista":
+            z = z + p["beta"] * (z - (z_prev if z_prev is not None else jnp.zeros_like(z)))
+        v = inp + z @ p["S"]
     return support_select(v, p["theta"], num_pass, nonneg=ctx.nonneg)
 
 
@@ -229,9 +260,9 @@ def unrolled_apply(ctx: UnrolledContext, params, x, num_pass=None, *, return_all
     """T = len(params) layers from z = 0: x (batch, n) -> z_T (batch, k) (and every layer, (T, batch, k))."""
     num_pass = num_pass if num_pass is not None else (0,) * len(params)
     z = apply_layer(ctx, params[0], x, None, num_pass[0], first=True)
-    zs = [z]
+    zs, z_prev = [z], None
     inp = layer_input(ctx, x)
     for t in range(1, len(params)):
-        z = apply_layer(ctx, params[t], inp, z, num_pass[t])
+        z_prev, z = z, apply_layer(ctx, params[t], inp, z, num_pass[t], z_prev=z_prev)
         zs.append(z)
     return (z, jnp.stack(zs)) if return_all else z
