@@ -64,7 +64,7 @@ class Study:
         self.xi = 1.0 + 18.3 ** (np.log10(LAM) + 1.0)
         shape = s.shape
 
-        def xstep(w, rho):  # argmin ½‖Dx − s‖² + ρ/2‖x − w‖² (Sherman–Morrison, one frequency at a time)
+        def xstep(w, rho):  # argmin ½‖Dx − s‖² + ρ/2‖x − w‖² (Sherman–Morrison, per frequency)
             c = (self.sf - jnp.sum(self.Df * jnp.fft.rfft2(w), 0)) / (rho + self.DDf)
             return w + jnp.fft.irfft2(jnp.conj(self.Df) * c, s=shape)
 
@@ -152,7 +152,7 @@ class Study:
 
     # ------------------------------------------------------------------ spectral (AADMM / ARADMM)
     def spectral(self, n, rho0=None, alpha=1.8, freq=2, orth=0.2, relaxed=False, gamma0=1.5, gmh=1.9, gmg=1.1):
-        """Constraint X − Y = 0 (A = I, B = −I, b = 0); unscaled dual l = −ρU, l̂ = −ρ(U_old + X − Y_old)."""
+        """X − Y = 0 (A = I, B = −I, b = 0); unscaled dual l = −ρU, l̂ = −ρ(U_old + X − Y_old)."""
         rho = 50 * LAM + 1 if rho0 is None else rho0
         Y, U, tr, rec, rhos = self.zeros(), self.zeros(), [], None, []
         estimated = 0
