@@ -125,3 +125,13 @@ def test_at_most_cross_check_names_both_keys():
     checks.at_most("batch_size", "num_all", zero_is_no_limit=True)(config)  # 0: the whole set, not checked
     config.data.num_train = 64
     checks.at_most("batch_size", "data.num_train")(config)
+
+
+def test_conv_sparse_coding_config_refuses_a_batch_larger_than_its_tiles():
+    from experiments.configs import conv_sparse_coding
+
+    config = conv_sparse_coding.get_config("smoke")
+    conv_sparse_coding.validate(config)
+    config.batch_size = config.num_crops + 1
+    with pytest.raises(checks.ConfigError, match=r"config.batch_size \(\d+\) exceeds config.num_crops"):
+        conv_sparse_coding.validate(config)

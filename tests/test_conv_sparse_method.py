@@ -42,6 +42,11 @@ def test_training_lowers_the_energy_keeps_unit_filters_and_the_encoder_learns(en
         assert ev["encoder_energy"] >= ev["solver_energy"] * (1 - 1e-3)  # the solver's codes are (near) optimal
 
 
+def test_learn_conv_dictionary_refuses_a_batch_larger_than_the_tiles():
+    with pytest.raises(ValueError, match=r"batch_size \(5\) exceeds the number of training tiles \(4\)"):
+        conv_sparse.learn_conv_dictionary(np.zeros((4, 16, 16), np.float32), 2, 3, 0.1, batch_size=5)
+
+
 def test_create_state_rejects_bad_settings():
     tx = make_optimizer("adam", 1e-3)
     with pytest.raises(ValueError, match="filter_size"):

@@ -99,6 +99,19 @@ def test_loader_errors_name_the_problem():
         ni.load_image("foo:camera")
     with pytest.raises(ValueError, match="no sample image"):
         ni.load_image("sklearn:nothing")
+    for bad in [(1.0, 0.0), (0.3, np.nan, 0.1), (-0.1, 0.6, 0.5)]:
+        with pytest.raises(ValueError, match="grey_weights"):
+            ni.load_image("sklearn:china", grey_weights=bad)
+
+
+def test_patches_and_whole_images_share_one_grey_conversion():
+    from sklearn.datasets import load_sample_image
+
+    from ebm_jax.data.patches import load_grey_images
+
+    rgb = load_sample_image("china.jpg").astype(np.float64) / 255
+    np.testing.assert_allclose(load_grey_images()[0], rgb @ np.array(ni.REC601), atol=1e-6)
+    np.testing.assert_allclose(ni.load_image("sklearn:china"), rgb @ np.array(ni.REC709), atol=1e-6)
 
 
 @pytest.mark.parametrize("spec", ["skimage:camera", "skimage:astronaut", "sporco:barbara"])

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 SOURCES = ("skimage", "sporco", "sklearn")
+REC709 = (0.2125, 0.7154, 0.0721)  # skimage.color.rgb2gray's weights, the default here
+REC601 = (0.299, 0.587, 0.114)     # the older luma weights (PIL's "L" mode); data.patches uses these
 _INSTALL = {"skimage": "scikit-image", "sporco": "sporco", "sklearn": "scikit-learn"}
 
 
@@ -43,7 +45,7 @@ def _missing(source: str, spec: str, error: Exception) -> ImportError:
                        f"({type(error).__name__}: {error})")
 
 
-def _grey(img: np.ndarray) -> np.ndarray:
+def _grey(img: np.ndarray, weights=REC709) -> np.ndarray:
     img = np.asarray(img)
     if img.dtype == bool:
         img = img.astype(np.float32)
@@ -53,7 +55,7 @@ def _grey(img: np.ndarray) -> np.ndarray:
     if img.ndim == 3:
         if img.shape[-1] == 4:  # RGBA: drop alpha
             img = img[..., :3]
-        img = img @ np.array([0.2125, 0.7154, 0.0721], np.float32)  # skimage.color.rgb2gray's weights
+        img = img @ np.asarray(weights, np.float32)
     if img.ndim != 2:
         raise ValueError(f"expected a grey or colour image, got shape {img.shape}")
     return np.clip(img, 0.0, 1.0)
@@ -69,8 +71,14 @@ def package_available(source: str) -> bool:
     return True
 
 
-def load_image(spec: str) -> np.ndarray:
-    """One grey image (H, W), float32 in [0, 1], e.g. ``load_image("sporco:barbara")``."""
+def load_image(spec: str, *, grey_weights=REC709) -> np.ndarray:
+    """One grey image (H, W), float32 in [0, 1], e.g. ``load_image("sporco:barbara")``.
+
+    ``grey_weights``: the (R, G, B) weights that turn a colour image grey (SPORCO's images come
+    grey from SPORCO itself)."""
+    weights = np.asarray(grey_weights, np.float64)
+    if weights.shape != (3,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(f"grey_weights must be 3 finite non-negative numbers (R, G, B), got {grey_weights!r}")
     source, name = _split(spec)
     if source == "skimage":
         try:
@@ -84,7 +92,7 @@ def load_image(spec: str) -> np.ndarray:
             img = loader()
         except (ModuleNotFoundError, OSError) as e:  # images outside the wheel need pooch and a download
             raise ValueError(f"scikit-image's {name!r} is not inside its wheel ({e}); pick another image") from e
-        return _grey(img)
+        return _grey(img, grey_weights)
     if source == "sporco":
         try:
             from sporco import util
@@ -101,7 +109,7 @@ def load_image(spec: str) -> np.ndarray:
         raise _missing(source, spec, e) from e
     file = name if name.endswith(".jpg") else f"{name}.jpg"
     try:
-        return _grey(load_sample_image(file))
+        return _grey(load_sample_image(file), grey_weights)
     except (AttributeError, FileNotFoundError, ValueError) as e:
         raise ValueError(f"scikit-learn has no sample image {name!r} (it has china, flower)") from e
 

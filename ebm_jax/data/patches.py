@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from ebm_jax.data import natural_images
+
 
 def load_grey_images() -> list[np.ndarray]:
-    """The scikit-learn sample images as float32 grey-level arrays in [0, 1], each (H, W)."""
-    try:
-        from sklearn.datasets import load_sample_images
-    except ImportError as e:  # pragma: no cover
-        raise ImportError("natural-image patches need scikit-learn (pip install scikit-learn)") from e
-    images = load_sample_images().images
-    weights = np.array([0.299, 0.587, 0.114], np.float32)
-    return [(img.astype(np.float32) @ weights) / 255.0 for img in images]
+    """The scikit-learn sample images (china, flower) as float32 grey-level arrays in [0, 1], each (H, W).
+
+    Grey by the Rec. 601 weights, as the reference runs in ``results/sparse_coding`` were made."""
+    return [natural_images.load_image(f"sklearn:{name}", grey_weights=natural_images.REC601)
+            for name in ("china", "flower")]
 
 
 def contrast_normalize(patches: np.ndarray, eps: float = 1.5e-4) -> np.ndarray:
-    """Per-patch mean removal and division by ``sqrt(var + eps)``: (N, d) -> (N, d)."""
-    patches = np.asarray(patches, np.float32)
+    """Per-patch mean removal and division by ``sqrt(var + eps)``: (N, d) -> (N, d), float32.
+
+    Computed in float64: a nearly flat patch is scaled by up to ``1/sqrt(eps)`` (~80), which would
+    blow float32's rounding of its mean up to ~1e-5."""
+    patches = np.asarray(patches, np.float64)
     if patches.ndim != 2:
         raise ValueError(f"patches must be (N, d), got shape {patches.shape}")
     p = patches - patches.mean(axis=1, keepdims=True)
-    return p / np.sqrt(p.var(axis=1, keepdims=True) + eps)
+    return (p / np.sqrt(p.var(axis=1, keepdims=True) + eps)).astype(np.float32)
 
 
 def zca_whitening(patches: np.ndarray, eps: float = 0.1) -> tuple[np.ndarray, np.ndarray]:

@@ -217,7 +217,9 @@ def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, nu
     (:func:`scale_encoder_updates`); off, the encoder gets the filters' step, which wipes it out.
     Returns ``(state, history)``. With ``workdir`` the run checkpoints there and a second call resumes."""
     images = check_images(images, "images")
-    batch_size = min(checks.positive_int(batch_size, "batch_size"), images.shape[0])
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    if batch_size > images.shape[0]:
+        raise ValueError(f"batch_size ({batch_size}) exceeds the number of training tiles ({images.shape[0]})")
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
     key = jax.random.PRNGKey(seed)
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule,

@@ -134,4 +134,5 @@ def _denoise_model_trained(config):
 
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_sizes_fit, _denoise_model_trained])
+    checks.validate_config(config, RULES, cross_checks=[_sizes_fit, _denoise_model_trained,
+                                                        checks.at_most("batch_size", "num_crops")])
