@@ -42,11 +42,11 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.layerwise.num_layers = 16
     config.layerwise.support_percent = 0.0      # min(p·t, p_max) % of the atoms pass the threshold unshrunk
     config.layerwise.support_max_percent = 8.0
-    config.layerwise.layer_epochs = 0
-    config.layerwise.finetune_epochs = 30
+    config.layerwise.layer_epochs = 2
+    config.layerwise.finetune_epochs = 10
     config.layerwise.batch_size = 128
     config.layerwise.learning_rate = 2e-3
-    config.layerwise.finetune_lr = 1e-3
+    config.layerwise.finetune_lr = 1.25e-4
     config.layerwise.finetune_loss = "all_layers_db"
     # ISTA / FISTA curves
     config.max_iters = 1000
