@@ -35,7 +35,7 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
                                         "--config.num_epochs=30", "--config.batch_size=100", "--config.iwae_k=5",
                                         "--config.compare_with_ae=False"]),
     "sparse_coding": ("sparse_coding", []),
-    "lista": ("lista", []),
+    "lista": ("lista", ["--config.num_train=10000", "--config.parts=('tied',)"]),  # the defaults of its time
     "lista_layerwise": ("lista", ["--config.parts=('layerwise',)"]),
     "lista_synthetic": ("lista_synthetic", []),
     "rbm_mnist": ("rbm_mnist", []),
