@@ -172,17 +172,22 @@ def test_analytic_weights_minimise_the_coherence():
     assert np.linalg.norm(W.T @ D) < np.linalg.norm(U.T @ D)
 
 
+def _sparse_problem(seed: int, n: int = 15, k: int = 30, num: int = 640):
+    """Unit-norm Gaussian D (n, k), codes z (num, k) with 10% non-zeros, signals x = z Dᵀ."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n, k)).astype(np.float32)
+    D /= np.linalg.norm(D, axis=0)
+    z = ((rng.random((num, k)) < 0.1) * rng.standard_normal((num, k))).astype(np.float32)
+    return D, z, z @ D.T
+
+
 @pytest.mark.parametrize("kind", ["untied", "alista", "lfista"])
 def test_layerwise_training_lowers_the_error_layer_by_layer(kind):
     from ebm_jax.methods.lista import train_layerwise
     from ebm_jax.sparse.lista import init_layer, make_context, support_counts, unrolled_apply
 
-    rng = np.random.default_rng(3)
-    n, k, T = 15, 30, 3
-    D = rng.standard_normal((n, k)).astype(np.float32)
-    D /= np.linalg.norm(D, axis=0)
-    z = ((rng.random((640, k)) < 0.1) * rng.standard_normal((640, k))).astype(np.float32)
-    x = z @ D.T
+    k, T = 30, 3
+    D, z, x = _sparse_problem(seed=3, k=k)
     ctx = make_context(D, 0.05, kind)
     npass = support_counts(T, k, 3.0, 10.0)
     params, _ = train_layerwise(ctx, x[:512], z[:512], T, num_pass=npass, layer_epochs=8, finetune_epochs=2,
@@ -202,12 +207,8 @@ def test_joint_only_training_of_lfista_beats_fista_at_every_depth():
     from ebm_jax.methods.lista import train_layerwise
     from ebm_jax.sparse.lista import init_layers, make_context, unrolled_apply
 
-    rng = np.random.default_rng(4)
-    n, k, T = 15, 30, 4
-    D = rng.standard_normal((n, k)).astype(np.float32)
-    D /= np.linalg.norm(D, axis=0)
-    z = ((rng.random((640, k)) < 0.1) * rng.standard_normal((640, k))).astype(np.float32)
-    x = z @ D.T
+    T = 4
+    D, z, x = _sparse_problem(seed=4)
     ctx = make_context(D, 0.05, "lfista")
     params, losses = train_layerwise(ctx, x[:512], z[:512], T, layer_epochs=0, finetune_epochs=20, batch_size=64,
                                      finetune_lr=1e-2)
