@@ -32,32 +32,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ebm_jax.sparse.prox import soft_threshold as soft
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAM = 5e-2
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+import bench_conv_sparse  # noqa: E402  (the benchmark's problem and float64 energy)
+
+LAM = bench_conv_sparse.LAM
 TARGETS = (1e-2, 1e-3, 1e-4)
 
 
 def problem():
-    from sporco import signal, util
-
-    img = util.ExampleImages().image("kodim23.png", scaled=True, gray=True, idxexp=np.s_[160:416, 60:316])
-    _, sh = signal.tikhonov_filter(img, 10, 16)
-    D = np.ascontiguousarray(np.moveaxis(util.convdicts()["G:12x12x36"], -1, 0))
-    return sh.astype(np.float32), D.astype(np.float32)
+    """The benchmark's example: the high-passed kodim23 crop (H, W) and the filters (K, h, w), float32."""
+    crops, D, _ = bench_conv_sparse.example_images(1, quick=False)
+    return crops[0].astype(np.float32), np.ascontiguousarray(np.moveaxis(D, -1, 0)).astype(np.float32)
 
 
 class Study:
     def __init__(self, s, D, f_star):
         self.H, self.W = s.shape
         self.f_star = f_star
-        self.Df64 = np.fft.rfft2(D.astype(np.float64), s=s.shape)
-        self.sf64 = np.fft.rfft2(s.astype(np.float64))
+        self.energy = bench_conv_sparse.Energy(s, np.moveaxis(D, 0, -1))  # it takes SPORCO's (h, w, K)
         self.Df = jnp.fft.rfft2(jnp.asarray(D), s=s.shape)
         self.sf = jnp.fft.rfft2(jnp.asarray(s))
         self.DDf = jnp.sum(jnp.abs(self.Df) ** 2, 0)
@@ -80,10 +82,7 @@ class Study:
         self.dot = jax.jit(jnp.vdot)
 
     def sub(self, z):
-        z = np.asarray(z, np.float64)
-        r = np.fft.irfft2(np.sum(self.Df64 * np.fft.rfft2(z), 0) - self.sf64, s=(self.H, self.W))
-        e = 0.5 * float(np.sum(r * r)) + LAM * float(np.sum(np.abs(z)))
-        return (e - self.f_star) / self.f_star
+        return (self.energy(z) - self.f_star) / self.f_star
 
     def zeros(self):
         return jnp.zeros((36, self.H, self.W), jnp.float32)
@@ -212,10 +211,6 @@ class Study:
                 restarts += 1
                 Yh, Uh, a, c_prev = Y, U, 1.0, c_prev / eta
         return tr, {"restarts": restarts}
-
-
-def soft(v, t):
-    return jnp.sign(v) * jnp.maximum(jnp.abs(v) - t, 0.0)
 
 
 def bb(al, de):  # the adaptive Barzilai–Borwein step of AADMM's release (FASTA's rule)
