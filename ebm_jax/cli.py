@@ -24,6 +24,18 @@ lists them (it sets ``$EBM_JAX_ALLOW_CONFIG_CHANGE`` for
 checkpoint, a non-finite loss) ends with a one-line message (exit status 1);
 Ctrl-C stops after the running chunk with a checkpoint (exit status 130).
 
+Every run prints one line first: the backend, its devices, the precision policy
+(``config.matmul_precision`` for training steps, :mod:`ebm_jax.precision`) and the
+jax version; ``results.json`` records the same under ``env.*`` keys
+(:mod:`ebm_jax.environment`). Training steps are traced at
+``config.matmul_precision``; solvers and evaluation numbers at full float32.
+
+Compiled programs are kept in a persistent compilation cache, so a rerun of the
+same experiment does not compile again: ``$EBM_JAX_COMPILATION_CACHE_DIR``, by
+default ``$XDG_CACHE_HOME/ebm_jax/xla`` (``~/.cache/ebm_jax/xla``);
+``EBM_JAX_COMPILATION_CACHE=0`` turns it off, and a ``$JAX_COMPILATION_CACHE_DIR``
+already set is used as it is.
+
 Several processes: when the environment names a ``jax.distributed`` cluster
 (the local launcher ``python -m ebm_jax.launch``, SLURM, Open MPI, ...), the
 entry initializes it first and checks that every process got the same config
@@ -50,13 +62,25 @@ def config_path_for(experiment_file: str | pathlib.Path) -> pathlib.Path:
     return path.parent / "configs" / path.name
 
 
-def load_config(config_file: str | pathlib.Path, variant: str | None = None):
-    """Call ``get_config(variant)`` of the config module at ``config_file``."""
+def _config_module(config_file: str | pathlib.Path):
     config_file = pathlib.Path(config_file)
     spec = importlib.util.spec_from_file_location(f"_ebm_jax_config_{config_file.stem}", config_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def load_config(config_file: str | pathlib.Path, variant: str | None = None):
+    """Call ``get_config(variant)`` of the config module at ``config_file``."""
+    module = _config_module(config_file)
     return module.get_config(variant) if variant else module.get_config()
+
+
+def validate_config(config, config_file: str | pathlib.Path) -> None:
+    """Run the ``validate(config)`` of the config module at ``config_file``, if it has one."""
+    validate = getattr(_config_module(config_file), "validate", None)
+    if validate is not None:
+        validate(config)
 
 
 def _config_arg(argv: Sequence[str], default: pathlib.Path) -> tuple[pathlib.Path, str | None]:
@@ -107,6 +131,37 @@ def check_allowed_changes(argv: Sequence[str], config_file: str | pathlib.Path) 
     return None
 
 
+COMPILATION_CACHE_ENV = "EBM_JAX_COMPILATION_CACHE"
+COMPILATION_CACHE_DIR_ENV = "EBM_JAX_COMPILATION_CACHE_DIR"
+
+
+def compilation_cache_dir(environ: Mapping[str, str] | None = None) -> pathlib.Path | None:
+    """Where command-line runs keep compiled programs (None: off). See the module docstring."""
+    environ = os.environ if environ is None else environ
+    if environ.get(COMPILATION_CACHE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    if environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return pathlib.Path(environ["JAX_COMPILATION_CACHE_DIR"])
+    if environ.get(COMPILATION_CACHE_DIR_ENV):
+        return pathlib.Path(environ[COMPILATION_CACHE_DIR_ENV])
+    cache_home = environ.get("XDG_CACHE_HOME") or str(pathlib.Path.home() / ".cache")
+    return pathlib.Path(cache_home) / "ebm_jax" / "xla"
+
+
+def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathlib.Path | None:
+    """Point JAX's persistent compilation cache at :func:`compilation_cache_dir`; returns it (None: off)."""
+    import jax
+
+    path = compilation_cache_dir(environ)
+    if path is None:
+        jax.config.update("jax_enable_compilation_cache", False)
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in (os.environ if environ is None else environ):
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return path
+
+
 def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Path,
          argv: Sequence[str] | None = None) -> None:
     """Parse ``--workdir`` and ``--config``, run ``train_and_evaluate`` and print the results."""
@@ -137,13 +192,25 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
             os.environ[ALLOW_CONFIG_CHANGE_ENV] = ",".join(allow_flag.value)
         from ebm_jax.train import distributed
 
+        from ebm_jax import environment, precision
+
+        enable_compilation_cache()
         try:
             distributed.initialize_from_environment()
             distributed.assert_same_across_processes("the command line", {
                 **{f"config.{k}": v for k, v in flatten_config(config_flag.value).items()},
                 "workdir": str(pathlib.Path(workdir_flag.value).absolute()),
                 "experiment": pathlib.Path(experiment_file).stem})
-            results = train_and_evaluate(config_flag.value, workdir_flag.value)
+            validate_config(config_flag.value, _config_arg(argv[1:], config_file)[0])
+            matmul_precision = config_flag.value.get("matmul_precision")
+            if distributed.is_main_process():
+                print(environment.summary_line(matmul_precision=matmul_precision), flush=True)
+            try:
+                policy = precision.training(matmul_precision)
+            except ValueError as e:
+                raise ConfigError(f"config.{e}") from None
+            with policy:
+                results = train_and_evaluate(config_flag.value, workdir_flag.value)
         except (ConfigError, distributed.ProcessMismatchError, distributed.CoordinatorUnreachableError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)

@@ -10,9 +10,10 @@ import json
 import math
 import pathlib
 
+import jax
 import pytest
 
-from ebm_jax import cli
+from ebm_jax import cli, environment
 from tests.conftest import mnist_cache_available
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -44,7 +45,9 @@ def test_smoke_config_runs_writes_and_resumes(name, tmp_path):
     config_file = ROOT / "experiments" / "configs" / f"{name}.py"
     results = module.train_and_evaluate(cli.load_config(config_file, "smoke"), str(tmp_path))
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert set(on_disk) == set(results)
+    env = environment.describe()
+    assert set(on_disk) == set(results) | set(env)  # results.json also records the environment
+    assert {k: on_disk[k] for k in env} == env and on_disk["env.backend"] == jax.default_backend()
     assert all(not isinstance(v, (dict, list)) for v in on_disk.values()), "results.json must be flat"
     assert (tmp_path / "config.json").exists()
     figures = list(tmp_path.rglob("*.png"))

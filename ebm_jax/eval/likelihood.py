@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from ebm_jax import checks, losses
+from ebm_jax import checks, losses, precision
 from ebm_jax.models import vae as vae_lib
 
 
@@ -44,6 +44,7 @@ def _elbo_terms(model, params, x, key):
     return vae_lib.negative_elbo_terms(model, params, x, key)
 
 
+@precision.highest
 def evaluate_elbo(model: vae_lib.Autoencoder, params, x, key: jax.Array, *, batch_size: int = 1000,
                   binary: bool = True) -> dict:
     """Mean −ELBO, reconstruction and KL (nats per image) over ``x`` ``(N, D)``.
@@ -78,6 +79,7 @@ def _log_likelihood_bound(model, params, x, key, num_samples, chunk):
     return total - jnp.log(num_samples)
 
 
+@precision.highest
 def importance_sampled_log_likelihood(model: vae_lib.Autoencoder, params, x, key: jax.Array, *,
                                       num_samples: int = 5000, batch_size: int = 100, chunk: int = 500,
                                       progress: bool = True) -> np.ndarray:

@@ -15,13 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.lvebm import data as lv_data
 from ebm_jax.lvebm import metrics
 from ebm_jax.lvebm.energies import LatentEBM, NoisyEnergy
 from ebm_jax.lvebm.inference import gradient_inference
 
 
+@precision.highest
 def model_free_energy(model: LatentEBM, params, x, y, starts, *, num_steps: int = 100,
                       learning_rate: float = 0.1, noise_draws: int = 8) -> jax.Array:
     """F∞(x, y) ``(B,)`` by gradient inference from ``starts`` ``(S, latent_dim)``."""
@@ -35,6 +36,7 @@ def model_free_energy(model: LatentEBM, params, x, y, starts, *, num_steps: int 
                               learning_rate=learning_rate).free_energy
 
 
+@precision.highest
 def horn_shape(model: LatentEBM, params, key: jax.Array, *, x_values=(0.1, 0.25, 0.4), grid_size: int = 25,
                box_scale: float = 1.5, epsilon_rel: float = 0.1, num_data: int = 200, num_starts: int = 4,
                z_range: float = 2.0, num_steps: int = 60, learning_rate: float = 0.1, extra=None) -> dict:

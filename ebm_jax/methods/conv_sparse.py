@@ -29,7 +29,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.eval import filters as filters_eval
 from ebm_jax.sparse import conv_lista
 from ebm_jax.sparse.conv import check_images, conv_sparse_code
@@ -139,6 +139,7 @@ def make_train_step(lam: float, *, inference_iters: int = 30, encoder_layers: in
     return step_fn
 
 
+@precision.highest
 def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", tol: float = 1e-3,
              encoder_layers: int = 0, max_iters: int = 500) -> dict:
     """Codes ``images`` (N, H, W) with the solver (to relative gap ``tol``) and, if present,

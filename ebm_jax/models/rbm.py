@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.samplers import (
     AISResult,
     ChainResult,
@@ -169,12 +169,14 @@ def free_energy(params: RBMParams, v: jax.Array) -> jax.Array:
     return -(v @ params.b_vis) - jnp.sum(_softplus(hidden_logits(params, v)), axis=-1)
 
 
+@precision.highest
 def log_likelihood(params: RBMParams, v: jax.Array, log_z) -> jax.Array:
     """``log p(v) = -F(v) - log Z`` per example, shape ``(...)`` (nats); ``v`` binary."""
     _check_visible(v, params, "v")
     return -free_energy(params, v) - log_z
 
 
+@precision.highest
 def pseudo_log_likelihood(key: jax.Array, params: RBMParams, v: jax.Array, flip_index: jax.Array | None = None
                           ) -> jax.Array:
     """Stochastic pseudo-log-likelihood, as scikit-learn's ``BernoulliRBM.score_samples``.
@@ -280,6 +282,7 @@ TEMPERED_TARGET = TemperedTarget(_sample_base, _log_z_base, _log_weight_incremen
                                  SamplingAlgorithm(_tempered_init, _tempered_step))
 
 
+@precision.highest
 def ais_log_partition(key: jax.Array, params: RBMParams, *, num_betas: int = 14500, num_runs: int = 100,
                       betas=None, schedule: str = "sm08", data=None, base_b_vis=None) -> AISResult:
     r"""AIS estimate of ``log Z`` (Salakhutdinov & Murray 2008, "On the quantitative analysis of deep belief networks").
@@ -328,6 +331,7 @@ def ais_log_partition(key: jax.Array, params: RBMParams, *, num_betas: int = 145
     return ais(key, TEMPERED_TARGET, (params, base_b_vis), betas, num_runs)
 
 
+@precision.highest
 def exact_log_partition(params: RBMParams, *, max_units: int = 24, chunk_size: int = 4096) -> float:
     """Exact ``log Z`` by enumerating the smaller layer (``2^min(V, H)`` states, ``chunk_size`` at a time).
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.samplers.base import SamplingAlgorithm
 
 SCHEDULES = ("sm08", "linear", "sigmoid")
@@ -160,6 +160,7 @@ def log_mean_exp_with_std(log_w: np.ndarray) -> tuple[float, float]:
     return float(m + np.log(r.mean())), float(r.std() / (r.mean() * np.sqrt(len(r))))
 
 
+@precision.highest
 def ais(key: jax.Array, target: TemperedTarget, params, betas, num_runs: int, *, chunk_size: int = 2000
         ) -> AISResult:
     """Estimate ``log Z`` of ``p*_1`` by AIS along ``betas`` with ``num_runs`` parallel runs.

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse.conv_ops import (BOUNDARIES, adjoint, filters_fft, fft_shape, irfft2, lipschitz_bound,
                                      reconstruct, rfft2, synthesis_f)
 from ebm_jax.sparse.result import SolverInfo, SolverResult
@@ -120,6 +120,7 @@ def _objective(s, D, z, lam, boundary):
     return 0.5 * jnp.sum(r * r, axis=(1, 2)) + lam * jnp.sum(jnp.abs(z), axis=(1, 2, 3))
 
 
+@precision.highest
 def conv_objective(s, D, z, lam, *, boundary: str = "circular") -> jax.Array:
     """Per-image energy ``½‖Σ_k d_k ∗ z_k − s‖² + λ Σ_k ‖z_k‖₁``, shape (batch,)."""
     s, D, lam = check_problem(s, D, lam, boundary)
@@ -334,6 +335,7 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
     return SolverResult(z, SolverInfo(iters, rel_gap, primal, trace))
 
 
+@precision.highest
 def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None = None,
                      boundary: str = "circular", z0=None, step=None, rho=None, relax: float = 1.8,
                      adapt_rho: int = 200, rho_period: int = 1, restart: bool = True, check_every: int = 10,

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
 from ebm_jax.sparse.lasso import fista, prox_grad_scan
 from ebm_jax.sparse.prox import objective, power_iteration
@@ -115,6 +115,7 @@ def dictionary_step(state: DictState, xb, key, lam, *, inference_iters: int, upd
     return DictState(D, A, B, state.step + 1), energy
 
 
+@precision.highest
 def evaluate_dictionary(x, D, lam, *, tol: float = 1e-4, nonneg: bool = False) -> dict:
     """Codes x (N, n) on D (n, k) with FISTA (relative gap ``tol``) and reports
     ``energy`` (mean free energy), ``rel_recon_error`` (Σ‖x − Dz‖²/Σ‖x‖²),

@@ -13,11 +13,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse.lasso import fista, ista
 from ebm_jax.sparse.prox import lasso_objective
 
 
+@precision.highest
 def code_error(z, z_star) -> float:
     """``Σ‖z − z*‖² / Σ‖z*‖²`` over all examples."""
     z, z_star = jnp.asarray(z), jnp.asarray(z_star)
@@ -25,11 +26,13 @@ def code_error(z, z_star) -> float:
     return float(jnp.sum((z - z_star) ** 2) / jnp.sum(z_star ** 2))
 
 
+@precision.highest
 def relative_energy_gap(x, D, z, lam, free_energy_sum: float) -> float:
     """``max(Σ E(x, z) − F, 0) / F`` with ``F = free_energy_sum``."""
     return max(float(jnp.sum(lasso_objective(x, D, z, lam))) - free_energy_sum, 0.0) / free_energy_sum
 
 
+@precision.highest
 def solver_curves(x, D, lam, z_star, num_iters: int) -> dict[str, dict[str, np.ndarray]]:
     """``{"ISTA"|"FISTA": {"code_error": (T,), "rel_energy": (T,)}}`` after every iteration 1..T from z = 0."""
     num_iters = checks.positive_int(num_iters, "num_iters")

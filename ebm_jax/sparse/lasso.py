@@ -33,7 +33,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
 from ebm_jax.sparse.prox import (
     fista_momentum,
@@ -194,6 +194,7 @@ def _check_ref(z_ref, x, D, trace):
     return validation.check_codes(z_ref, "z_ref", x.shape[0], D.shape[1], x.dtype)
 
 
+@precision.highest
 def ista(x, D, lam, *, num_iters: int, step=None, z0=None, nonneg: bool = False,
          gram: bool | None = None, trace: bool = False, z_ref=None) -> SolverResult:
     """``num_iters`` ISTA steps from ``z0`` (default 0): x (batch, n), D (n, k) -> SolverResult.
@@ -211,6 +212,7 @@ def ista(x, D, lam, *, num_iters: int, step=None, z0=None, nonneg: bool = False,
                         nonneg=bool(nonneg), gram=gram, record=bool(trace))
 
 
+@precision.highest
 def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, step=None, z0=None,
           nonneg: bool = False, restart: bool = False, gram: bool | None = None, trace: bool = False,
           polish: bool = False, max_support: int = 64, check_every: int = 10, z_ref=None) -> SolverResult:
@@ -248,6 +250,7 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
                          gram=gram, polish=bool(polish), max_support=max_support)
 
 
+@precision.highest
 def free_energy(x, D, lam, *, tol: float = 1e-6, nonneg: bool = False, **fista_kwargs) -> jax.Array:
     """``F(x) = min_z ½‖x − D z‖² + λ‖z‖₁`` per example, (batch,), via FISTA to relative gap ``tol``."""
     return fista(x, D, lam, tol=tol, nonneg=nonneg, restart=True, **fista_kwargs).info.objective

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
 from ebm_jax.sparse.lasso import fista
 from ebm_jax.sparse.prox import lipschitz_constant
@@ -14,6 +14,7 @@ from ebm_jax.sparse.working_set import working_set_lasso
 SOLVERS = ("fista", "working_set")
 
 
+@precision.highest
 def lasso_path(x, D, lam, *, num_lams: int = 5, ratio: float = 10.0, tol: float = 1e-6, path_tol: float = 1e-3,
                solver: str = "fista", **solver_kwargs) -> SolverResult:
     """Warm starts along a geometric λ path from ``ratio·λ`` down to ``λ``: x (batch, n), D (n, k).

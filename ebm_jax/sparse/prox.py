@@ -28,7 +28,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
 
 
@@ -123,6 +123,7 @@ def power_iteration(D, num_iters: int):
     return jnp.vdot(v, G @ v)
 
 
+@precision.highest
 def lipschitz_constant(D, *, num_iters: int = 100, safety: float = 1.001) -> jax.Array:
     """``L ≈ λ_max(DᵀD)`` (the Lipschitz constant of ∇_z ½‖x − Dz‖²) by power iteration.
 
@@ -146,6 +147,7 @@ def ista_operators(D, step):
     return D * step, jnp.eye(G.shape[0], dtype=G.dtype) - step * G
 
 
+@precision.highest
 def lasso_objective(x, D, z, lam) -> jax.Array:
     """Per-example energy ``½‖x − D z‖² + λ‖z‖₁``: x (batch, n), D (n, k), z (batch, k) -> (batch,)."""
     x, D = validation.check_x_D(x, D)
@@ -153,6 +155,7 @@ def lasso_objective(x, D, z, lam) -> jax.Array:
     return objective(x, D, z, validation.check_lam(lam, x.shape[0], x.dtype))
 
 
+@precision.highest
 def duality_gap(x, D, z, lam, *, nonneg: bool = False) -> jax.Array:
     """Per-example duality gap (an upper bound on ``E(x, z) − F(x)``), shape (batch,)."""
     x, D = validation.check_x_D(x, D)

@@ -33,7 +33,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
 from ebm_jax.sparse.prox import fista_momentum, gap_gram, lipschitz_constant, relative_gap, soft_threshold
 from ebm_jax.sparse.result import SolverInfo, SolverResult
@@ -208,6 +208,7 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
     return SolverResult(z, SolverInfo(num_iters=it, rel_gap=rel, objective=primal, trace=None))
 
 
+@precision.highest
 def working_set_lasso(x, D, lam, *, tol: float = 1e-6, working_set_size: int = 32, inner_iters: int = 50,
                       cg_iters: int | None = None, max_outer: int = 200, z0=None, nonneg: bool = False,
                       polish: bool = True) -> SolverResult:

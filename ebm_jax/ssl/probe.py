@@ -10,10 +10,12 @@ import jax.numpy as jnp
 import optax
 from flax.training import train_state
 
+from ebm_jax import precision
 from ebm_jax.data.augment import AugmentConfig, augment, check_images
 from ebm_jax.models.ssl import Classifier
 
 
+@precision.highest
 def extract_features(fn, images, batch_size: int = 2000) -> np.ndarray:
     """Apply a jitted ``fn: (b, 28, 28) -> (b, F)`` over ``images`` in chunks; ``(N, F)`` numpy."""
     check_images(images)
@@ -49,6 +51,7 @@ def _fit_logistic(params, xtr, ytr, l2, *, max_iter: int):
     return p
 
 
+@precision.highest
 def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter: int = 300,
                  num_classes: int = 10) -> dict:
     """Multinomial logistic regression on frozen features, fit by full-batch L-BFGS (optax).
@@ -130,6 +133,7 @@ def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_
     return predict, np.asarray(losses)
 
 
+@precision.highest
 def accuracy(predict, images, labels, batch_size: int = 2000) -> float:
     preds = extract_features(lambda b: predict(b)[:, None], images, batch_size)[:, 0]
     return float(np.mean(preds == np.asarray(labels)))
@@ -163,6 +167,7 @@ def check_label_counts(labels, label_counts) -> None:
                          f"of the {len(labels)} training examples has {counts.min() if len(counts) else 0}")
 
 
+@precision.highest
 def label_efficiency(train_features, train_labels, test_features, test_labels, *, label_counts, num_seeds: int,
                      l2: float, max_iter: int, supervised=None) -> dict[str, dict[int, list[float]]]:
     """Test accuracy of the linear probe trained on few labels: ``per_class`` of each class, over seeds.

@@ -31,6 +31,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any, Callable, Mapping
 
@@ -41,6 +42,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
+from ebm_jax import precision
 from ebm_jax.train import distributed, interrupt, seeds
 from ebm_jax.train.checkpoint import Checkpointer
 from ebm_jax.train.workdir import MetricWriter
@@ -56,6 +58,27 @@ def data_mesh(devices=None) -> Mesh:
     """A 1-D mesh with axis ``"data"`` over ``devices`` (default: all visible)."""
     devices = jax.devices() if devices is None else devices
     return Mesh(np.asarray(devices), ("data",))
+
+
+def batch_mesh(batch_size: int, devices=None, *, warn: Callable[[str], None] | None = None) -> Mesh:
+    """The default mesh of :func:`fit`: every device, or as many as divide ``batch_size``.
+
+    A global batch is split evenly over the ``"data"`` axis. Within one process,
+    a batch that does not divide over all ``len(devices)`` devices runs on the
+    largest number of them that divides it (100 examples on 8 GPUs: 5 GPUs), and
+    ``warn`` gets one line saying so. Across several processes every process must
+    hold a part of the mesh, so there the batch must divide the global device
+    count, and :func:`validate_fit_args` refuses it naming both numbers.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    if (not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1
+            or batch_size % len(devices) == 0 or distributed.process_count() > 1):
+        return data_mesh(devices)
+    used = max(d for d in range(1, len(devices) + 1) if batch_size % d == 0)
+    if warn is not None:
+        warn(f"batch_size {batch_size} does not divide over {len(devices)} devices: training on {used} of them "
+             f"(a batch_size that is a multiple of {len(devices)} uses all)")
+    return data_mesh(devices[:used])
 
 
 def num_examples(data) -> int:
@@ -116,7 +139,8 @@ def _keyed_step(step_fn: StepFn, seeded: bool):
     return jax.vmap(step) if seeded else step
 
 
-def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh, seeded: bool = False):
+def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh, seeded: bool = False,
+                    matmul_precision: str | None = None):
     """One process: the data live on the devices; each step gathers its batch by index.
 
     ``perm`` is the epoch's permutation, ``(steps * batch_size,)``, or one per
@@ -132,13 +156,14 @@ def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh, seeded: bool =
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return step(state, batch, step_key)
 
-        return jax.lax.scan(body, state, jnp.arange(length))
+        with precision.training(matmul_precision):
+            return jax.lax.scan(body, state, jnp.arange(length))
 
     return jax.jit(run_chunk, static_argnames="length", donate_argnums=0,
                    out_shardings=NamedSharding(mesh, P()))
 
 
-def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh, seeded: bool = False):
+def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh, seeded: bool = False, matmul_precision: str | None = None):
     """Several processes: the chunk's batches arrive as one global ``(steps, [S,] batch, ...)`` array."""
     batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
     step = _keyed_step(step_fn, seeded)
@@ -148,9 +173,15 @@ def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh, seeded: bool = False):
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return step(state, batch, step_key)
 
-        return jax.lax.scan(body, state, batches)
+        with precision.training(matmul_precision):
+            return jax.lax.scan(body, state, batches)
 
     return jax.jit(run_chunk, donate_argnums=0, out_shardings=NamedSharding(mesh, P()))
+
+
+def _warn_main(message: str) -> None:
+    if distributed.is_main_process():
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _scalars(metrics: Mapping[str, Any], index: int | None = None) -> dict[str, float]:
@@ -170,7 +201,8 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         workdir: str | os.PathLike | None = None, checkpoint_every_steps: int | None = None,
         log_every_steps: int = 100, eval_fn: Callable[[Any], Mapping[str, Any]] | None = None,
         mesh: Mesh | None = None, desc: str = "train", max_steps: int | None = None,
-        loss_key: str = "loss", max_chunk_seconds: float | None = 300.0, num_seeds: int | None = None):
+        loss_key: str = "loss", max_chunk_seconds: float | None = 300.0, num_seeds: int | None = None,
+        matmul_precision: str | None = None):
     """Train ``state`` with ``step_fn`` for ``num_epochs`` epochs over ``data``.
 
     Args:
@@ -187,7 +219,9 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         (default: one epoch).
       log_every_steps: write a metrics line every this many steps.
       eval_fn: ``state -> metrics`` called at the end of every epoch.
-      mesh: device mesh with a ``"data"`` axis (default: all devices).
+      mesh: device mesh with a ``"data"`` axis (default: :func:`batch_mesh`, all
+        devices, or within one process as many as divide ``batch_size``, with a
+        warning line).
       max_steps: stop after this global step (as if interrupted); for tests and
         time-boxed runs.
       max_chunk_seconds: shorten chunks (and so checkpoint more often) so that
@@ -200,6 +234,10 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         are logged as their mean over seeds plus ``<name>_seed<i>``, and
         ``eval_fn`` gets the stacked state (a value per seed is logged the same
         way). ``None``: no seed axis.
+      matmul_precision: the precision of the step's matrix products, one of
+        :data:`ebm_jax.precision.TRAINING_CHOICES` (``None`` or ``"default"``: the
+        backend's fast default; see :mod:`ebm_jax.precision`). Solvers and
+        evaluation functions that the step calls keep their own HIGHEST.
 
     Returns:
       ``(state, history)`` where ``history`` lists the logged records.
@@ -213,7 +251,9 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         ``state`` is the state reached; rerunning with the same ``workdir`` resumes.
       CheckpointError: no intact checkpoint, or one of another structure (one line).
     """
-    mesh = data_mesh() if mesh is None else mesh
+    if matmul_precision is not None:
+        precision.check_matmul_precision(matmul_precision)
+    mesh = batch_mesh(batch_size, warn=_warn_main) if mesh is None else mesh
     seeded = num_seeds is not None
     if seeded:
         seeds.validate_seeded(state, rng, num_seeds)
@@ -258,10 +298,10 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     else:
         data_key, step_key = jax.random.split(rng)
     if multi_process:
-        run_fed_chunk = _make_run_fed_chunk(step_fn, mesh, seeded)
+        run_fed_chunk = _make_run_fed_chunk(step_fn, mesh, seeded, matmul_precision)
         step_key = distributed.replicate(step_key, mesh)
     else:
-        run_chunk = _make_run_chunk(step_fn, batch_size, mesh, seeded)
+        run_chunk = _make_run_chunk(step_fn, batch_size, mesh, seeded, matmul_precision)
 
     def epoch_permutation(key, epoch):
         return jax.random.permutation(jax.random.fold_in(key, epoch), n)[: steps_per_epoch * batch_size]

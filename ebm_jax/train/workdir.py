@@ -5,7 +5,9 @@ Every experiment writes to its ``--workdir``::
     config.json          the resolved config (ml_collections -> JSON): the run's fingerprint
     config_changes.jsonl one line per allowed config change on resume (which keys, old -> new)
     metrics.jsonl        one JSON object per logged step: {"step": int, "<name>": float, ...}
-    results.json         a flat JSON object of final numbers and strings
+    results.json         a flat JSON object of final numbers and strings, with the run's
+                         environment under ``env.*`` keys (:mod:`ebm_jax.environment`)
+    environment.jsonl    one line per start or resumption: the environment it ran in
 
 :func:`write_config` refuses to resume a run with another config
 (:class:`ConfigChangedError`, naming the changed keys) before anything in the
@@ -30,6 +32,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ebm_jax import environment
 from ebm_jax.checks import ConfigError, flatten_config
 from ebm_jax.train.distributed import is_main_process
 
@@ -144,11 +147,16 @@ def write_config(workdir: str | os.PathLike, config, *,
                 with (workdir / "config_changes.jsonl").open("a") as f:
                     f.write(json.dumps(_jsonable(record)) + "\n")
     write_json(path, config)
+    if is_main_process():
+        with (workdir / "environment.jsonl").open("a") as f:
+            record = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      **environment.describe()}
+            f.write(json.dumps(_jsonable(record)) + "\n")
 
 
 def write_results(workdir: str | os.PathLike, results: Mapping[str, Any]) -> None:
-    """Write the flat ``results.json`` (numbers and strings only)."""
-    flat = _jsonable(dict(results))
+    """Write the flat ``results.json`` (numbers and strings only), with the ``env.*`` keys of the environment."""
+    flat = _jsonable({**dict(results), **environment.describe()})
     for key, value in flat.items():
         if isinstance(value, (dict, list)):
             raise TypeError(f"results.json is flat: {key!r} holds a {type(value).__name__}")

@@ -11,7 +11,7 @@ same library calls as the label-efficiency probes) and no t-SNE: each costs comp
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.methods.ssl import METHODS
 from ebm_jax.models.ssl import CONV_IMPLS
 
@@ -20,6 +20,7 @@ def base_config(method: str, variant: str | None = None) -> ml_collections.Confi
     c = ml_collections.ConfigDict()
     c.method = method
     c.seed = 0
+    c.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     c.num_epochs = 5              # CPU-sized: 2 shared cores (see results/*/README.md)
     c.batch_size = 256            # positive pairs per step (2 x 256 images)
     c.learning_rate = 2e-3        # AdamW, linear warm-up (min(100, steps/10 + 1)) then cosine decay to 0
@@ -79,6 +80,7 @@ def rules(method: str) -> dict:
     return {
         "method": checks.OneOf(method),
         "seed": checks.Int(ge=0),
+        "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
         "num_epochs": checks.Int(ge=1),
         "batch_size": checks.Int(ge=2),           # NT-Xent / InfoNCE need negatives in the batch
         "learning_rate": checks.Float(gt=0),

@@ -8,7 +8,7 @@ the ``bm3d`` package is there (the results then say it was skipped).
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 DENOISERS = ("conv", "encoder", "patch", "bm3d")
 IMAGE_NAME = checks.Str()
@@ -17,6 +17,7 @@ IMAGE_NAME = checks.Str()
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     # images: "<source>:<name>", source skimage (scikit-image's data), sporco (SPORCO's bundled images)
     # or sklearn (scikit-learn's sample images); grey in [0, 1]
     config.train_images = ("skimage:astronaut", "skimage:coffee", "skimage:chelsea", "skimage:rocket",
@@ -75,6 +76,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "train_images": checks.TupleOf(IMAGE_NAME),
     "test_images": checks.TupleOf(IMAGE_NAME),
     "test_crop": checks.Int(ge=8),

@@ -7,7 +7,7 @@ seconds-long variant the tests run.
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.data.corruptions import CORRUPTIONS, validate_corruption
 from ebm_jax.data.toy2d import TOY2D
 from ebm_jax.models.dae import LOSSES
@@ -16,6 +16,7 @@ from ebm_jax.models.dae import LOSSES
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     # MNIST part (continuous [0, 1] pixels, no binarization): one DAE per corruption kind:level
     config.corruption_kinds = ("gaussian", "masking", "salt_and_pepper")
     config.corruption_levels = (0.5, 0.5, 0.3)   # Gaussian σ, masking p, salt-and-pepper p
@@ -51,6 +52,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "corruption_kinds": checks.TupleOf(checks.OneOf(*CORRUPTIONS)),
     "corruption_levels": checks.TupleOf(checks.Float(ge=0)),
     "hidden": checks.TupleOf(checks.Int(ge=1)),

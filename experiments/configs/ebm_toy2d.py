@@ -6,7 +6,7 @@ Override any key from the command line, e.g. ``--config.methods="('cd1','pcd10')
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.data.toy2d import TOY2D
 from ebm_jax.samplers import parse_method
 
@@ -31,6 +31,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.long_chain_steps = 2000
     config.long_chain_num = 1000
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_seeds = 1              # S > 1: train seeds seed..seed+S-1 of each run at once (vmap); per-seed results + mean/std
     config.log_every_steps = 64
     if variant == "smoke":
@@ -66,6 +67,7 @@ RULES = {
     "long_chain_steps": checks.Int(ge=0),
     "long_chain_num": checks.Int(ge=1),
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_seeds": checks.Int(ge=1),
     "log_every_steps": checks.Int(ge=1),
 }

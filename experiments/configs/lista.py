@@ -5,12 +5,13 @@
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_train = 60000            # MNIST training digits (pixels in [0, 1]) for LISTA (and their z*)
     config.dict_num_train = 10000       # the first this many of them learn the dictionary
     config.num_test = 2000              # held-out MNIST test digits for every curve
@@ -62,6 +63,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_train": checks.Int(ge=1),
     "dict_num_train": checks.Int(ge=1),
     "num_test": checks.Int(ge=1),

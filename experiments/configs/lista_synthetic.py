@@ -5,12 +5,13 @@
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     # the problem: A (250, 500) Gaussian, unit columns; codes Bernoulli(0.1) x N(0, 1)
     config.num_measurements = 250
     config.num_atoms = 500
@@ -43,6 +44,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_measurements": checks.Int(ge=1),
     "num_atoms": checks.Int(ge=1),
     "p_nonzero": checks.Float(gt=0, le=1),

@@ -5,7 +5,7 @@
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.lvebm import REGULARIZERS
 
 
@@ -13,6 +13,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.data_seed = 0                   # the training and held-out data
     config.seed = 0                        # model seeds seed..seed+num_seeds-1 (initialisation, batches, inference starts)
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_seeds = 3                   # trained together per (dim(z), regularizer) cell (vmap); per-seed results + mean/std
     config.latent_dims = (1, 2, 8, 32)
     config.regularizers = ("none", "l1", "limited_dim", "noise_l2")
@@ -53,6 +54,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 RULES = {
     "data_seed": checks.Int(ge=0),
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_seeds": checks.Int(ge=1),
     "latent_dims": checks.TupleOf(checks.Int(ge=1)),
     "regularizers": checks.TupleOf(checks.OneOf(*REGULARIZERS)),

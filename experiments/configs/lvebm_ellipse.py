@@ -7,12 +7,13 @@
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_samples = 24              # the course's 24 points at x = 0
     config.noise_std = 0.05              # ε ~ N(0, (1/20)²)
     config.z_grid_size = 48              # z ∈ [0, 2π) in steps of π/24
@@ -44,6 +45,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_samples": checks.Int(ge=1),
     "noise_std": checks.Float(ge=0),
     "z_grid_size": checks.Int(ge=1),

@@ -5,12 +5,13 @@
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_seeds = 1               # S > 1: train S replicas at once (vmap), results per seed + mean/std
     config.num_train = 1000            # (x, y) pairs, x ~ U(0, 1)
     config.num_heldout = 1000
@@ -35,6 +36,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_seeds": checks.Int(ge=1),
     "num_train": checks.Int(ge=1),
     "num_heldout": checks.Int(ge=1),

@@ -6,7 +6,7 @@ Override any key from the command line, e.g. ``--config.methods="('cd1','pcd1')"
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 from ebm_jax.samplers import SCHEDULES, parse_method
 
 
@@ -22,6 +22,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.lr_decay = True            # linear decay of the learning rate to 0 over the run
     config.pcd_num_chains = 100       # persistent chains (kept in the train state)
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_seeds = 1              # S > 1: train seeds seed..seed+S-1 of each method at once (vmap); per-seed results + mean/std
     config.ais_num_betas = 14500      # Salakhutdinov & Murray 2008's schedule length
     config.ais_num_runs = 100
@@ -63,6 +64,7 @@ RULES = {
     "lr_decay": checks.Bool(),
     "pcd_num_chains": checks.Int(ge=1),
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_seeds": checks.Int(ge=1),
     "ais_num_betas": checks.Int(ge=2, le=10_000_000),
     "ais_num_runs": checks.Int(ge=1),

@@ -5,7 +5,7 @@
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 DATASETS = ("mnist", "patches")
 
@@ -13,6 +13,7 @@ DATASETS = ("mnist", "patches")
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.datasets = ("mnist", "patches")  # which parts to run
     config.dict_update = "bcd"            # "bcd" (Mairal online BCD) or "pgd"
     config.batch_size = 256
@@ -60,6 +61,7 @@ _PART = {
 
 RULES = {
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "datasets": checks.TupleOf(checks.OneOf(*DATASETS)),
     "dict_update": checks.OneOf("bcd", "pgd"),
     "batch_size": checks.Int(ge=1),

@@ -7,7 +7,7 @@ the tests run.
 
 import ml_collections
 
-from ebm_jax import checks
+from ebm_jax import checks, precision
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
@@ -20,6 +20,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.learning_rate = 2e-3
     config.lr_schedule = "cosine"     # "cosine" (decay to 0 over the run) | "constant"
     config.seed = 0
+    config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
     config.num_seeds = 1              # S > 1: train seeds seed..seed+S-1 at once (vmap in one program); results per seed + mean/std
     config.prng_impl = "threefry2x32"  # jax.random key implementation: "threefry2x32" | "rbg" | "unsafe_rbg"
     config.binarization = "dynamic"   # training input: "dynamic" (fresh Bernoulli per batch) | "continuous"
@@ -49,6 +50,7 @@ RULES = {
     "learning_rate": checks.Float(gt=0),
     "lr_schedule": checks.OneOf("constant", "cosine"),
     "seed": checks.Int(ge=0),
+    "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
     "num_seeds": checks.Int(ge=1),
     "prng_impl": checks.OneOf("threefry2x32", "rbg", "unsafe_rbg"),
     "binarization": checks.OneOf("dynamic", "continuous"),
