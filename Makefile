@@ -4,14 +4,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKDIR ?= runs/vae_mnist
 
-.PHONY: setup data run test bench
+# The JAX build: ACCEL=auto (default) picks cuda13/cuda12 where `nvidia-smi -L` lists an NVIDIA GPU
+# (by driver version), tpu where a TPU is present, else cpu; ACCEL=cpu|cuda12|cuda13|tpu overrides
+# it (scripts/accel_extra.sh). `make -n run` shows the plan, pip extras included.
+ACCEL ?= auto
+ACCEL_EXTRA := $(shell ACCEL='$(ACCEL)' sh scripts/accel_extra.sh)
+ifneq ($(filter error:%,$(firstword $(ACCEL_EXTRA))),)
+$(error $(ACCEL_EXTRA))
+endif
+comma := ,
+EXTRAS := test$(if $(filter cpu,$(ACCEL_EXTRA)),,$(comma)$(ACCEL_EXTRA))
+
+.PHONY: setup data run test bench gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 setup: $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 
 data: setup
 	$(BIN)/python scripts/prepare_data.py
@@ -22,6 +33,7 @@ run: data
 
 # The suite is mostly single-threaded XLA compilation: TEST_WORKERS pytest-xdist processes
 # (2 on the 2-core CI machine) run it in about half the time; TEST_WORKERS=0 runs it in one process.
+# The tests run on the CPU; EBM_JAX_TEST_PLATFORM=gpu runs them on the GPU (tests/conftest.py).
 TEST_WORKERS ?= 2
 
 test: data
@@ -29,5 +41,10 @@ test: data
 
 # Benchmarks need the [bench] extra; torch 2.13.0 is the CPU wheel these machines carry.
 bench: setup
-	$(BIN)/pip install -q torch==2.13.0 -e '.[test,bench]'
+	$(BIN)/pip install -q torch==2.13.0 -e '.[$(EXTRAS),bench]'
 	$(BIN)/python scripts/bench_vae.py --quick
+
+# The prepared accelerator check (scripts/gpu_check.sh); GPU_CHECK_ARGS=--dry-run runs its plan on the CPU.
+GPU_CHECK_OUT ?= runs/gpu_check
+gpu-check: data
+	bash scripts/gpu_check.sh --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)

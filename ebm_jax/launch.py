@@ -1,7 +1,14 @@
-r"""Start N local processes of one experiment under ``jax.distributed`` (one host, CPU collectives via gloo).
+r"""Start N local processes of one experiment under ``jax.distributed`` (one host).
 
     python -m ebm_jax.launch --num_processes 2 --devices_per_process 2 -- \
         experiments.vae_mnist --workdir runs/vae2 --config=experiments/configs/vae_mnist.py:smoke
+    python -m ebm_jax.launch --num_processes 4 --gpus_per_process 2 -- \
+        experiments.vae_mnist --workdir runs/vae8 --config.batch_size=512
+
+``--devices_per_process`` simulates CPU devices (CPU collectives via gloo);
+``--gpus_per_process g`` gives process i the i-th block of g visible GPUs as its
+``CUDA_VISIBLE_DEVICES``, so that no process claims (and preallocates memory on)
+another's GPUs; more GPUs than are visible is refused, naming both numbers.
 
 Each process runs ``python -m <module> <args>`` with ``jax.distributed``
 initialized first (coordinator on 127.0.0.1, a free port), so every
@@ -26,6 +33,7 @@ import sys
 import threading
 import time
 
+from ebm_jax.train import distributed
 from ebm_jax.train.distributed import (DEFAULT_TIMEOUT_SECONDS, ENV_COORDINATOR, ENV_NUM_PROCESSES, ENV_PROCESS_ID,
                                        ENV_TIMEOUT)
 
@@ -50,12 +58,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def assign_gpus(num_processes: int, gpus_per_process: int, gpus: list[str] | None) -> list[list[str]]:
+    """Process i's GPUs: the i-th block of ``gpus_per_process`` of the visible ``gpus``.
+
+    Raises:
+      ValueError: fewer GPUs are visible than ``num_processes * gpus_per_process`` (naming both).
+    """
+    if not isinstance(gpus_per_process, int) or isinstance(gpus_per_process, bool) or gpus_per_process < 1:
+        raise ValueError(f"gpus_per_process must be a positive integer, got {gpus_per_process!r}")
+    needed = num_processes * gpus_per_process
+    if not gpus or len(gpus) < needed:
+        raise ValueError(f"--gpus_per_process {gpus_per_process} x --num_processes {num_processes} needs {needed} "
+                         f"GPUs, but {len(gpus or [])} are visible here "
+                         f"({'CUDA_VISIBLE_DEVICES' if 'CUDA_VISIBLE_DEVICES' in os.environ else 'nvidia-smi -L'})")
+    return [gpus[i * gpus_per_process:(i + 1) * gpus_per_process] for i in range(num_processes)]
+
+
 def child_env(process_id: int, num_processes: int, address: str, devices_per_process: int | None,
-              timeout: float, base: dict | None = None) -> dict:
-    """The environment of process ``process_id``: the coordinator, and the CPU device count if asked."""
+              timeout: float, base: dict | None = None, gpus: list[str] | None = None) -> dict:
+    """The environment of process ``process_id``: the coordinator, its GPUs and the CPU device count if asked.
+
+    ``gpus`` (from :func:`assign_gpus`) become the process's ``CUDA_VISIBLE_DEVICES``:
+    it sees and preallocates only its own GPUs.
+    """
     env = dict(os.environ if base is None else base)
     env.update({ENV_COORDINATOR: address, ENV_NUM_PROCESSES: str(num_processes), ENV_PROCESS_ID: str(process_id),
                 ENV_TIMEOUT: str(timeout)})
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     if devices_per_process is not None:
         flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")]
         env["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={devices_per_process}"])
@@ -84,7 +114,8 @@ def _stop(processes, grace: float = 10.0) -> None:
 
 
 def launch(command: list[str], num_processes: int, *, devices_per_process: int | None = None,
-           port: int | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS, host: str = "127.0.0.1") -> int:
+           gpus_per_process: int | None = None, port: int | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+           host: str = "127.0.0.1") -> int:
     """Run ``python -m command[0] command[1:]`` as ``num_processes`` processes; returns the exit status.
 
     0 if every process succeeded, else the status of the first that failed
@@ -98,10 +129,14 @@ def launch(command: list[str], num_processes: int, *, devices_per_process: int |
         raise ValueError(f"timeout must be positive, got {timeout!r}")
     if not command:
         raise ValueError("no module to run: give it after '--', e.g. -- experiments.vae_mnist --workdir DIR")
+    if gpus_per_process is not None and devices_per_process is not None:
+        raise ValueError("give --gpus_per_process (GPUs) or --devices_per_process (simulated CPU devices), not both")
+    blocks = (assign_gpus(num_processes, gpus_per_process, distributed.visible_gpus())
+              if gpus_per_process is not None else [None] * num_processes)
     address = f"{host}:{port or free_port(host)}"
     processes, relays = [], []
     for i in range(num_processes):
-        env = child_env(i, num_processes, address, devices_per_process, timeout)
+        env = child_env(i, num_processes, address, devices_per_process, timeout, gpus=blocks[i])
         piped = i > 0
         p = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, *command], env=env, text=True,
                              stdout=subprocess.PIPE if piped else None,
@@ -145,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num_processes", type=int, required=True, help="processes to start on this host")
     parser.add_argument("--devices_per_process", type=int, default=None,
                         help="CPU devices per process (XLA_FLAGS=--xla_force_host_platform_device_count)")
+    parser.add_argument("--gpus_per_process", type=int, default=None,
+                        help="NVIDIA GPUs per process: process i gets the i-th block of the visible GPUs "
+                             "(its CUDA_VISIBLE_DEVICES); default: every process sees every GPU")
     parser.add_argument("--port", type=int, default=None, help="coordinator port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                         help="seconds a process waits for the others at start-up before failing")
@@ -152,8 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     if not command:
         parser.error("give the module to run after '--', e.g. -- experiments.vae_mnist --workdir DIR")
     try:
-        status = launch(command, args.num_processes, devices_per_process=args.devices_per_process, port=args.port,
-                        timeout=args.timeout)
+        status = launch(command, args.num_processes, devices_per_process=args.devices_per_process,
+                        gpus_per_process=args.gpus_per_process, port=args.port, timeout=args.timeout)
     except ValueError as e:
         parser.error(str(e))
     sys.exit(status)

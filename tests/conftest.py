@@ -1,8 +1,21 @@
-"""Shared fixtures. Tests run on the CPU; real MNIST is used where the cache exists."""
+"""Shared fixtures. Tests run on the CPU; real MNIST is used where the cache exists.
+
+``EBM_JAX_TEST_PLATFORM=gpu`` (or ``tpu``) runs the suite on that backend instead. The GPU's memory
+is then allocated as needed rather than preallocated (``XLA_PYTHON_CLIENT_PREALLOCATE=false``), so
+that the pytest-xdist workers share one GPU; the tests that simulate several CPU devices or processes
+keep doing so on the CPU.
+"""
 
 import os
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+TEST_PLATFORM = os.environ.get("EBM_JAX_TEST_PLATFORM", "cpu").strip().lower()
+if TEST_PLATFORM not in ("cpu", "gpu", "cuda", "tpu"):
+    raise RuntimeError(f"EBM_JAX_TEST_PLATFORM must be cpu, gpu or tpu, got {TEST_PLATFORM!r}")
+if TEST_PLATFORM == "cpu":
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+else:
+    os.environ["JAX_PLATFORMS"] = "cuda" if TEST_PLATFORM in ("gpu", "cuda") else "tpu"
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import shutil  # noqa: E402
 import tempfile  # noqa: E402

@@ -13,7 +13,10 @@ before an experiment runs):
   initialize with them;
 * otherwise, when the environment names a cluster that JAX detects (SLURM,
   Open MPI, Kubernetes, Cloud TPU) or sets ``JAX_COORDINATOR_ADDRESS``:
-  ``jax.distributed.initialize()`` with JAX's auto-detection;
+  ``jax.distributed.initialize()`` with JAX's auto-detection; under SLURM each
+  task gets its share of the node's GPUs (:func:`slurm_local_device_ids`: all of
+  them with one task per node, one each with a task per GPU), where JAX alone
+  would give every task the single GPU ``SLURM_LOCALID``;
 * otherwise: nothing (one process). ``EBM_JAX_DISTRIBUTED=0`` opts out.
 
 Files (config, metrics, results, figures) are written by process 0 only: the
@@ -28,9 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
+import subprocess
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -150,6 +155,63 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                                initialization_timeout=int(np.ceil(initialization_timeout)))
 
 
+def visible_gpus(environ: Mapping[str, str] | None = None, smi: str = "nvidia-smi") -> list[str] | None:
+    """The NVIDIA GPUs this process may use, without starting a JAX backend; None where none is found.
+
+    ``$CUDA_VISIBLE_DEVICES`` when it is set (a cluster's launcher binds GPUs
+    through it), else the GPUs ``nvidia-smi -L`` lists (their indices).
+    """
+    environ = os.environ if environ is None else environ
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        gpus = [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
+        return gpus or None
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    gpus = [line.split(":", 1)[0].split()[1] for line in out.splitlines() if re.match(r"GPU \d+:", line)]
+    return gpus or None
+
+
+def _slurm_tasks_on_node(environ: Mapping[str, str]) -> int:
+    value = environ.get("SLURM_NTASKS_PER_NODE") or environ.get("SLURM_TASKS_PER_NODE") or "1"
+    m = re.match(r"\d+", value)  # SLURM_TASKS_PER_NODE reads like "8(x2)"
+    return int(m.group(0)) if m else 1
+
+
+def slurm_local_device_ids(environ: Mapping[str, str] | None = None,
+                           gpus: Sequence[str] | None = None) -> list[int] | None:
+    """The local GPU ids of this SLURM task: its share of the GPUs it sees; None outside SLURM or without GPUs.
+
+    Left alone, ``jax.distributed.initialize()`` gives every SLURM task one GPU,
+    ``[SLURM_LOCALID]``: right for one task per GPU on GPUs all tasks see, but a
+    task per node with 8 GPUs would use GPU 0 only, and a task bound to its own
+    GPU by ``--gpus-per-task`` would ask for a GPU id it cannot see. Here:
+
+    * with ``--gpus-per-task`` (``$SLURM_GPUS_PER_TASK``) a task owns every GPU it sees;
+    * else the ``T`` tasks of a node split the ``G`` GPUs they see in blocks of
+      ``G / T``: one task per node takes all ``G``, ``T = G`` tasks one each.
+
+    Raises:
+      ValueError: ``G`` is not a multiple of ``T`` (some GPU would be shared or idle).
+    """
+    environ = os.environ if environ is None else environ
+    if "SLURM_LOCALID" not in environ or "SLURM_JOB_ID" not in environ:
+        return None
+    gpus = visible_gpus(environ) if gpus is None else list(gpus)
+    if not gpus:
+        return None
+    if environ.get("SLURM_GPUS_PER_TASK"):
+        return list(range(len(gpus)))
+    tasks, local_id = _slurm_tasks_on_node(environ), int(environ["SLURM_LOCALID"])
+    if len(gpus) % tasks:
+        raise ValueError(f"SLURM runs {tasks} tasks on this node, which see {len(gpus)} GPUs: use a number of "
+                         "tasks per node that divides the GPUs (one per node, or one per GPU), or --gpus-per-task")
+    share = len(gpus) // tasks
+    return list(range(local_id * share, (local_id + 1) * share))
+
+
 def initialize_from_environment() -> bool:
     """Start ``jax.distributed`` when the environment asks for it (see the module doc); True if it did."""
     if is_initialized():
@@ -168,7 +230,7 @@ def initialize_from_environment() -> bool:
         initialize(address, num_processes, process_id, initialization_timeout=timeout)
         return True
     if cluster_detected():
-        initialize(initialization_timeout=timeout)
+        initialize(initialization_timeout=timeout, local_device_ids=slurm_local_device_ids())
         return True
     return False
 
