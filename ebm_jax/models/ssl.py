@@ -6,7 +6,8 @@ representation ``h`` (``(B, 256)``, what the linear probe sees). The projection
 head maps ``h`` to the embedding ``z`` on which the contrastive loss acts.
 
 Convolutions can run as XLA convolutions (``conv="xla"``) or as im2col matmuls
-(``conv="im2col"``, the default): the 3×3 neighbourhood of every output pixel is
+(``conv="im2col"``); ``conv="auto"`` (the default) picks im2col on the CPU and XLA
+convolutions on a GPU or TPU (:mod:`ebm_jax.backend`). im2col: the 3×3 neighbourhood of every output pixel is
 gathered by nine strided *slices* (no gather op) and concatenated on the channel
 axis, so that a convolution is ``(B·Ho·Wo, 9·Cin) @ (9·Cin, Cout)``; its gradient
 is two GEMMs plus pads of the slices.
@@ -27,7 +28,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-CONV_IMPLS = ("im2col", "xla")
+from ebm_jax import backend
+
+CONV_IMPLS = backend.SSL_CONV_CHOICES
 
 
 def im2col_3x3(x: jax.Array, stride: int) -> jax.Array:
@@ -52,20 +55,19 @@ class Conv3x3(nn.Module):
 
     features: int
     stride: int = 1
-    conv: str = "im2col"
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         cin = x.shape[-1]
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, cin, self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        if self.conv == "xla":
+        impl = backend.ssl_conv(self.conv)
+        if impl == "xla":
             y = jax.lax.conv_general_dilated(x, kernel, (self.stride, self.stride), "SAME",
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        elif self.conv == "im2col":
-            y = im2col_3x3(x, self.stride) @ kernel.reshape(9 * cin, self.features)
         else:
-            raise ValueError(f"conv must be one of {CONV_IMPLS}, got {self.conv!r}")
+            y = im2col_3x3(x, self.stride) @ kernel.reshape(9 * cin, self.features)
         return y + bias
 
 
@@ -73,7 +75,7 @@ class ConvTrunk(nn.Module):
     """Stride-2 3×3 conv stack with ReLU: ``(B, H, W)`` or ``(B, H, W, C)`` -> feature map."""
 
     widths: Sequence[int] = (32, 64, 128)
-    conv: str = "im2col"
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -89,7 +91,7 @@ class Encoder(nn.Module):
 
     widths: Sequence[int] = (32, 64, 128)
     rep_dim: int = 256
-    conv: str = "im2col"
+    conv: str = "auto"
 
     def setup(self):
         self.trunk = ConvTrunk(self.widths, self.conv)
@@ -125,7 +127,7 @@ class SSLNet(nn.Module):
     proj_hidden: int = 256
     proj_dim: int = 64
     tile_dim: int = 128
-    conv: str = "im2col"
+    conv: str = "auto"
 
     def setup(self):
         self.encoder = Encoder(self.widths, self.rep_dim, self.conv)
@@ -153,7 +155,7 @@ class Classifier(nn.Module):
     widths: Sequence[int] = (32, 64, 128)
     rep_dim: int = 256
     num_classes: int = 10
-    conv: str = "im2col"
+    conv: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ebm_jax import checks, precision
+from ebm_jax import backend, checks, precision
 from ebm_jax.sparse.conv_ops import (BOUNDARIES, adjoint, filters_fft, fft_shape, irfft2, lipschitz_bound,
                                      reconstruct, rfft2, synthesis_f)
 from ebm_jax.sparse.result import SolverInfo, SolverResult
@@ -225,17 +225,20 @@ def _admm_codes(state):
     return jnp.swapaxes(state[0], 0, 1)
 
 
-def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1):
+def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1, filters: str = "scan"):
     """One ADMM iteration of SPORCO's ConvBPDN (circular boundary), batched with one ρ per image.
 
     The Sherman–Morrison x-step in the form ``x̂_k = ŵ_k + d̂_k* ĉ`` with
     ``ĉ = (ŝ − Σ_k d̂_k ŵ_k) / (ρ + Σ_k |d̂_k|²)`` and ``w = y − u`` couples the K code maps
-    only through the sum over k, so an iteration is two sweeps over the maps, one map
-    (for the whole batch) at a time (a ``lax.scan`` over k, the state stored map-major
-    (K, batch, H, W)): the first transforms ``w_k`` and accumulates the sum, the second
-    transforms ``d̂_k* ĉ`` back and does the relaxation, the y-step ``Y⁺ = S_{λ/ρ}(V)``, the
-    u-step ``U⁺ = V − Y⁺ = clip(V, ±λ/ρ)`` (``V = αX + (1 − α)Y + U``) and the sums of
-    squares of the residual balancing, while the map is in cache. A change of ρ rescales U
+    only through the sum over k, so an iteration is two sweeps over the maps (the state
+    stored map-major, (K, batch, H, W)): the first transforms ``w_k`` and accumulates the
+    sum, the second transforms ``d̂_k* ĉ`` back and does the relaxation, the y-step
+    ``Y⁺ = S_{λ/ρ}(V)``, the u-step ``U⁺ = V − Y⁺ = clip(V, ±λ/ρ)``
+    (``V = αX + (1 − α)Y + U``) and the sums of squares of the residual balancing.
+    ``filters="scan"`` sweeps one map (for the whole batch) at a time, a ``lax.scan``
+    over k that keeps the map in cache (the CPU's choice); ``filters="batched"`` does
+    all K maps at once, two FFT calls per iteration (a GPU's or TPU's choice; see
+    :mod:`ebm_jax.backend`). Both compute the same iterates. A change of ρ rescales U
     lazily (a pending factor, applied on the next sweep).
     """
     shape = s.shape[-2:]
@@ -247,29 +250,43 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1
     mu, tau = 1.2, 1000.0
     b3 = (slice(None), None, None)
 
-    def iterate(state):
-        Y, U, us, rho, k = state
-        usb = us[b3]
+    def map_update(Yk, Uk, Dk, c, t, usb):
+        """The second sweep for map(s) k: (Y⁺, U⁺) and the five sums of squares per image."""
+        Uk = usb * Uk
+        X = Yk - Uk + irfft2(jnp.conj(Dk) * c, shape)
+        V = relax * X + (1.0 - relax) * Yk + Uk
+        Y_new, U_new = soft(V, t), jnp.clip(V, -t, t)
+        sums = None
+        if adapt_rho:
+            sums = jnp.stack([jnp.sum(a * a, axis=(-2, -1)) for a in (X, Y_new, U_new, X - Y_new, Y_new - Yk)])
+        return Y_new, U_new, sums
 
+    def sweeps_scan(Y, U, usb, rho, t):
         def transform(acc, xs):
             Yk, Uk, Dk = xs
             return acc + rfft2(Yk - usb * Uk, shape) * Dk, None
 
         acc, _ = jax.lax.scan(transform, jnp.zeros_like(sf), (Y, U, Df))
         c = (sf - acc) / (rho[b3] + DDf)
-        t = (lam / rho)[b3]
 
         def update(sums, xs):
-            Yk, Uk, Dk = xs
-            Uk = usb * Uk
-            X = Yk - Uk + irfft2(jnp.conj(Dk) * c, shape)
-            V = relax * X + (1.0 - relax) * Yk + Uk
-            Y_new, U_new = soft(V, t), jnp.clip(V, -t, t)
-            if adapt_rho:
-                sums = sums + jnp.stack([jnp.sum(a * a, axis=(1, 2)) for a in (X, Y_new, U_new, X - Y_new, Y_new - Yk)])
-            return sums, (Y_new, U_new)
+            Y_new, U_new, map_sums = map_update(*xs, c, t, usb)
+            return (sums + map_sums if adapt_rho else sums), (Y_new, U_new)
 
         sums, (Y_new, U_new) = jax.lax.scan(update, jnp.zeros((5,) + lam.shape, s.dtype), (Y, U, Df))
+        return Y_new, U_new, sums
+
+    def sweeps_batched(Y, U, usb, rho, t):
+        acc = jnp.sum(rfft2(Y - usb * U, shape) * Df[:, None], axis=0)
+        c = (sf - acc) / (rho[b3] + DDf)
+        Y_new, U_new, sums = map_update(Y, U, Df[:, None], c, t, usb)
+        return Y_new, U_new, (jnp.sum(sums, axis=1) if adapt_rho else None)
+
+    sweeps = {"scan": sweeps_scan, "batched": sweeps_batched}[filters]
+
+    def iterate(state):
+        Y, U, us, rho, k = state
+        Y_new, U_new, sums = sweeps(Y, U, us[b3], rho, (lam / rho)[b3])
         if adapt_rho == 0:
             return Y_new, U_new, jnp.ones_like(us), rho, k + 1
         nX, nY, nU, nR, nS = jnp.sqrt(sums)
@@ -294,12 +311,12 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1
 
 
 @functools.partial(jax.jit, static_argnames=("method", "boundary", "num_iters", "use_tol", "check_every",
-                                             "restart", "record", "adapt_rho", "relax", "rho_period"))
+                                             "restart", "record", "adapt_rho", "relax", "rho_period", "filters"))
 def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_tol, check_every, restart,
-           record, adapt_rho, relax, rho_period=1):
+           record, adapt_rho, relax, rho_period=1, filters="scan"):
     if method == "admm":
         state = _admm_init(z0, lam, rho0)
-        iterate = _make_admm_iter(s, D, lam, relax, adapt_rho, rho_period)
+        iterate = _make_admm_iter(s, D, lam, relax, adapt_rho, rho_period, filters)
     else:
         state = _fista_init(z0)
         iterate = _make_fista_iter(_make_prox_grad(s, D, lam, boundary, step), method == "fista", restart)
@@ -339,7 +356,7 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
 def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None = None,
                      boundary: str = "circular", z0=None, step=None, rho=None, relax: float = 1.8,
                      adapt_rho: int = 200, rho_period: int = 1, restart: bool = True, check_every: int = 10,
-                     record: bool = False, dtype=None) -> SolverResult:
+                     record: bool = False, dtype=None, filters: str = "auto") -> SolverResult:
     """Convolutional sparse codes ``argmin_z ½‖Σ_k d_k ∗ z_k − s‖² + λ Σ_k ‖z_k‖₁``.
 
     Args:
@@ -365,6 +382,9 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
         ``info.trace`` (num_iters, batch).
       dtype: computation dtype (default: the inputs'); ``"float64"`` needs
         ``jax_enable_x64``.
+      filters: how ADMM sweeps the K filter maps: ``"scan"`` (one map at a
+        time), ``"batched"`` (all at once) or ``"auto"`` (scan on the CPU, batched
+        on a GPU or TPU: :func:`ebm_jax.backend.admm_filters`). Same iterates.
 
     Returns:
       :class:`~ebm_jax.sparse.result.SolverResult` with ``codes`` (batch, K, H, W)
@@ -405,4 +425,4 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
                   None if rho is None else jnp.asarray(rho, s.dtype),
                   method=method, boundary=boundary, num_iters=num_iters if num_iters is not None else 1000,
                   use_tol=use_tol, check_every=check_every, restart=bool(restart), record=bool(record),
-                  adapt_rho=adapt_rho, relax=relax, rho_period=rho_period)
+                  adapt_rho=adapt_rho, relax=relax, rho_period=rho_period, filters=backend.admm_filters(filters))

@@ -113,7 +113,7 @@ def _supervised_trainer(widths, rep_dim, conv, steps, batch_size, learning_rate,
 
 
 def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_rate: float, seed: int,
-                     aug: AugmentConfig | None = None, conv: str = "im2col", widths=(32, 64, 128),
+                     aug: AugmentConfig | None = None, conv: str = "auto", widths=(32, 64, 128),
                      rep_dim: int = 256, weight_decay: float = 5e-4):
     """Train the same CNN (:class:`Classifier`) from scratch with cross-entropy; returns ``(predict, losses)``.
 
