@@ -85,6 +85,57 @@ def pin_cores(threads: int | None = None) -> list[int]:
 limit_cpu_threads = pin_cores  # the name scripts/_threads.py gave it
 
 
+# --------------------------------------------------------------------------- device
+
+DEVICES = ("cpu", "gpu")
+
+
+def add_device_arg(parser) -> None:
+    """``--device cpu|gpu``: where our side (and the PyTorch peer, where it has a CUDA build) runs."""
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="cpu (default: cores pinned, every side on the CPU) or gpu (nothing pinned; JAX on "
+                             "CUDA, the PyTorch peer on CUDA with synchronisation; CPU-only peers stay on the CPU)")
+
+
+def setup_device(device: str = "cpu", threads: int | None = None) -> list[int]:
+    """Before jax or torch are imported: pin ``threads`` cores on the CPU (:func:`pin_cores`), or, with
+    ``device="gpu"``, pin nothing and ask JAX for its CUDA backend. Returns the pinned cores ([] on a GPU)."""
+    if device not in DEVICES:
+        raise SystemExit(f"--device must be one of {DEVICES}, got {device!r}")
+    if device == "cpu":
+        return pin_cores(threads)
+    os.environ["JAX_PLATFORMS"] = "cuda"
+    return []
+
+
+def torch_device(device: str) -> str:
+    """The torch device of a peer: ``"cuda"`` for ``--device gpu`` (refused when torch has no CUDA), else ``"cpu"``."""
+    if device != "gpu":
+        return "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit("--device gpu: this torch has no CUDA device (torch.cuda.is_available() is False)")
+    return "cuda"
+
+
+def torch_sync(device: str) -> Callable[[Any], None]:
+    """``sync`` for :func:`time_fn` on a PyTorch side: waits for the GPU's queued kernels (a no-op on the CPU)."""
+    if device != "gpu":
+        return lambda _out: None
+    import torch
+
+    return lambda _out: torch.cuda.synchronize()
+
+
+def accelerator_record() -> dict:
+    """The JAX device the run used: backend, kind (the GPU's name), count."""
+    import jax
+
+    return {"backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind,
+            "device_count": jax.device_count()}
+
+
 # --------------------------------------------------------------------------- timer
 
 _COMPILES = [0]
@@ -372,12 +423,12 @@ def square_gemm(n: int = 1024, *, repeats: int = 7, dtype: str = "float32") -> d
     return {"n": n, "gflops": flops / t.best / 1e9, "gflops_median": flops / t.median / 1e9, "seconds": t.as_dict()}
 
 
-def torch_square_gemm(n: int = 1024, *, repeats: int = 7) -> dict:
-    """PyTorch's throughput on the same product (call it inside the peer's process)."""
+def torch_square_gemm(n: int = 1024, *, repeats: int = 7, device: str = "cpu") -> dict:
+    """PyTorch's throughput on the same product (call it inside the peer's process), on ``device`` (cpu/gpu)."""
     import torch
 
-    a = torch.randn(n, n)
-    t = time_fn(lambda: a @ a, repeats=repeats, warmup=1)
+    a = torch.randn(n, n, device=torch_device(device))
+    t = time_fn(lambda: a @ a, repeats=repeats, warmup=1, sync=torch_sync(device))
     flops = 2.0 * n ** 3
     return {"n": n, "gflops": flops / t.best / 1e9, "gflops_median": flops / t.median / 1e9, "seconds": t.as_dict()}
 
@@ -481,6 +532,8 @@ class Run:
     def write(self, path: str | None, fields: dict, ours: Timing | None = None, peer: Timing | None = None) -> dict:
         """Build :meth:`result`, print the load line, and write it as JSON to ``path`` (if given)."""
         out = self.result(fields, ours, peer)
+        if "jax" in sys.modules:
+            out["accelerator"] = accelerator_record()
         m = out["machine"]
         print(f"machine: {m['cpu']}, {m['threads']} of {m['logical_cores']} cores {m['pinned_cores']}; load avg "
               f"{m['loadavg_before'][0]:.2f} -> {m['loadavg_after'][0]:.2f}; other processes used "
@@ -538,6 +591,9 @@ def run_peer(fn: Callable[..., dict], *, pin_threads: int | None = None, timeout
 def _peer_main(spec_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
+    # A peer never runs JAX on the accelerator (it may import ebm_jax for the data): JAX must not take
+    # the GPU's memory from the peer's PyTorch.
+    os.environ["JAX_PLATFORMS"] = "cpu"
     pin_cores(spec["threads"] or None)
     sys.path.insert(0, os.path.dirname(spec["path"]))
     module_spec = importlib.util.spec_from_file_location("_bench_peer_module", spec["path"])

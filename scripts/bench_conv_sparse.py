@@ -61,6 +61,7 @@ def parse_args(argv=None):
     ap.add_argument("--json", default=None, help="write the results as JSON here")
     ap.add_argument("--figure", default=None, help="suboptimality-vs-time PNG (default: beside --json)")
     ap.add_argument("--threads", type=int, default=1, help="CPU cores for every solver (the process is pinned to them)")
+    _bench.add_device_arg(ap)
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds after one warm-up round")
     ap.add_argument("--batch", type=int, default=None, help="images coded at once (default 16, quick 4)")
     ap.add_argument("--ref-iters", type=int, default=None, help="float64 ADMM iterations of our reference run")
@@ -72,7 +73,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    CORES = _bench.pin_cores(ARGS.threads)
+    CORES = _bench.setup_device(ARGS.device, ARGS.threads)
 
 import jax  # noqa: E402
 

@@ -41,6 +41,7 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true", help="10k images, short AIS (about a minute)")
     ap.add_argument("--json", default=None, help="write the table as JSON here")
     ap.add_argument("--threads", type=int, default=1, help="cores for both libraries (1 or all)")
+    _bench.add_device_arg(ap)
     ap.add_argument("--repeats", type=int, default=None, help="timed epochs per side after one warm-up (default 7)")
     ap.add_argument("--num-train", type=int, default=None, help="training images (default 10k quick, 60k full)")
     ap.add_argument("--batch-size", type=int, default=100)
@@ -65,7 +66,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    CORES = _bench.pin_cores(ARGS.threads)
+    CORES = _bench.setup_device(ARGS.device, ARGS.threads)
 
 import jax  # noqa: E402  (after pinning)
 import jax.numpy as jnp  # noqa: E402

@@ -43,6 +43,7 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true", help="small epochs, fewer repeats (about a minute on a quiet machine)")
     ap.add_argument("--json", default=None, help="write the table as JSON here")
     ap.add_argument("--threads", type=int, default=1, help="cores for the run (0: all this process may use)")
+    _bench.add_device_arg(ap)
     ap.add_argument("--repeats", type=int, default=None, help="timed rounds per (model, S) (default 5 quick, 9 full)")
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
     ap.add_argument("--seeds", default="1,4,8", help="the values of S")
@@ -67,7 +68,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    CORES = _bench.pin_cores(ARGS.threads or None)
+    CORES = _bench.setup_device(ARGS.device, ARGS.threads or None)
 
 import jax  # noqa: E402  (after pinning)
 import jax.numpy as jnp  # noqa: E402

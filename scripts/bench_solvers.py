@@ -39,6 +39,7 @@ def parse_args(argv=None):
     ap.add_argument("--num-examples", type=int, default=None, help="digits to code (default 2000, quick 500)")
     ap.add_argument("--num-atoms", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1, help="CPU cores for every solver (the process is pinned to them)")
+    _bench.add_device_arg(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=5, help="timed calls per setting after one warm-up")
     args = ap.parse_args(argv)
@@ -49,7 +50,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    CORES = _bench.pin_cores(ARGS.threads)
+    CORES = _bench.setup_device(ARGS.device, ARGS.threads)
 
 import jax  # noqa: E402
 

@@ -38,9 +38,11 @@ def parse_args(argv=None):
     p.add_argument("--json", default=None, help="write the results as JSON here")
     p.add_argument("--batch-size", type=int, default=256, help="positive pairs per step (2B views)")
     p.add_argument("--threads", type=int, default=0, help="cores for both sides (default: all)")
+    _bench.add_device_arg(p)
     p.add_argument("--steps", type=int, default=None, help="steps per timed call (default 10, quick 4)")
     p.add_argument("--repeats", type=int, default=None, help="timed calls per side (default 7, quick 5)")
-    p.add_argument("--xla", action="store_true", help="also time ours with XLA convolutions (slow in a scan)")
+    p.add_argument("--xla", action="store_true", help="also time ours with the other convolution (XLA's on the CPU, "
+                   "where it is slow in a scan; im2col on a GPU)")
     args = p.parse_args(argv)
     if args.batch_size < 2:
         p.error("--batch-size must be >= 2")
@@ -51,7 +53,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    CORES = _bench.pin_cores(ARGS.threads)
+    CORES = _bench.setup_device(ARGS.device, ARGS.threads)
 
 
 def load_images(n):
@@ -95,20 +97,25 @@ def bench_jax(images, args, conv: str) -> dict:
     return {"timing": t["ours"].scaled(1.0 / args.steps), "loss": loss, "ceiling": ceiling, "load": load}
 
 
-def torch_side(batch_size: int, steps: int, repeats: int, threads: int) -> dict:
+def torch_side(batch_size: int, steps: int, repeats: int, threads: int, device: str = "cpu",
+               compiled: bool = False) -> dict:
     """The PyTorch reference step (runs in its own process, see _bench.run_peer)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
+    where = _bench.torch_device(device)
+    torch.set_default_device(where)  # the augmentation's random tensors too
     net = nn.Sequential(
         nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
         nn.Conv2d(64, 128, 3, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(2048, 256), nn.ReLU(),
         nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 64))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    x = torch.from_numpy(np.asarray(load_images(batch_size)))[:, None]
+    x = torch.from_numpy(np.asarray(load_images(batch_size)))[:, None].to(where)
+    forward = torch.compile(net) if compiled else net
 
     def augment(x):
         b = x.shape[0]
@@ -156,14 +163,16 @@ def torch_side(batch_size: int, steps: int, repeats: int, threads: int) -> dict:
         for _ in range(steps):
             with torch.no_grad():
                 v = augment(torch.cat([x, x]))
-            loss = nt_xent(net(v), batch_size)
+            loss = nt_xent(forward(v), batch_size)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        box["loss"] = float(loss.detach())
+        box["loss"] = loss.detach()
 
-    timing = _bench.time_fn(call, repeats=repeats, warmup=1).scaled(1.0 / steps)
-    return {"timing": timing, "loss": box["loss"], "torch": torch.__version__, "threads": torch.get_num_threads()}
+    timing = _bench.time_fn(call, repeats=repeats, warmup=2 if compiled else 1,
+                            sync=_bench.torch_sync(device)).scaled(1.0 / steps)
+    return {"timing": timing, "loss": float(box["loss"]), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "torch_device": where, "compiled": compiled}
 
 
 def main(args) -> int:
@@ -171,20 +180,35 @@ def main(args) -> int:
 
     run = _bench.Run("simclr_step", CORES, quick=args.quick)
     images = load_images(args.batch_size)
+    from ebm_jax import backend
+
     rows = {}
-    for th in sorted({1, len(CORES)}):
-        meter = _bench.LoadMeter()
-        peer = _bench.run_peer(torch_side, pin_threads=args.threads, batch_size=args.batch_size, steps=args.steps,
-                               repeats=args.repeats, threads=th)
-        rows[f"pytorch ({th} thr)"] = {"timing": _bench.Timing.from_dict(peer["timing"]), "loss": peer["loss"],
-                                       "version": peer["torch"], "load": meter.read()}
+    common = dict(batch_size=args.batch_size, steps=args.steps, repeats=args.repeats)
+    if args.device == "gpu":  # eager PyTorch on CUDA is the reference; torch.compile beside it where it works
+        for name, compiled in (("pytorch (cuda, eager)", False), ("pytorch (cuda, torch.compile)", True)):
+            try:
+                peer = _bench.run_peer(torch_side, threads=0, device="gpu", compiled=compiled, **common)
+            except RuntimeError as e:
+                print(f"  {name} failed ({e})")
+                continue
+            rows[name] = {"timing": _bench.Timing.from_dict(peer["timing"]), "loss": peer["loss"],
+                          "version": peer["torch"], "load": {}}
+    else:
+        for th in sorted({1, len(CORES)}):
+            meter = _bench.LoadMeter()
+            peer = _bench.run_peer(torch_side, pin_threads=args.threads, threads=th, **common)
+            rows[f"pytorch ({th} thr)"] = {"timing": _bench.Timing.from_dict(peer["timing"]), "loss": peer["loss"],
+                                           "version": peer["torch"], "load": meter.read()}
     ceiling = None
-    for conv in ["im2col"] + (["xla"] if args.xla else []):
+    default_conv = backend.ssl_conv("auto")  # im2col on the CPU, XLA convolutions on a GPU
+    other = {"im2col": "xla", "xla": "im2col"}[default_conv]
+    for conv in [default_conv] + ([other] if args.xla else []):
         r = bench_jax(images, args, conv)
         rows[f"ebm_jax ({conv} conv, in scan)"] = {"timing": r["timing"], "loss": r["loss"], "load": r["load"]}
         ceiling = ceiling or r["ceiling"]
-    ours_name = "ebm_jax (im2col conv, in scan)"
-    peer_name = min((k for k in rows if k.startswith("pytorch")), key=lambda k: rows[k]["timing"].median)
+    ours_name = f"ebm_jax ({default_conv} conv, in scan)"
+    peer_name = ("pytorch (cuda, eager)" if args.device == "gpu" else
+                 min((k for k in rows if k.startswith("pytorch")), key=lambda k: rows[k]["timing"].median))
     t_ours, t_peer = rows[ours_name]["timing"], rows[peer_name]["timing"]
     steps_per_epoch = 60000 // args.batch_size
     table = {name: {**r["timing"].as_dict(), "loss": r["loss"], "load": r["load"],
@@ -197,7 +221,7 @@ def main(args) -> int:
               "ceiling_fraction": ceiling["fraction"]["median"], "ours_gflops": ceiling["flops"] / t_ours.best / 1e9}
     out = run.write(args.json, fields, ours=t_ours, peer=t_peer)
     print(f"SimCLR step, batch {args.batch_size} pairs ({2 * args.batch_size} views), {args.steps} steps per timed "
-          f"call, {args.repeats} calls, {len(CORES)} core(s)")
+          f"call, {args.repeats} calls, {len(CORES) or 'all'} core(s), {fields['device']}")
     for name, r in rows.items():
         t = r["timing"]
         print(f"  {name:32s} step {t}; first call {t.warmup[0] * args.steps:.2f} s; "

@@ -1,6 +1,6 @@
 """Benchmark: our VAE epoch vs a PyTorch reference of the same model, in one run.
 
-    python scripts/bench_vae.py [--quick] [--json PATH] [--batch-size 256] [--threads N]
+    python scripts/bench_vae.py [--quick] [--json PATH] [--batch-size 256] [--threads N] [--device gpu]
 
 Both sides train the 784-400-20 VAE (Gaussian encoder, Bernoulli decoder,
 dynamic binarization, Adam 1e-3) on the same MNIST images with the same batch
@@ -13,7 +13,10 @@ PyTorch median / our median (ours faster when > 1), ``ratio_best`` beside it.
 
 PyTorch runs with 1 and with N intra-op threads (each in its own process; on a
 loaded machine its OpenMP pool can be many times slower with more threads), and
-the ratio is against the faster of the two by median.
+the ratio is against the faster of the two by median. With ``--device gpu``
+nothing is pinned, ours runs on JAX's CUDA backend and PyTorch on CUDA (with
+``torch.cuda.synchronize()`` before each clock stop), eagerly and, beside it,
+under ``torch.compile`` where that works; the ratio is against eager PyTorch.
 
 Ceilings measured in the same run: ``ceiling``, the step's own GEMMs (found in
 its traced jaxpr: forward and backward, with their transposed operands) run back
@@ -40,6 +43,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0, help="cores for both sides (default: all)")
     p.add_argument("--hidden", type=int, default=400)
     p.add_argument("--latent", type=int, default=20)
+    _bench.add_device_arg(p)
     args = p.parse_args(argv)
     args.repeats = args.repeats or (9 if args.quick else 7)
     args.examples = 10_000 if args.quick else 60_000
@@ -48,7 +52,7 @@ def parse_args(argv=None):
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    CORES = _bench.pin_cores(ARGS.threads)
+    CORES = _bench.setup_device(ARGS.device, ARGS.threads)
 
 
 def load_images(examples: int):
@@ -94,34 +98,39 @@ def bench_ours(x, args) -> dict:
             "steps": steps, "final_loss": final_loss, "load": load}
 
 
-def torch_side(examples: int, batch_size: int, hidden: int, latent: int, repeats: int, threads: int) -> dict:
+def torch_side(examples: int, batch_size: int, hidden: int, latent: int, repeats: int, threads: int,
+               device: str = "cpu", compiled: bool = False) -> dict:
     """The PyTorch reference epoch (runs in its own process, see _bench.run_peer)."""
     import torch
     from _torch_models import torch_vae
 
     torch.manual_seed(0)
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
+    where = _bench.torch_device(device)
 
-    model = torch_vae(hidden, latent)
+    model = torch_vae(hidden, latent).to(where)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    data = torch.from_numpy(load_images(examples))
+    data = torch.from_numpy(load_images(examples)).to(where)
     steps = len(data) // batch_size
-    perm = torch.randperm(len(data))[: steps * batch_size].view(steps, batch_size)
+    perm = torch.randperm(len(data))[: steps * batch_size].view(steps, batch_size).to(where)
+    forward = torch.compile(model) if compiled else model
     box = {}
 
     def epoch():
         for idx in perm:
             xb = data[idx]
             xb = (torch.rand_like(xb) < xb).to(xb.dtype)  # a Bernoulli draw; 2x faster than torch.bernoulli
-            loss = model(xb)
+            loss = forward(xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        box["loss"] = float(loss.detach())
+        box["loss"] = loss.detach()
 
-    timing = _bench.time_fn(epoch, repeats=repeats, warmup=1)
-    return {"timing": timing, "final_loss": box["loss"], "square_gemm": _bench.torch_square_gemm(1024),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    timing = _bench.time_fn(epoch, repeats=repeats, warmup=2 if compiled else 1, sync=_bench.torch_sync(device))
+    return {"timing": timing, "final_loss": float(box["loss"]), "square_gemm": _bench.torch_square_gemm(1024, device=device),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "torch_device": where,
+            "compiled": compiled}
 
 
 def main(args) -> int:
@@ -131,13 +140,23 @@ def main(args) -> int:
     x = load_images(args.examples)
     ours = bench_ours(x, args)
     peers = {}
-    for th in sorted({1, len(CORES)}):  # a loaded machine can slow PyTorch's OpenMP pool more with more threads
-        meter = _bench.LoadMeter()
-        peers[th] = _bench.run_peer(torch_side, pin_threads=args.threads, examples=args.examples,
-                                    batch_size=args.batch_size, hidden=args.hidden, latent=args.latent,
-                                    repeats=args.repeats, threads=th)
-        peers[th]["load"] = meter.read()
-    best_th = min(peers, key=lambda th: peers[th]["timing"]["median"])
+    common = dict(examples=args.examples, batch_size=args.batch_size, hidden=args.hidden, latent=args.latent,
+                  repeats=args.repeats)
+    if args.device == "gpu":  # eager PyTorch on CUDA (the reference), torch.compile beside it where it works
+        peers["eager"] = _bench.run_peer(torch_side, threads=0, device="gpu", **common)
+        try:
+            peers["compiled"] = _bench.run_peer(torch_side, threads=0, device="gpu", compiled=True, **common)
+        except RuntimeError as e:
+            print(f"  torch.compile peer failed ({e}); reporting eager PyTorch only")
+        for p in peers.values():
+            p["load"] = {}
+        best_th = "eager"
+    else:
+        for th in sorted({1, len(CORES)}):  # a loaded machine can slow PyTorch's OpenMP pool more with more threads
+            meter = _bench.LoadMeter()
+            peers[th] = _bench.run_peer(torch_side, pin_threads=args.threads, threads=th, **common)
+            peers[th]["load"] = meter.read()
+        best_th = min(peers, key=lambda th: peers[th]["timing"]["median"])
     peer = peers[best_th]
     square = _bench.square_gemm(1024)
     t_ours, t_peer = ours["timing"], _bench.Timing.from_dict(peer["timing"])
@@ -148,8 +167,10 @@ def main(args) -> int:
         "examples": len(x), "batch_size": args.batch_size, "steps_per_epoch": steps,
         "model": f"784-{args.hidden}-{args.latent}", "device": jax.devices()[0].device_kind,
         "ours": t_ours.as_dict(), "peer": t_peer.as_dict(),
-        "peer_name": f"PyTorch {peer['torch']}, {best_th} thread(s) (the faster by median)",
-        "peers": {f"pytorch_{th}_threads": {"timing": p["timing"], "load": p["load"]} for th, p in peers.items()},
+        "peer_name": (f"PyTorch {peer['torch']} on CUDA, eager" if args.device == "gpu" else
+                      f"PyTorch {peer['torch']}, {best_th} thread(s) (the faster by median)"),
+        "peers": {(f"pytorch_{th}_threads" if isinstance(th, int) else f"pytorch_cuda_{th}"):
+                  {"timing": p["timing"], "load": p["load"]} for th, p in peers.items()},
         "ours_load": ours["load"],
         "ours_final_loss": ours["final_loss"], "peer_final_loss": peer["final_loss"],
         "flops_per_step": ops["flops"],
@@ -163,14 +184,14 @@ def main(args) -> int:
     }
     out = run.write(args.json, fields, ours=t_ours, peer=t_peer)
     print(f"VAE 784-{args.hidden}-{args.latent}, {len(x)} examples, batch {args.batch_size}, {steps} steps/epoch, "
-          f"{len(CORES)} thread(s), {fields['device']}")
+          f"{len(CORES) or 'all'} thread(s), {fields['device']}")
     print(f"  ours (JAX) epoch:   {t_ours}; first epoch (compile) {t_ours.warmup[0]:.3f} s; "
           f"others used {ours['load'].get('others_busy_cores', float('nan')):.2f} cores meanwhile")
     for th, p in peers.items():
         t = _bench.Timing.from_dict(p["timing"])
-        print(f"  PyTorch epoch, {th} thread(s): {t}; first epoch {t.warmup[0]:.3f} s; "
-              f"others used {p['load'].get('others_busy_cores', float('nan')):.2f} cores meanwhile")
-    print(f"  ratio (PyTorch {best_th} thread(s) / ours): {out['ratio']:.2f}x by median, {out['ratio_best']:.2f}x "
+        print(f"  PyTorch epoch, {th if isinstance(th, str) else f'{th} thread(s)'}: {t}; first epoch "
+              f"{t.warmup[0]:.3f} s; others used {p['load'].get('others_busy_cores', float('nan')):.2f} cores meanwhile")
+    print(f"  ratio (PyTorch {best_th} / ours): {out['ratio']:.2f}x by median, {out['ratio_best']:.2f}x "
           f"best-of, IQR {out['ratio_iqr'][0]:.2f}-{out['ratio_iqr'][1]:.2f}")
     print(f"  the step's own {ops['num_ops']} GEMMs back to back, timed round-robin with our epochs: "
           f"{fields['ceiling']['gflops']:.1f} GFLOP/s; ours {fields['ours_gflops']:.1f} GFLOP/s = "

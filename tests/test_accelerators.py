@@ -207,3 +207,25 @@ def test_a_command_line_run_fills_the_compilation_cache_and_prints_its_backend(t
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["env.backend"] == "cpu" and results["env.device_count"] == 1
     assert results["env.jax"] == __import__("jax").__version__
+
+
+@pytest.mark.parametrize("name", ["simclr", "moco", "pirl", "conv_sparse_coding", "vae_mnist"])
+def test_accelerator_sized_config_variants_pass_their_rules(name):
+    config_file = ROOT / "experiments" / "configs" / f"{name}.py"
+    default, gpu = cli.load_config(config_file), cli.load_config(config_file, "gpu")
+    cli.validate_config(gpu, config_file)
+    assert gpu != default  # it changes something
+    assert (gpu.get("batch_size", 0) > default.get("batch_size", 0) or gpu.get("num_seeds", 1) > 1)
+
+
+def test_gpu_check_dry_run_plan_is_complete():
+    """The prepared GPU check names every step the accelerator run needs (its execution: .ci/run)."""
+    text = (ROOT / "scripts" / "gpu_check.sh").read_text()
+    for step in ("backend", "smoke", "tests", "precision", "bench_vae", "bench_rbm", "bench_ssl", "bench_lasso",
+                 "bench_conv_sparse", "bench_seeds", "report"):
+        assert f" {step} " in text or f"step {step}" in text, step
+    usage = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh")], capture_output=True, text=True)
+    assert usage.returncode == 2 and "--out DIR is required" in usage.stderr
+    bad = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--out", "/tmp/x", "--mnist", "/nope"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--mnist /nope does not exist" in bad.stderr
