@@ -152,7 +152,7 @@ fi
 
 # --- the policy's evidence
 run_step precision "$PY" "$ROOT/scripts/precision_check.py" --json "$OUT/precision.json" \
-    $([ "$DRY" = 1 ] && echo --quick)
+    $([ "$DRY" = 1 ] && echo --quick --time 3 || echo --time 7)
 
 # --- benchmarks beside their peers
 bench() {  # bench NAME PEER_MODULE SCRIPT ARGS...

@@ -61,6 +61,9 @@ def report(out: pathlib.Path) -> str:
             else:
                 w, wo = f"{w:.4f}", f"{wo:.4f}"
             lines.append(f"| {name} | {w} | {wo} |")
+        for name, t in p.get("timing", {}).items():
+            lines.append(f"| time of {name} | {_seconds(t['with_policy'])} | {_seconds(t['without_policy'])} "
+                         f"(with / without {t['ratio_with_over_without']:.2f}) |")
     benches = sorted(out.glob("bench_*.json"))
     if benches:
         lines += ["", "## Benchmarks (medians; ratio = peer / ours, ours faster when > 1)", "",

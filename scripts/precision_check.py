@@ -15,6 +15,11 @@ an Ampere/Hopper GPU, bfloat16 passes on a TPU, float32 on a CPU):
 
 On a CPU both columns agree to float32 rounding (the policy changes no CPU
 number); on a GPU or TPU the second column shows what the policy prevents.
+
+``--time R`` also times FISTA (a fixed 200 iterations on the same problem) and the
+importance-sampled likelihood with and without the policy, round-robin over R
+rounds (scripts/_bench.py), to show what HIGHEST costs on this backend: the
+medians, their interquartile ranges, and the ratio (with / without).
 """
 
 from __future__ import annotations
@@ -26,16 +31,23 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(SCRIPTS)
+for path in (ROOT, SCRIPTS):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", default=None, help="write the table as JSON here")
     ap.add_argument("--quick", action="store_true", help="smaller problems (seconds on a CPU)")
-    return ap.parse_args(argv)
+    ap.add_argument("--time", type=int, default=0, metavar="R",
+                    help="also time both sides round-robin over R >= 3 rounds (0: no timing)")
+    args = ap.parse_args(argv)
+    if args.time and args.time < 3:
+        ap.error("--time must be 0 or >= 3 (a median of fewer means little)")
+    return args
 
 
 def _both(fn, *args, **kwargs):
@@ -99,9 +111,29 @@ def main(args) -> int:
     rows["rbm_exact_log_z"] = {"with_policy": float(z_with), "without_policy": float(z_without),
                                "difference": float(z_with) - float(z_without)}
 
+    timing = {}
+    if args.time:
+        import _bench
+
+        def fista_fixed(policy):
+            fn = lasso.fista if policy else lasso.fista.__wrapped__
+            return lambda: fn(x, D, lam, num_iters=200).codes
+
+        def is_ll(policy):
+            fn = likelihood.importance_sampled_log_likelihood
+            fn = fn if policy else fn.__wrapped__
+            return lambda: fn(model, params, xb, jax.random.key(2), num_samples=100, progress=False)
+
+        for name, make in (("fista_200_iterations", fista_fixed), ("vae_is_log_likelihood", is_ll)):
+            t = _bench.interleave({"with_policy": make(True), "without_policy": make(False)}, repeats=args.time)
+            timing[name] = {side: t[side].as_dict() for side in t}
+            timing[name]["ratio_with_over_without"] = t["with_policy"].median / t["without_policy"].median
+            print(f"  {name}: with the policy {t['with_policy']}; without {t['without_policy']}; "
+                  f"with / without {timing[name]['ratio_with_over_without']:.3f} by median")
+
     env = environment.describe()
     out = {"benchmark": "precision_check", "backend": env["env.backend"], "device_kind": env["env.device_kind"],
-           "jax": env["env.jax"], "rows": rows}
+           "jax": env["env.jax"], "rows": rows, "timing": timing}
     print(f"precision policy on {env['env.backend']} ({env['env.device_kind']}), jax {env['env.jax']}")
     f = rows["fista_to_1e-4"]
     for side in ("with_policy", "without_policy"):
