@@ -72,7 +72,8 @@ def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
     Returns ``(model, [params of each seed], history, seconds)``; with
     ``num_seeds > 1`` the seeds train together (``fit(num_seeds=S)``).
     """
-    model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind)
+    model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind,
+                            compute_dtype=config.compute_dtype)
     keys = seed_keys(config)
     total_steps = config.num_epochs * (len(x_train) // config.batch_size)
 

@@ -185,3 +185,28 @@ def test_every_experiment_config_names_a_valid_matmul_precision():
     for name in names:
         config = cli.load_config(root / f"{name}.py")
         assert config.matmul_precision in precision.TRAINING_CHOICES, name
+
+
+def test_a_bfloat16_vae_computes_in_bfloat16_and_reports_in_float32():
+    from ebm_jax.methods import vae as vae_method
+
+    x = (np.random.default_rng(0).random((16, 12)) < 0.5).astype(np.float32)
+    models = {d: vae.Autoencoder(latent_dim=3, hidden_dims=(8,), output_dim=12, compute_dtype=d)
+              for d in ("float32", "bfloat16")}
+    params = models["float32"].init(jax.random.key(0), jnp.zeros((1, 12)), jax.random.key(1))["params"]
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(
+        models["bfloat16"].init(jax.random.key(0), jnp.zeros((1, 12)), jax.random.key(1))["params"]))
+    losses = {}
+    for d, model in models.items():
+        def loss(p, model=model):
+            return vae_method.vae_loss(model, p, jnp.asarray(x), jax.random.key(2))[0]
+        text = jax.jit(loss).lower(params).as_text()
+        assert ("xbf16>" in text) == (d == "bfloat16"), d
+        losses[d] = float(loss(params))
+        assert np.isfinite(losses[d])
+    assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=2e-2)
+    # the reported numbers are float32 whatever the training dtype
+    elbo = {d: likelihood.evaluate_elbo(m, params, x, jax.random.key(3))["neg_elbo"] for d, m in models.items()}
+    assert elbo["bfloat16"] == elbo["float32"]
+    with pytest.raises(ValueError, match="compute_dtype must be one of"):
+        vae.Autoencoder(compute_dtype="float16").init(jax.random.key(0), jnp.zeros((1, 784)))

@@ -44,6 +44,11 @@ def _elbo_terms(model, params, x, key):
     return vae_lib.negative_elbo_terms(model, params, x, key)
 
 
+def _float32(model: vae_lib.Autoencoder) -> vae_lib.Autoencoder:
+    """The model computing in float32 (a reported number is never computed in bfloat16)."""
+    return model if model.compute_dtype in (None, "float32") else model.clone(compute_dtype=None)
+
+
 @precision.highest
 def evaluate_elbo(model: vae_lib.Autoencoder, params, x, key: jax.Array, *, batch_size: int = 1000,
                   binary: bool = True) -> dict:
@@ -54,6 +59,7 @@ def evaluate_elbo(model: vae_lib.Autoencoder, params, x, key: jax.Array, *, batc
     """
     x = _check_data(x, model.output_dim, binary)
     batch_size = checks.positive_int(batch_size, "batch_size")
+    model = _float32(model)
     recon, kl = [], []
     for i in range(0, len(x), batch_size):
         r, k = _elbo_terms(model, params, jnp.asarray(x[i:i + batch_size]), jax.random.fold_in(key, i))
@@ -97,6 +103,7 @@ def importance_sampled_log_likelihood(model: vae_lib.Autoencoder, params, x, key
     chunk = min(checks.positive_int(chunk, "chunk"), num_samples)
     checks.divides(chunk, num_samples, "chunk", "num_samples")
     x = _check_data(x, model.output_dim, binary=True)
+    model = _float32(model)
     out = []
     for i in tqdm(range(0, len(x), batch_size), desc=f"log p(x), k={num_samples}", disable=None if progress else True):
         out.append(np.asarray(_log_likelihood_bound(model, params, jnp.asarray(x[i:i + batch_size]),

@@ -25,20 +25,21 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ebm_jax import losses
+from ebm_jax import losses, precision
 
 MODEL_KINDS = ("vae", "ae")
 
 
 class MLP(nn.Module):
-    """Dense layers with ReLU between them (none after the last)."""
+    """Dense layers with ReLU between them (none after the last), computing in ``dtype`` (None: float32)."""
 
     features: Sequence[int]
+    dtype: jnp.dtype | None = None
 
     @nn.compact
     def __call__(self, x):
         for i, width in enumerate(self.features):
-            x = nn.Dense(width, name=f"dense_{i}")(x)
+            x = nn.Dense(width, dtype=self.dtype, name=f"dense_{i}")(x)
             if i < len(self.features) - 1:
                 x = nn.relu(x)
         return x
@@ -50,12 +51,14 @@ class Encoder(nn.Module):
     hidden_dims: Sequence[int]
     latent_dim: int
     gaussian: bool = True
+    dtype: jnp.dtype | None = None
 
     @nn.compact
     def __call__(self, x):
-        h = nn.relu(MLP(tuple(self.hidden_dims), name="trunk")(x)) if self.hidden_dims else x
-        mean = nn.Dense(self.latent_dim, name="mean")(h)
-        logvar = nn.Dense(self.latent_dim, name="logvar")(h) if self.gaussian else None
+        h = nn.relu(MLP(tuple(self.hidden_dims), self.dtype, name="trunk")(x)) if self.hidden_dims else x
+        mean = nn.Dense(self.latent_dim, dtype=self.dtype, name="mean")(h).astype(jnp.float32)
+        logvar = nn.Dense(self.latent_dim, dtype=self.dtype, name="logvar")(h).astype(jnp.float32) \
+            if self.gaussian else None
         return mean, logvar
 
 
@@ -64,10 +67,11 @@ class Decoder(nn.Module):
 
     hidden_dims: Sequence[int]
     output_dim: int
+    dtype: jnp.dtype | None = None
 
     @nn.compact
     def __call__(self, z):
-        return MLP(tuple(self.hidden_dims) + (self.output_dim,), name="trunk")(z)
+        return MLP(tuple(self.hidden_dims) + (self.output_dim,), self.dtype, name="trunk")(z).astype(jnp.float32)
 
 
 class Autoencoder(nn.Module):
@@ -78,18 +82,24 @@ class Autoencoder(nn.Module):
       hidden_dims: encoder widths; the decoder mirrors them (``(400,)`` gives 784-400-J-400-784).
       output_dim: D, pixels per image.
       kind: ``"vae"`` or ``"ae"``.
+      compute_dtype: ``"float32"`` (None) or ``"bfloat16"``: the dtype the layers
+        compute in (:data:`ebm_jax.precision.COMPUTE_DTYPES`); parameters, codes,
+        logits and so losses stay float32. Evaluation (:mod:`ebm_jax.eval.likelihood`)
+        always computes in float32.
     """
 
     latent_dim: int = 20
     hidden_dims: Sequence[int] = (400,)
     output_dim: int = 784
     kind: str = "vae"
+    compute_dtype: str | None = None
 
     def setup(self):
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}")
-        self.encoder = Encoder(self.hidden_dims, self.latent_dim, gaussian=self.kind == "vae")
-        self.decoder = Decoder(tuple(reversed(self.hidden_dims)), self.output_dim)
+        dtype = precision.compute_dtype(self.compute_dtype)
+        self.encoder = Encoder(self.hidden_dims, self.latent_dim, gaussian=self.kind == "vae", dtype=dtype)
+        self.decoder = Decoder(tuple(reversed(self.hidden_dims)), self.output_dim, dtype=dtype)
 
     def encode(self, x):
         return self.encoder(x)

@@ -21,6 +21,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.lr_schedule = "cosine"     # "cosine" (decay to 0 over the run) | "constant"
     config.seed = 0
     config.matmul_precision = "default"  # training matmuls: "default" (the backend's fast one) | "high" | "highest"
+    config.compute_dtype = "float32"   # the layers' computation: "float32" | "bfloat16" (parameters and losses stay float32)
     config.num_seeds = 1              # S > 1: train seeds seed..seed+S-1 at once (vmap in one program); results per seed + mean/std
     config.prng_impl = "threefry2x32"  # jax.random key implementation: "threefry2x32" | "rbg" | "unsafe_rbg"
     config.binarization = "dynamic"   # training input: "dynamic" (fresh Bernoulli per batch) | "continuous"
@@ -55,6 +56,7 @@ RULES = {
     "lr_schedule": checks.OneOf("constant", "cosine"),
     "seed": checks.Int(ge=0),
     "matmul_precision": checks.OneOf(*precision.TRAINING_CHOICES),
+    "compute_dtype": checks.OneOf(*precision.COMPUTE_DTYPES),
     "num_seeds": checks.Int(ge=1),
     "prng_impl": checks.OneOf("threefry2x32", "rbg", "unsafe_rbg"),
     "binarization": checks.OneOf("dynamic", "continuous"),
