@@ -13,6 +13,16 @@ in ``WORKDIR/ae``. Rerunning with the same workdir resumes both. Writes:
 
 Evaluation uses a fixed-seed binarization of the test set (seed 0).
 
+``--config=experiments/configs/vae_mnist.py:course`` runs the course notebook's
+recipe (NYU DLSP20 ``11-VAE.ipynb``, ``protocol="course"``): grey-level pixels,
+the loss summed over the batch, and its test loss with z = μ per test image
+(``test_loss``, :func:`ebm_jax.eval.likelihood.evaluate_at_mean`), printed for
+the untrained net (``test_loss_epoch0``) and after every epoch as the notebook
+does; its figures: ``samples.png`` (16 codes z ~ N(0, I)), ``interpolation.png``
+(test digits 1 and 14 and their reconstructions, then 16 decoded codes from
+μ(x_1) to μ(x_14)), ``latent_tsne_epoch<E>.png`` (t-SNE of the means of 1,000
+test digits at epochs 0, 5 and 10), ``loss_curves.png``.
+
 ``--config.num_seeds=S`` trains seeds ``seed, ..., seed + S - 1`` together (one
 vmapped program, :mod:`ebm_jax.train.seeds`); replica ``i`` is the run with
 ``--config.seed=seed+i``. ``results.json`` then holds ``<name>_seed<i>``,
@@ -61,16 +71,23 @@ def _binary_test_set(config) -> bool:
     return config.binarization == "dynamic"
 
 
+def _course(config) -> bool:
+    return config.protocol == "course"
+
+
 def seed_keys(config) -> list:
     """The base key of each seed: ``key(seed + i)``, i < num_seeds."""
     return [jax.random.key(config.seed + i, impl=config.prng_impl) for i in range(config.num_seeds)]
 
 
-def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
+def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test, on_epoch=None):
     """Train one autoencoder per seed in ``workdir`` (resuming if possible).
 
     Returns ``(model, [params of each seed], history, seconds)``; with
     ``num_seeds > 1`` the seeds train together (``fit(num_seeds=S)``).
+    ``on_epoch(epoch, params)`` (one seed only), if given, is called at the end
+    of every epoch trained in this call (the params are donated afterwards:
+    copy what should outlive the call).
     """
     model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims), kind=kind,
                             compute_dtype=config.compute_dtype)
@@ -82,17 +99,24 @@ def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
                                        schedule=config.lr_schedule, total_steps=total_steps)
 
     step_fn = vae_method.make_train_step(model, binarization=config.binarization,
-                                         iwae_k=config.iwae_k if kind == "vae" else 1)
+                                         iwae_k=config.iwae_k if kind == "vae" else 1,
+                                         reduction="sum" if _course(config) else "mean")
+    steps_per_epoch = len(x_train) // config.batch_size
 
     def evaluate(params, key):
-        metrics = likelihood.evaluate_elbo(model, params, x_test, jax.random.fold_in(key, 2),
-                                           binary=_binary_test_set(config))
+        if _course(config):
+            metrics = likelihood.evaluate_at_mean(model, params, x_test)
+        else:
+            metrics = likelihood.evaluate_elbo(model, params, x_test, jax.random.fold_in(key, 2),
+                                               binary=_binary_test_set(config))
         return {f"test_{k}": v for k, v in metrics.items()}
 
     if config.num_seeds == 1:
         state, rng, num_seeds = create(keys[0]), jax.random.fold_in(keys[0], 1), None
 
         def eval_fn(state):
+            if on_epoch is not None:
+                on_epoch(int(state.step) // steps_per_epoch, state.params)
             return evaluate(state.params, keys[0])
     else:
         state, num_seeds = seeds.stack([create(k) for k in keys]), config.num_seeds
@@ -113,6 +137,9 @@ def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test):
 
 def evaluate_vae(config, model, params, x_test, key) -> dict:
     """The final test numbers of one trained model (one seed)."""
+    if _course(config):
+        metrics = likelihood.evaluate_at_mean(model, params, x_test)
+        return {"test_loss": metrics["loss"], "test_recon": metrics["recon"], "test_kl": metrics["kl"]}
     binary = _binary_test_set(config)
     metrics = likelihood.evaluate_elbo(model, params, x_test, key, binary=binary)
     out = {"test_recon": metrics["recon"]}
@@ -187,6 +214,49 @@ def write_figures(workdir: pathlib.Path, config, models: dict, x_test, test_labe
                     title="Training loss and test objective (binarized MNIST)")
 
 
+def epoch_train_losses(history) -> dict[int, float]:
+    """Mean logged training loss of each epoch (every step's with ``log_every_steps=1``), nats per image."""
+    by_epoch: dict[int, list[float]] = {}
+    for record in history:
+        if "loss" in record:
+            by_epoch.setdefault(int(record["epoch"]), []).append(float(record["loss"]))
+    return {epoch: float(np.mean(v)) for epoch, v in sorted(by_epoch.items())}
+
+
+COURSE_INTERPOLATION_ENDS = (1, 14)  # the notebook's A, B (indices into its last test batch; here into the test set)
+COURSE_TSNE_POINTS = 1000
+
+
+def write_course_figures(workdir: pathlib.Path, config, model, params, x_test, test_labels, history,
+                         codes_by_epoch: dict) -> None:
+    """The course notebook's figures: samples, interpolation, t-SNE of the means, loss curves."""
+    rng = np.random.default_rng(config.seed)
+    z = rng.standard_normal((16, config.latent_dim)).astype(np.float32)
+    viz.save_image_grid(workdir / "samples.png", decode(model, params, z), ncols=4,
+                        title="decode(z), z ~ N(0, I): 16 samples")
+    a, b = COURSE_INTERPOLATION_ENDS
+    ends = x_test[[a, b]]
+    za, zb = encode_mean(model, params, ends)
+    alphas = np.linspace(0, 1, 16, dtype=np.float32)[:, None]
+    viz.save_rows(workdir / "interpolation.png",
+                  {"x_A, x_B": ends, "decode(μ)": decode(model, params, np.stack([za, zb])),
+                   "A → B": decode(model, params, (1 - alphas) * za + alphas * zb)},
+                  title=f"Test digits {a} and {b}, their reconstructions, and 16 codes from μ(x_{a}) to μ(x_{b})")
+    from sklearn.manifold import TSNE
+    labels = np.asarray(test_labels)[:COURSE_TSNE_POINTS]
+    for epoch, codes in sorted(codes_by_epoch.items()):
+        embedded = TSNE(n_components=2, random_state=config.seed).fit_transform(codes)
+        viz.save_scatter_2d(workdir / f"latent_tsne_epoch{epoch}.png", embedded, labels, xlabel="t-SNE 1",
+                            ylabel="t-SNE 2", title=f"t-SNE of μ(x), {len(codes)} test digits, epoch {epoch}")
+    train = epoch_train_losses(history)
+    test = [r for r in history if "test_loss" in r]
+    viz.save_curves(workdir / "loss_curves.png",
+                    {"train loss (z sampled), epoch mean": (list(train), list(train.values())),
+                     "test loss (z = μ)": ([r["epoch"] for r in test], [r["test_loss"] for r in test])},
+                    xlabel="epoch", ylabel="nats per image (grey-level BCE + KL)",
+                    title="The course protocol on grey-level MNIST")
+
+
 def train_and_evaluate(config, workdir: str) -> dict:
     """Train, evaluate and write everything; returns the results dict."""
     vae_mnist_config.validate(config)
@@ -195,7 +265,17 @@ def train_and_evaluate(config, workdir: str) -> dict:
     write_config(workdir, config)
     x_train, x_test, test_labels = load_data(config)
 
-    model, params, history, seconds = train_model(config, config.model, workdir, x_train, x_test)
+    codes_by_epoch = {}  # the course's t-SNE figures: μ(x) of the first test digits at epochs num_epochs / 2 and num_epochs
+    on_epoch = None
+    if _course(config) and config.num_seeds == 1:
+        tsne_model = vae.Autoencoder(latent_dim=config.latent_dim, hidden_dims=tuple(config.hidden_dims),
+                                     kind=config.model)
+
+        def on_epoch(epoch, epoch_params):
+            if epoch in (config.num_epochs // 2, config.num_epochs):
+                codes_by_epoch[epoch] = encode_mean(tsne_model, epoch_params, x_test[:COURSE_TSNE_POINTS])
+
+    model, params, history, seconds = train_model(config, config.model, workdir, x_train, x_test, on_epoch)
     models, histories = {config.model: (model, params[0])}, {config.model: history}
     # Final numbers draw fresh samples (key 3); the per-epoch curve in metrics.jsonl used key 2.
     eval_keys = [jax.random.fold_in(key, 3) for key in seed_keys(config)]
@@ -203,6 +283,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     results = {
         "model": config.model,
         "architecture": "784-" + "-".join(map(str, config.hidden_dims)) + f"-{config.latent_dim}",
+        "protocol": config.protocol,
         "binarization": ("train: dynamic Bernoulli per batch; test: fixed-seed Bernoulli (seed 0)"
                          if config.binarization == "dynamic" else "continuous [0, 1] pixels (train and test)"),
         "num_epochs": config.num_epochs,
@@ -213,7 +294,16 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "num_seeds": config.num_seeds,
     }
     results.update(per_seed_results([evaluate_vae(config, model, p, x_test, k) for p, k in zip(params, eval_keys)]))
-    if config.model == "vae":
+    if _course(config):
+        init = vae_method.create_state(jax.random.fold_in(seed_keys(config)[0], 0), model, config.learning_rate)
+        results["test_loss_epoch0"] = likelihood.evaluate_at_mean(model, init.params, x_test)["loss"]
+        train_losses = epoch_train_losses(history)
+        if train_losses:  # epochs trained in this call (a resumed, finished run has none)
+            last = max(train_losses)
+            results.update(train_loss_last_epoch=train_losses[last], train_loss_epoch=last)
+        results["test_loss_by_epoch"] = ", ".join(f"{r['epoch']}: {r['test_loss']:.4f}"
+                                                  for r in history if "test_loss" in r)
+    if config.model == "vae" and not _course(config):
         results["iwae_k"] = config.iwae_k
         if tuple(config.hidden_dims) == (400,) and config.latent_dim == 20:
             results["anchor_neg_elbo_target"] = TARGET_NEG_ELBO_20_EPOCHS
@@ -229,7 +319,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
             {"ae_test_recon": float(likelihood.evaluate_elbo(ae_model, p, x_test, k, binary=binary)["recon"])}
             for p, k in zip(ae_params, eval_keys)]))
         results["ae_train_seconds"] = ae_seconds
-    write_figures(workdir, config, models, x_test, test_labels, histories)
+    if _course(config):
+        if config.num_seeds == 1:
+            codes_by_epoch[0] = encode_mean(model, init.params, x_test[:COURSE_TSNE_POINTS])
+        write_course_figures(workdir, config, model, params[0], x_test, test_labels, history, codes_by_epoch)
+    else:
+        write_figures(workdir, config, models, x_test, test_labels, histories)
     write_results(workdir, results)
     return results
 

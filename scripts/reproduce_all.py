@@ -28,6 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
     "vae_mnist": ("vae_mnist", []),
     "vae_mnist_2d": ("vae_mnist", ["--config.latent_dim=2", "--config.eval_importance_samples=1000"]),
+    "vae_mnist_course": ("vae_mnist", ["--config=experiments/configs/vae_mnist.py:course"]),
     "vae_mnist_long": ("vae_mnist", ["--config.hidden_dims=(200,200)", "--config.latent_dim=50",
                                      "--config.num_epochs=100", "--config.batch_size=100",
                                      "--config.learning_rate=1e-3", "--config.compare_with_ae=False"]),

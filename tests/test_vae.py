@@ -162,3 +162,44 @@ def test_numpy_scalars_are_accepted():
     assert ll.shape == (2,) and np.all(ll < 0)
     assert transforms.to_float(np.zeros((3, 784), np.uint8)).shape == (3, 784)
     assert transforms.binarize_fixed(np.array([0.0, 1.0]), seed=np.int64(3)).tolist() == [0.0, 1.0]
+
+
+def _course_oracle(x, mean, logvar, probs):
+    """The course notebook's loss_function in numpy: BCE(x_hat, x) summed (PyTorch clamps log at -100) + KLD."""
+    log_p, log_1mp = np.maximum(np.log(probs), -100.0), np.maximum(np.log1p(-probs), -100.0)
+    bce = -np.sum(x * log_p + (1 - x) * log_1mp)
+    kld = 0.5 * np.sum(np.exp(logvar) - logvar - 1 + mean ** 2)
+    return bce + kld
+
+
+def test_evaluate_at_mean_is_the_course_test_loss_on_grey_levels():
+    model = vae.Autoencoder(latent_dim=3, hidden_dims=(8,), output_dim=12)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 12)), jax.random.PRNGKey(1))["params"]
+    x = np.asarray(jax.random.uniform(jax.random.PRNGKey(2), (7, 12)), np.float32)  # grey levels in [0, 1]
+    got = likelihood.evaluate_at_mean(model, params, x, batch_size=3)
+    mean, logvar = (np.asarray(a, np.float64) for a in model.apply({"params": params}, x, method=vae.Autoencoder.encode))
+    probs = np.asarray(jax.nn.sigmoid(model.apply({"params": params}, mean.astype(np.float32),
+                                                  method=vae.Autoencoder.decode)), np.float64)
+    assert got["loss"] == pytest.approx(_course_oracle(x.astype(np.float64), mean, logvar, probs) / len(x), rel=1e-5)
+    assert got["loss"] == pytest.approx(got["recon"] + got["kl"], rel=1e-9)
+    again = likelihood.evaluate_at_mean(model, params, x)  # no sampling: the same number whatever the batching
+    assert again["loss"] == pytest.approx(got["loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="x"):
+        likelihood.evaluate_at_mean(model, params, x * 2.0)
+
+
+def test_sum_reduction_scales_the_gradient_by_the_batch_size():
+    model = vae.Autoencoder(latent_dim=2, hidden_dims=(6,), output_dim=10)
+    x = np.asarray(jax.random.uniform(jax.random.PRNGKey(3), (5, 10)), np.float32)
+    key = jax.random.PRNGKey(4)
+    updates = {}
+    for reduction in ("mean", "sum"):
+        state = vae_method.create_state(jax.random.PRNGKey(0), model, 1.0, optimizer="sgd")
+        step = vae_method.make_train_step(model, binarization="continuous", reduction=reduction)
+        new_state, metrics = step(state, x, key)
+        updates[reduction] = jax.tree.map(lambda a, b: np.asarray(a - b), new_state.params, state.params)
+        assert float(metrics["loss"]) > 0  # a per-image mean either way
+    for a, b in zip(jax.tree.leaves(updates["mean"]), jax.tree.leaves(updates["sum"])):
+        np.testing.assert_allclose(b, 5 * a, rtol=2e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="reduction"):
+        vae_method.make_train_step(model, reduction="batch")

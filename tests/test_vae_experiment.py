@@ -52,6 +52,9 @@ def test_experiment_writes_results_and_figures_and_resumes(tmp_path):
     (dict(learning_rate=float("nan")), "learning_rate"),
     (dict(learning_rate=float("inf")), "learning_rate"),
     (dict(binarization="continuous"), "eval_importance_samples"),  # a Bernoulli likelihood needs binary data
+    (dict(protocol="kurs"), "protocol"),
+    (dict(protocol="course"), "binarization='continuous'"),  # the course trains and tests on grey levels
+    (dict(protocol="course", binarization="continuous", eval_importance_samples=0, iwae_k=5), "iwae_k"),
 ])
 def test_bad_config_values(tmp_path, overrides, match):
     with pytest.raises(ValueError, match=match):
@@ -92,3 +95,29 @@ def test_num_seeds_trains_the_seeds_together_and_reports_each(tmp_path):
 def test_num_seeds_below_one_is_refused(tmp_path):
     with pytest.raises(ValueError, match="num_seeds"):
         vae_mnist.train_and_evaluate(_small_config(num_seeds=0), tmp_path)
+
+
+def test_course_variant_is_the_notebook_recipe():
+    config = vae_config.get_config("course")
+    vae_config.validate(config)
+    assert (config.protocol, config.batch_size, config.learning_rate, config.num_epochs) == ("course", 256, 1e-3, 10)
+    assert (config.binarization, config.lr_schedule, tuple(config.hidden_dims), config.latent_dim) == (
+        "continuous", "constant", (400,), 20)
+    with pytest.raises(ValueError, match="'course'"):  # the error lists the known variants
+        vae_config.get_config("cource")
+
+
+@pytest.mark.skipif(not mnist_cache_available(), reason="run scripts/prepare_data.py first")
+def test_course_protocol_writes_its_numbers_and_figures(tmp_path):
+    config = vae_config.get_config("course")
+    config.update(num_epochs=2, num_train_examples=512, num_test_examples=200, hidden_dims=(32,), data_source="cache")
+    results = vae_mnist.train_and_evaluate(config, tmp_path)
+    assert results["protocol"] == "course"
+    assert results["test_loss"] == pytest.approx(results["test_recon"] + results["test_kl"], rel=1e-9)
+    assert results["test_loss"] < results["test_loss_epoch0"]  # training lowered the notebook's test loss
+    assert results["train_loss_epoch"] == 2 and results["train_loss_last_epoch"] > 0
+    assert results["test_loss_by_epoch"].startswith("1: ") and "2: " in results["test_loss_by_epoch"]
+    assert "test_nll_is" not in results and "test_neg_elbo" not in results  # no likelihood on grey levels
+    for name in ("samples.png", "interpolation.png", "loss_curves.png", "latent_tsne_epoch0.png",
+                 "latent_tsne_epoch1.png", "latent_tsne_epoch2.png"):
+        assert (tmp_path / name).stat().st_size > 0, name

@@ -3,7 +3,9 @@
 * :func:`evaluate_elbo`: mean −ELBO = recon + KL (nats per image), one sample of
   ``z`` per image;
 * :func:`importance_sampled_log_likelihood`: log p(x) ≈ L_k, the IWAE bound with
-  ``k`` importance samples (k = 5000 is the standard test estimate).
+  ``k`` importance samples (k = 5000 is the standard test estimate);
+* :func:`evaluate_at_mean`: the course notebook's test loss, cross-entropy of
+  ``decode(μ(x))`` plus the KL term, no sampling (grey levels allowed).
 
 Both use the Bernoulli decoder's likelihood, which is a likelihood only for
 binary data: they refuse non-binary ``x`` (``evaluate_elbo`` unless
@@ -70,6 +72,37 @@ def evaluate_elbo(model: vae_lib.Autoencoder, params, x, key: jax.Array, *, batc
     if model.kind == "vae":
         out.update(kl=float(kl.mean()), neg_elbo=float((recon + kl).mean()))
     return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _terms_at_mean(model, params, x):
+    logits, mean, logvar = model.apply({"params": params}, x)  # no key: z = μ(x)
+    recon = -losses.bernoulli_log_likelihood(logits, x)
+    kl = (losses.gaussian_kl_to_standard_normal(mean, logvar) if model.kind == "vae"
+          else jnp.zeros(x.shape[0], x.dtype))
+    return recon, kl
+
+
+def evaluate_at_mean(model: vae_lib.Autoencoder, params, x, *, batch_size: int = 1000) -> dict:
+    """The test loss of the course notebook (NYU DLSP20 ``11-VAE.ipynb``), per image.
+
+    With ``z = μ(x)`` (the notebook's ``model.eval()`` skips the sampling),
+    ``recon = Σ_d BCE(σ(f(μ(x)))_d, x_d)`` and ``kl = KL(q(z | x) ‖ N(0, I))``;
+    ``loss = recon + kl`` summed over ``x`` and divided by N, as the notebook
+    divides its summed test loss by ``len(test_loader.dataset)``. ``x`` ``(N, D)``
+    may hold grey levels in ``[0, 1]``: then ``recon`` is a cross-entropy that
+    includes the pixels' own entropy, not a likelihood, and ``loss`` is no bound
+    on −log p(x). For the AE, ``kl`` is 0.
+    """
+    x = _check_data(x, model.output_dim, binary=False)
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    recon, kl = [], []
+    for i in range(0, len(x), batch_size):
+        r, k = _terms_at_mean(model, params, jnp.asarray(x[i:i + batch_size]))
+        recon.append(np.asarray(r, np.float64))
+        kl.append(np.asarray(k, np.float64))
+    recon, kl = np.concatenate(recon), np.concatenate(kl)
+    return {"recon": float(recon.mean()), "kl": float(kl.mean()), "loss": float((recon + kl).mean())}
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5))

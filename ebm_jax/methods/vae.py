@@ -74,14 +74,28 @@ def create_state(key: jax.Array, model: vae_lib.Autoencoder, learning_rate, *, o
     return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
 
 
-def make_train_step(model: vae_lib.Autoencoder, *, binarization: str = "dynamic", iwae_k: int = 1):
+REDUCTIONS = ("mean", "sum")
+
+
+def _scaled(loss_and_metrics, scale):
+    loss, metrics = loss_and_metrics
+    return scale * loss, metrics
+
+
+def make_train_step(model: vae_lib.Autoencoder, *, binarization: str = "dynamic", iwae_k: int = 1,
+                    reduction: str = "mean"):
     """``(state, x, key) -> (state, metrics)`` for :func:`ebm_jax.train.fit`.
 
     ``x`` is a ``(B, D)`` float batch in ``[0, 1]``; with ``binarization="dynamic"``
-    each step draws a fresh Bernoulli sample of it. ``metrics`` holds ``loss``,
-    ``recon`` and (VAE) ``kl``, batch means in nats per image.
+    each step draws a fresh Bernoulli sample of it. The gradient is that of the
+    batch mean of the loss (``reduction="mean"``) or of its batch sum
+    (``"sum"``, PyTorch's ``reduction='sum'`` as in the course notebook: B times
+    the gradient, which matters to the optimiser only through Adam's ε or a
+    rate that is not scale-free). ``metrics`` holds ``loss``, ``recon`` and
+    (VAE) ``kl``, batch means in nats per image either way.
     """
     checks.one_of(binarization, "binarization", transforms.BINARIZATIONS)
+    checks.one_of(reduction, "reduction", REDUCTIONS)
     iwae_k = checks.positive_int(iwae_k, "iwae_k")
     if model.kind == "ae" and iwae_k != 1:
         raise ValueError("iwae_k > 1 needs a VAE (kind='vae')")
@@ -91,7 +105,8 @@ def make_train_step(model: vae_lib.Autoencoder, *, binarization: str = "dynamic"
     def step(state, x, key):
         binarize_key, sample_key = jax.random.split(key)
         x = transforms.prepare_inputs(binarize_key, x, binarization)
-        grads, metrics = jax.grad(lambda p: loss_fn(p, x, sample_key), has_aux=True)(state.params)
+        scale = x.shape[0] if reduction == "sum" else 1
+        grads, metrics = jax.grad(lambda p: _scaled(loss_fn(p, x, sample_key), scale), has_aux=True)(state.params)
         return state.apply_gradients(grads=grads), metrics
 
     return step

@@ -2,7 +2,17 @@
 
 Override any key from the command line, e.g. ``--config.latent_dim=2``;
 ``--config=experiments/configs/vae_mnist.py:smoke`` is the seconds-long variant
-the tests run.
+the tests run; ``:course`` is the course notebook's recipe (NYU DLSP20,
+``11-VAE.ipynb``): grey-level MNIST in [0, 1], Bernoulli cross-entropy summed
+over pixels and over the batch, batch 256, constant Adam 1e-3, 10 epochs, and
+its test loss (cross-entropy + KL at z = μ, per test image).
+
+``protocol`` picks the training reduction and the test numbers:
+
+* ``"likelihood"`` (default): batch-mean loss; test −ELBO with sampled z on the
+  fixed-seed binarized test set, and the importance-sampled −log p(x);
+* ``"course"``: batch-sum loss; test loss with z = μ (the notebook's
+  ``model.eval()``), on grey levels, per test image; its figures.
 """
 
 import ml_collections
@@ -12,6 +22,7 @@ from ebm_jax import checks, precision
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
+    config.protocol = "likelihood"    # "likelihood" | "course" (see the module docstring)
     config.model = "vae"              # "vae" | "ae"
     config.latent_dim = 20
     config.hidden_dims = (400,)       # encoder widths; the decoder mirrors them (784-400-20 as in the lecture)
@@ -41,12 +52,19 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
         # One GPU: the default recipe for 8 seeds at once (one vmapped program, results per seed and their
         # mean and spread), where one run of this small model leaves the GPU mostly idle.
         config.update(num_seeds=8)
+    elif variant == "course":
+        config.update(protocol="course", num_epochs=10, batch_size=256, learning_rate=1e-3, lr_schedule="constant",
+                      binarization="continuous", eval_importance_samples=0, compare_with_ae=False,
+                      log_every_steps=1)  # every step logged: the epoch's mean training loss, as the notebook prints
     elif variant is not None:
-        raise ValueError(f"unknown config variant {variant!r} (known: 'smoke', 'gpu')")
+        raise ValueError(f"unknown config variant {variant!r} (known: 'smoke', 'gpu', 'course')")
     return config
 
 
+PROTOCOLS = ("likelihood", "course")
+
 RULES = {
+    "protocol": checks.OneOf(*PROTOCOLS),
     "model": checks.OneOf("vae", "ae"),
     "latent_dim": checks.Int(ge=1),
     "hidden_dims": checks.TupleOf(checks.Int(ge=1)),
@@ -84,6 +102,17 @@ def _likelihoods_need_binary_data(config):
             "binarized data: with config.binarization='continuous' set both to 0")
 
 
+def _course_protocol_is_grey_level(config):
+    if config.protocol != "course":
+        return
+    if config.binarization != "continuous":
+        raise checks.ConfigError(
+            "config.protocol='course' trains and tests on grey levels in [0, 1]: set config.binarization='continuous'")
+    if config.iwae_k != 1:
+        raise checks.ConfigError("config.protocol='course' trains on the single-sample ELBO: set config.iwae_k=1")
+
+
 def validate(config) -> None:
     """Every rule above, then the cross checks; raises :class:`ebm_jax.checks.ConfigError`."""
-    checks.validate_config(config, RULES, cross_checks=[_iwae_needs_vae, _likelihoods_need_binary_data])
+    checks.validate_config(config, RULES, cross_checks=[_iwae_needs_vae, _likelihoods_need_binary_data,
+                                                        _course_protocol_is_grey_level])
