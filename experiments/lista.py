@@ -14,7 +14,13 @@ r"""LISTA vs ISTA vs FISTA on held-out MNIST digits (Gregor & LeCun, 2010).
    untied layers (``layerwise.kind``: "untied", "lfista" = untied + learned per-atom momentum, or
    "alista"; optional support selection), grown layer by layer (``layerwise.layer_epochs``; 0 skips)
    and then trained jointly (``layerwise.finetune_epochs``) in ``WORKDIR/layerwise``; each prefix
-   of it is the T-layer network (keys ``layerwise/T<t>/...``).
+   of it is the T-layer network (keys ``layerwise/T<t>/...``). With
+   ``layerwise.recipe="staged"`` the network is instead trained as LISTA-CPSS /
+   ALISTA's ``utils/train.py`` does (:func:`ebm_jax.methods.lista.train_staged`,
+   ``layerwise.staged``): batches of random training digits, the last
+   ``staged.num_val`` training digits as the fixed validation set, per new layer a
+   stage on it alone and stages on all layers so far, each ended by the validation
+   error (checkpoints in ``WORKDIR/staged``; keys ``staged/T<t>/...``).
 4. On held-out digits: the code prediction error ``Σ‖z − z*‖² / Σ‖z*‖²`` and the
    relative energy gap ``(ΣE(z) − ΣF)/ΣF`` of ISTA and FISTA after every iteration
    (1..max_iters) and of each LISTA; the equivalence "LISTA with T layers reaches the
@@ -43,7 +49,7 @@ import numpy as np  # noqa: E402
 from ebm_jax import cli  # noqa: E402
 from ebm_jax.data import load_mnist, to_float  # noqa: E402
 from ebm_jax.methods.dictionary import learn_dictionary  # noqa: E402
-from ebm_jax.methods.lista import train_layerwise, train_lista  # noqa: E402
+from ebm_jax.methods.lista import sample_rows, staged_results, train_layerwise, train_lista, train_staged  # noqa: E402
 from ebm_jax.sparse import fista, lasso_objective, working_set_lasso  # noqa: E402
 from ebm_jax.sparse.evaluation import code_error, first_reaching, relative_energy_gap, solver_curves  # noqa: E402
 from ebm_jax.sparse.lista import make_context, make_lista, support_counts, unrolled_apply  # noqa: E402
@@ -95,6 +101,7 @@ def write_figure(path, config, curves, lista, layerwise=None):
         if layerwise:
             cfg = config.layerwise
             how = ("layer-wise + joint" if cfg.finetune_epochs else "layer-wise") if cfg.layer_epochs else "joint"
+            how = "staged (LISTA-CPSS recipe)" if cfg.recipe == "staged" else how
             ss = " + support selection" if cfg.support_percent > 0 and cfg.support_max_percent > 0 else ""
             ax.plot(np.arange(1, len(layerwise) + 1), [max(r[metric], 1e-12) for r in layerwise], "^-",
                     label=f"LISTA {cfg.kind}{ss}, {how}")
@@ -128,10 +135,23 @@ def train_layerwise_part(config, wd, D, xtr, ztr, xte, zte, F, curves, results):
     ctx = make_context(D, config.lam, cfg.kind)
     num_pass = support_counts(cfg.num_layers, D.shape[1], cfg.support_percent, cfg.support_max_percent)
     t0 = time.time()
-    params, _ = train_layerwise(ctx, xtr, ztr, cfg.num_layers, num_pass=num_pass, layer_epochs=cfg.layer_epochs,
-                                finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
-                                learning_rate=cfg.learning_rate, finetune_lr=cfg.finetune_lr,
-                                finetune_loss=cfg.finetune_loss, seed=config.seed, workdir=wd / "layerwise")
+    if cfg.recipe == "staged":
+        st = cfg.staged
+        n_fit = xtr.shape[0] - st.num_val
+        fit = train_staged(ctx, functools.partial(sample_rows, batch_size=st.batch_size),
+                           {"x": xtr[:n_fit], "z": ztr[:n_fit]}, xtr[n_fit:], ztr[n_fit:], cfg.num_layers,
+                           num_pass=num_pass, learning_rate=st.learning_rate,
+                           stage_lr_factors=tuple(st.stage_lr_factors), layer_lr_decay=st.layer_lr_decay,
+                           val_every=st.val_every, patience=st.patience, max_stage_steps=st.max_stage_steps,
+                           seed=config.seed, workdir=wd / "staged")
+        params = fit.params
+        results.update(staged_results(fit))
+        results["layerwise/recipe"] = "staged"
+    else:
+        params, _ = train_layerwise(ctx, xtr, ztr, cfg.num_layers, num_pass=num_pass, layer_epochs=cfg.layer_epochs,
+                                    finetune_epochs=cfg.finetune_epochs, batch_size=cfg.batch_size,
+                                    learning_rate=cfg.learning_rate, finetune_lr=cfg.finetune_lr,
+                                    finetune_loss=cfg.finetune_loss, seed=config.seed, workdir=wd / "layerwise")
     results["layerwise/train_seconds"] = time.time() - t0
     _, zs = unrolled_apply(ctx, params, xte, num_pass, return_all=True)
     rows = []

@@ -14,6 +14,14 @@ and report the held-out NMSE in dB against the true codes after every layer, bes
 ISTA and FISTA (λ = ``lam``) after the same number of iterations and the published
 curves.
 
+``--config.recipe=staged`` trains instead as the authors' ``utils/train.py``
+does (:func:`ebm_jax.methods.lista.train_staged`, ``config.staged``): fresh
+problems every batch, a fixed validation set of ``staged.num_val`` problems,
+per new layer a stage on that layer alone then stages on all layers at
+decreasing rates, each ended by the validation NMSE (checkpoints in
+``WORKDIR/staged``); ``results.json`` then also holds each stage's steps and
+validation NMSE (``staged/T<t>/...``).
+
 Writes ``results.json`` (``ours/T<t>/nmse_db``, ``ista/T<t>/nmse_db``,
 ``fista/T<t>/nmse_db``, the anchors) and ``nmse_vs_layers.png``.
 """
@@ -32,7 +40,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ebm_jax import cli  # noqa: E402
-from ebm_jax.methods.lista import train_layerwise  # noqa: E402
+from ebm_jax.methods.lista import staged_results, train_layerwise, train_staged  # noqa: E402
 from ebm_jax.sparse import fista, ista  # noqa: E402
 from ebm_jax.sparse.lista import make_context, support_counts, unrolled_apply  # noqa: E402
 from ebm_jax.sparse.synthetic import gaussian_dictionary, measure, nmse_db, sparse_codes  # noqa: E402
@@ -60,6 +68,26 @@ def make_problem(config):
     return A, measure(k1, A, z_train, snr), z_train, measure(k2, A, z_test, snr), z_test
 
 
+def make_sampler(config):
+    """``(data, key) -> {"x", "z"}``: a fresh batch of problems on ``data["A"]`` (the authors' training input)."""
+    snr = None if config.noiseless else config.snr_db
+    batch_size, num_atoms, p = config.staged.batch_size, config.num_atoms, config.p_nonzero
+
+    def sample(data, key):
+        k_z, k_noise = jax.random.split(key)
+        z = sparse_codes(k_z, batch_size, num_atoms, p)
+        return {"x": measure(k_noise, data["A"], z, snr), "z": z}
+
+    return sample
+
+
+def validation_set(config, A):
+    """The fixed validation problems of the staged recipe (their own key: disjoint from train and test draws)."""
+    k_z, k_noise = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.seed), 1_000_003))
+    z = sparse_codes(k_z, config.staged.num_val, config.num_atoms, config.p_nonzero)
+    return measure(k_noise, A, z, None if config.noiseless else config.snr_db), z
+
+
 def per_iteration_nmse_db(solver, x, A, lam, z_ref, num_iters):
     trace = solver(x, A, lam, num_iters=num_iters, trace=True, z_ref=z_ref).info.trace["sq_dist"]
     return [float(10.0 * jnp.log10(jnp.sum(trace[t]) / jnp.sum(z_ref ** 2))) for t in range(num_iters)]
@@ -69,7 +97,8 @@ def write_figure(path, config, ours, baselines):
     T = len(ours)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     layers = np.arange(1, T + 1)
-    ax.plot(layers, ours, "o-", label=f"ours: {config.kind} + support selection, layer-wise")
+    how = "staged (LISTA-CPSS recipe)" if config.recipe == "staged" else "layer-wise"
+    ax.plot(layers, ours, "o-", label=f"ours: {config.kind} + support selection, {how}")
     for name, curve in baselines.items():
         ax.plot(layers, curve, "--", label=f"{name} (lambda={config.lam})")
     if config.noiseless and T >= 16:
@@ -97,16 +126,26 @@ def train_and_evaluate(config, workdir: str) -> dict:
     T = config.num_layers
     num_pass = support_counts(T, config.num_atoms, config.support_percent, config.support_max_percent)
     t0 = time.time()
-    params, stage_losses = train_layerwise(
-        ctx, x_train, z_train, T, num_pass=num_pass, layer_epochs=config.layer_epochs,
-        finetune_epochs=config.finetune_epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-        finetune_lr=config.finetune_lr, finetune_loss=config.finetune_loss, seed=config.seed, workdir=wd / "train")
+    staged = None
+    if config.recipe == "staged":
+        st = config.staged
+        x_val, z_val = validation_set(config, A)
+        staged = train_staged(ctx, make_sampler(config), {"A": A}, x_val, z_val, T, num_pass=num_pass,
+                              learning_rate=st.learning_rate, stage_lr_factors=tuple(st.stage_lr_factors),
+                              layer_lr_decay=st.layer_lr_decay, val_every=st.val_every, patience=st.patience,
+                              max_stage_steps=st.max_stage_steps, seed=config.seed, workdir=wd / "staged")
+        params = staged.params
+    else:
+        params, stage_losses = train_layerwise(
+            ctx, x_train, z_train, T, num_pass=num_pass, layer_epochs=config.layer_epochs,
+            finetune_epochs=config.finetune_epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+            finetune_lr=config.finetune_lr, finetune_loss=config.finetune_loss, seed=config.seed, workdir=wd / "train")
     train_seconds = time.time() - t0
     _, zs = unrolled_apply(ctx, params, x_test, num_pass, return_all=True)
     ours = [nmse_db(zs[t], z_test) for t in range(T)]
     baselines = {name: per_iteration_nmse_db(solver, x_test, A, config.lam, z_test, T)
                  for name, solver in (("ISTA", ista), ("FISTA", fista))}
-    results = {"device": jax.devices()[0].platform, "kind": config.kind, "num_layers": T,
+    results = {"device": jax.devices()[0].platform, "kind": config.kind, "recipe": config.recipe, "num_layers": T,
                "noiseless": int(config.noiseless), "train_seconds": train_seconds,
                "support_pass_counts": ",".join(map(str, num_pass)),
                "ours_improves_every_layer": int(all(b < a for a, b in zip(ours, ours[1:])))}
@@ -118,6 +157,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
         for t, p in enumerate(params):
             results[f"ours/T{t + 1}/gamma"] = float(p["gamma"])
             results[f"ours/T{t + 1}/theta"] = float(p["theta"])
+    if staged is not None:
+        results.update(staged_results(staged))
     for name, value in ANCHORS_T16_DB_APPROX.items():
         results[f"anchor_T16_db_approx/{name}"] = value
     write_figure(wd / "nmse_vs_layers.png", config, ours, baselines)

@@ -1,5 +1,8 @@
 """LISTA: exact equality with ISTA at initialisation, and training that beats ISTA."""
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -221,3 +224,131 @@ def test_joint_only_training_of_lfista_beats_fista_at_every_depth():
     trained, untrained = errors(params), errors(init_layers(ctx, T))
     assert all(a < b for a, b in zip(trained[1:], trained[:-1])), trained
     assert all(a < 0.8 * b for a, b in zip(trained, untrained)), (trained, untrained)
+
+
+# ---------------------------------------------------------------- staged training (LISTA-CPSS / ALISTA utils/train.py)
+
+
+def _staged_setup(kind="alista", k=30, T=2):
+    from ebm_jax.sparse.lista import make_context, support_counts
+
+    D, z, x = _sparse_problem(seed=5, k=k)
+    ctx = make_context(D, 0.05, kind)
+    return ctx, support_counts(T, k, 3.0, 10.0), {"x": x[:512], "z": z[:512]}, x[512:], z[512:]
+
+
+@pytest.mark.parametrize("kind", ["alista", "lfista"])
+def test_staged_training_lowers_every_layers_validation_error(kind):
+    from ebm_jax.methods.lista import sample_rows, train_staged
+    from ebm_jax.sparse.lista import init_layers, unrolled_apply
+
+    T = 3
+    ctx, npass, data, xv, zv = _staged_setup(kind, T=T)
+    sample = functools.partial(sample_rows, batch_size=32)
+    fit = train_staged(ctx, sample, data, xv, zv, T, num_pass=npass, learning_rate=1e-2, val_every=5, patience=50,
+                       max_stage_steps=200, progress=False)
+    assert fit.steps.shape == fit.val_nmse.shape == (T, 3)
+    assert np.all(fit.steps % 5 == 0) and np.all(fit.steps <= 200) and np.all(fit.steps >= 5)
+    assert np.all(fit.best_val_nmse <= fit.val_nmse + 1e-7)
+
+    def errors(p):
+        _, zs = unrolled_apply(ctx, p, jnp.asarray(xv), npass, return_all=True)
+        return np.array([float(jnp.sum((zt - zv) ** 2) / np.sum(zv ** 2)) for zt in zs])
+
+    trained, untrained = errors(fit.params), errors(init_layers(ctx, T))
+    assert np.all(trained < untrained)
+    np.testing.assert_allclose(trained[-1], fit.val_nmse[-1, -1], rtol=1e-4)  # the log is the returned network's
+    np.testing.assert_allclose(fit.lr_multipliers, 0.3 ** np.array([3, 2, 1]), rtol=1e-6)  # decayed after each layer
+
+
+def test_staged_new_layer_stage_leaves_the_prefix_alone_and_resumes(tmp_path):
+    from ebm_jax.methods.lista import sample_rows, train_staged
+
+    ctx, npass, data, xv, zv = _staged_setup("lfista", T=2)
+    sample = functools.partial(sample_rows, batch_size=32)
+    kw = dict(learning_rate=1e-2, val_every=5, patience=10**6, max_stage_steps=20, progress=False)
+    one = train_staged(ctx, sample, data, xv, zv, 1, num_pass=npass[:1], stage_lr_factors=(1.0,), **kw)
+    two = train_staged(ctx, sample, data, xv, zv, 2, num_pass=npass, stage_lr_factors=(1.0,), workdir=tmp_path, **kw)
+    assert np.all(two.steps == 20)  # no patience: every stage runs max_stage_steps
+    for name in one.params[0]:  # layer 2's only stage trained layer 2 alone: layer 1 is as its own stage left it
+        np.testing.assert_array_equal(np.asarray(two.params[0][name]), np.asarray(one.params[0][name]))
+    from ebm_jax.sparse.lista import init_layer
+    assert not np.allclose(np.asarray(two.params[1]["S"]), np.asarray(init_layer(ctx, layer=1)["S"]))  # layer 2 trained
+    again = train_staged(ctx, sample, data, xv, zv, 2, num_pass=npass, stage_lr_factors=(1.0,), workdir=tmp_path,
+                         **kw)  # restored from the checkpoint after layer 2: nothing retrained
+    np.testing.assert_array_equal(again.steps, two.steps)
+    for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(two.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(stage_lr_factors=()), "stage_lr_factors is empty"),
+    (dict(stage_lr_factors="1,0.2"), "stage_lr_factors"),
+    (dict(stage_lr_factors=(1.0, -0.2)), r"stage_lr_factors\[1\]"),
+    (dict(layer_lr_decay=0.0), "layer_lr_decay"),
+    (dict(layer_lr_decay=1.5), "layer_lr_decay"),
+    (dict(val_every=0), "val_every"),
+    (dict(patience=-1), "patience"),
+    (dict(max_stage_steps=0), "max_stage_steps"),
+    (dict(learning_rate=float("nan")), "learning_rate"),
+])
+def test_staged_training_refuses_bad_schedules(kwargs, match):
+    from ebm_jax.methods.lista import sample_rows, train_staged
+
+    ctx, npass, data, xv, zv = _staged_setup(T=2)
+    with pytest.raises((ValueError, TypeError), match=match):
+        train_staged(ctx, functools.partial(sample_rows, batch_size=8), data, xv, zv, 2, num_pass=npass,
+                     progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("module, key, value, match", [
+    ("lista_synthetic", "recipe", "cpss", "config.recipe"),
+    ("lista_synthetic", "staged.stage_lr_factors", (), "config.staged.stage_lr_factors"),
+    ("lista_synthetic", "staged.layer_lr_decay", 1.5, "config.staged.layer_lr_decay"),
+    ("lista_synthetic", "staged.patience", -1, "config.staged.patience"),
+    ("lista", "layerwise.recipe", "stagewise", "config.layerwise.recipe"),
+    ("lista", "layerwise.staged.stage_lr_factors", (), "config.layerwise.staged.stage_lr_factors"),
+    ("lista", "layerwise.staged.learning_rate", 0.0, "config.layerwise.staged.learning_rate"),
+])
+def test_lista_configs_refuse_bad_staged_keys(module, key, value, match):
+    import importlib
+
+    from ebm_jax import checks
+
+    cfg_module = importlib.import_module(f"experiments.configs.{module}")
+    config = cfg_module.get_config("smoke")
+    cfg_module.validate(config)
+    part, _, leaf = key.rpartition(".")
+    target = config
+    for name in part.split(".") if part else []:
+        target = target[name]
+    target[leaf] = value
+    with pytest.raises(checks.ConfigError, match=match):
+        cfg_module.validate(config)
+
+
+def test_lista_config_refuses_a_validation_set_without_training_digits():
+    from ebm_jax import checks
+    from experiments.configs import lista as lista_config
+
+    config = lista_config.get_config("smoke")
+    config.layerwise.recipe = "staged"
+    config.layerwise.staged.num_val = config.num_train
+    with pytest.raises(checks.ConfigError, match="num_val"):
+        lista_config.validate(config)
+
+
+def test_lista_synthetic_staged_recipe_end_to_end(tmp_path):
+    from ebm_jax import cli
+    from experiments import lista_synthetic
+
+    config = cli.load_config(lista_synthetic.__file__.replace("lista_synthetic.py", "configs/lista_synthetic.py"),
+                             "smoke")
+    config.recipe = "staged"
+    results = lista_synthetic.train_and_evaluate(config, str(tmp_path))
+    assert results["recipe"] == "staged"
+    steps = [results[f"staged/T{t}/stage{s}_steps"] for t in (1, 2) for s in (1, 2, 3)]
+    assert results["staged/total_steps"] == sum(steps) and all(0 < n <= 40 for n in steps)
+    assert results["ours/T2/nmse_db"] < results["ours/T1/nmse_db"] < 0
+    assert (tmp_path / "nmse_vs_layers.png").stat().st_size > 0
+    assert (tmp_path / "staged" / "checkpoints").is_dir()

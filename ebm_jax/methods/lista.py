@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax.training import train_state
 
 from ebm_jax import checks
@@ -224,3 +225,191 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
         params = state.params
         stage_losses.append(history[-1]["loss"] if history else float("nan"))
     return params, stage_losses
+
+
+# ----------------------------------------------------------------------------
+# Staged training of LISTA-CPSS / ALISTA (Chen et al. 2018; Liu et al. 2019)
+# ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class StagedFit:
+    params: tuple          # the T layer dicts
+    val_nmse: np.ndarray   # (T, S) validation NMSE of layer t at the end of each of its S stages
+    best_val_nmse: np.ndarray  # (T, S) the lowest validation NMSE each stage saw
+    steps: np.ndarray      # (T, S) training steps each stage ran
+    lr_multipliers: np.ndarray  # (T,) every layer's rate multiplier after the last layer's stages
+
+
+def validate_stage_schedule(stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps):
+    """The staged recipe's hyper-parameters, checked (``ValueError`` naming the argument)."""
+    if isinstance(stage_lr_factors, str) or not isinstance(stage_lr_factors, (tuple, list)):
+        raise TypeError(f"stage_lr_factors must be a tuple of floats, got {type(stage_lr_factors).__name__}")
+    if len(stage_lr_factors) == 0:
+        raise ValueError("stage_lr_factors is empty: give at least the new layer's stage, e.g. (1.0, 0.2, 0.02)")
+    factors = tuple(checks.positive_float(f, f"stage_lr_factors[{i}]") for i, f in enumerate(stage_lr_factors))
+    layer_lr_decay = checks.positive_float(layer_lr_decay, "layer_lr_decay")
+    if layer_lr_decay > 1:
+        raise ValueError(f"layer_lr_decay must be in (0, 1], got {layer_lr_decay}")
+    return (factors, layer_lr_decay, checks.positive_int(val_every, "val_every"),
+            checks.nonnegative_int(patience, "patience"), checks.positive_int(max_stage_steps, "max_stage_steps"))
+
+
+def _make_stage_runner(ctx: UnrolledContext, sample_batch, num_pass: tuple, train_prefix: bool, val_every: int,
+                       patience: int, max_stage_steps: int):
+    """One jitted stage for the network of ``len(num_pass)`` layers: Adam until the validation NMSE of the last
+    layer has not improved for more than ``patience`` steps, or ``max_stage_steps`` (a ``lax.while_loop`` of
+    ``val_every``-step ``lax.scan`` chunks, one validation per chunk)."""
+    tx = optax.scale_by_adam()
+
+    def forward(prefix, new, x):
+        return unrolled_apply(ctx, tuple(prefix) + (new,), x, num_pass)
+
+    def split(trainable, prefix):
+        return trainable if train_prefix else (prefix, trainable)
+
+    @jax.jit
+    def run(prefix, new, data, x_val, z_val, lr, mults, key):
+        val_norm = jnp.sum(z_val ** 2)
+
+        def val_nmse(prefix, new):
+            return jnp.sum((forward(prefix, new, x_val) - z_val) ** 2) / val_norm
+
+        def train_step(carry, i):
+            trainable, opt_state, frozen = carry
+            batch = sample_batch(data, jax.random.fold_in(key, i))
+
+            def loss_fn(tr):
+                p, n = split(tr, frozen)
+                return 0.5 * jnp.mean(jnp.sum((forward(p, n, batch["x"]) - batch["z"]) ** 2, -1))
+
+            grads = jax.grad(loss_fn)(trainable)
+            updates, opt_state = tx.update(grads, opt_state)
+            if train_prefix:  # layer j's step is lr · mults[j]
+                scales = (tuple(jax.tree.map(lambda _, j=j: lr * mults[j], u) for j, u in enumerate(updates[0])),
+                          jax.tree.map(lambda _: lr * mults[-1], updates[1]))
+            else:
+                scales = jax.tree.map(lambda _: lr * mults[-1], updates)
+            trainable = jax.tree.map(lambda p, u, s: p - s * u, trainable, updates, scales)
+            return (trainable, opt_state, frozen), None
+
+        def cond(c):
+            i, _, _, _, best, best_i, _ = c
+            return (i < max_stage_steps) & (i - best_i <= patience)
+
+        def body(c):
+            i, trainable, opt_state, frozen, best, best_i, _ = c
+            (trainable, opt_state, frozen), _ = jax.lax.scan(train_step, (trainable, opt_state, frozen),
+                                                             i + jnp.arange(val_every))
+            i = i + val_every
+            v = val_nmse(*split(trainable, frozen))
+            better = v < best
+            return (i, trainable, opt_state, frozen, jnp.where(better, v, best), jnp.where(better, i, best_i), v)
+
+        trainable = (tuple(prefix), new) if train_prefix else new
+        v0 = val_nmse(prefix, new)
+        init = (jnp.asarray(0), trainable, tx.init(trainable), tuple(prefix), v0, jnp.asarray(0), v0)
+        i, trainable, _, frozen, best, _, last = jax.lax.while_loop(cond, body, init)
+        prefix, new = split(trainable, frozen)
+        return tuple(prefix), new, i, best, last
+
+    return run
+
+
+def train_staged(ctx: UnrolledContext, sample_batch, data, x_val, z_val, num_layers: int, *, num_pass=None,
+                 learning_rate=5e-4, stage_lr_factors=(1.0, 0.2, 0.02), layer_lr_decay=0.3, val_every: int = 10,
+                 patience: int = 4000, max_stage_steps: int = 200_000, new_layer_init: str | None = None,
+                 seed: int = 0, workdir: str | os.PathLike | None = None, progress: bool = True) -> StagedFit:
+    """Grow an unrolled LISTA layer by layer in stages, as LISTA-CPSS / ALISTA's ``utils/train.py`` does.
+
+    For each new layer t: stage 1 trains layer t alone with a fresh Adam at
+    ``learning_rate · stage_lr_factors[0]``; stages s > 1 train layers 1..t together
+    at ``learning_rate · stage_lr_factors[s]``, layer j's step scaled by its
+    multiplier (1 for the new layer). Every stage minimises ½ mean ‖z_t − z‖² on
+    batches ``sample_batch(data, key) -> {"x", "z"}`` (pure, jittable: fresh problems,
+    or random rows of a training set) and stops once the validation NMSE of layer t
+    on the fixed ``(x_val, z_val)`` (checked every ``val_every`` steps) has not
+    improved for more than ``patience`` steps, or after ``max_stage_steps``; the last
+    parameters are kept (as the authors' code does). After layer t's stages, every
+    layer's multiplier is multiplied by ``layer_lr_decay``.
+
+    The authors' code multiplies the *gradient* by the multiplier before Adam,
+    whose normalisation cancels a constant factor (up to its ε); here it scales
+    Adam's *step*, so earlier layers do move more slowly; ``layer_lr_decay=1``
+    is what their code effectively runs.
+
+    New layers start from ``new_layer_init`` as in :func:`train_layerwise`. With
+    ``workdir`` the parameters and the stage log are checkpointed after every
+    layer and a rerun resumes at the next one.
+    """
+    num_layers = checks.positive_int(num_layers, "num_layers")
+    stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps = validate_stage_schedule(
+        stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps)
+    learning_rate = checks.positive_float(learning_rate, "learning_rate")
+    x_val = checks.float_array(x_val, "x_val", ndim=2)
+    z_val = checks.float_array(z_val, "z_val", ndim=2)
+    checks.check_shape(z_val, "z_val", (x_val.shape[0], ctx.D.shape[1]))
+    num_pass = tuple(num_pass) if num_pass is not None else (0,) * num_layers
+    if len(num_pass) != num_layers:
+        raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
+    if new_layer_init is None:
+        new_layer_init = "copy" if ctx.kind == "alista" else "ista"
+    checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
+
+    S = len(stage_lr_factors)
+    record = {"params": init_layers(ctx, num_layers), "layers_done": jnp.asarray(0),
+              "val_nmse": jnp.full((num_layers, S), jnp.nan), "best_val_nmse": jnp.full((num_layers, S), jnp.nan),
+              "steps": jnp.zeros((num_layers, S), jnp.int32), "lr_multipliers": jnp.ones((num_layers,))}
+    checkpointer = None
+    if workdir is not None:
+        from ebm_jax.train.checkpoint import Checkpointer  # noqa: PLC0415 (the checkpointer pulls in orbax)
+        checkpointer = Checkpointer(pathlib.Path(workdir))
+        if checkpointer.latest_step() is not None:
+            record = checkpointer.restore(record)
+    params = list(record["params"])
+    log = {k: np.array(record[k]) for k in ("val_nmse", "best_val_nmse", "steps", "lr_multipliers")}
+    key = jax.random.PRNGKey(seed)
+    for t in range(int(record["layers_done"]), num_layers):
+        if new_layer_init == "copy" and (t >= 2 or (t == 1 and ctx.kind == "alista")):  # layer 1 has no S to copy
+            params[t] = params[t - 1]
+        runners = {}
+        mults = jnp.asarray(log["lr_multipliers"][: t + 1], jnp.float32)
+        for s, factor in enumerate(stage_lr_factors):
+            train_prefix = s > 0 and t > 0
+            if train_prefix not in runners:
+                runners[train_prefix] = _make_stage_runner(ctx, sample_batch, num_pass[: t + 1], train_prefix,
+                                                           val_every, patience, max_stage_steps)
+            prefix, new, steps, best, last = runners[train_prefix](
+                tuple(params[:t]), params[t], data, x_val, z_val, jnp.asarray(learning_rate * factor, jnp.float32),
+                mults, jax.random.fold_in(jax.random.fold_in(key, t), s))
+            params[:t], params[t] = list(prefix), new
+            log["steps"][t, s], log["best_val_nmse"][t, s], log["val_nmse"][t, s] = int(steps), float(best), float(last)
+            if not np.isfinite(log["val_nmse"][t, s]):
+                raise FloatingPointError(f"the validation NMSE became {log['val_nmse'][t, s]} in layer {t + 1}, "
+                                         f"stage {s + 1}")
+            if progress:
+                print(f"layer {t + 1} stage {s + 1}: {int(steps)} steps at lr {learning_rate * factor:.3g}, "
+                      f"val NMSE {10 * np.log10(log['val_nmse'][t, s]):.2f} dB "
+                      f"(best {10 * np.log10(log['best_val_nmse'][t, s]):.2f})", flush=True)
+        log["lr_multipliers"][: t + 1] *= layer_lr_decay
+        if checkpointer is not None:
+            checkpointer.save(t + 1, {"params": tuple(params), "layers_done": jnp.asarray(t + 1),
+                                      **{k: jnp.asarray(v) for k, v in log.items()}})
+    return StagedFit(params=tuple(params), **log)
+
+
+def sample_rows(data, key, batch_size: int):
+    """``batch_size`` random rows (with replacement) of every array in ``data`` (a dict of (N, ...) arrays)."""
+    n = jax.tree.leaves(data)[0].shape[0]
+    idx = jax.random.randint(key, (batch_size,), 0, n)
+    return jax.tree.map(lambda a: a[idx], data)
+
+
+def staged_results(fit: StagedFit, prefix: str = "staged") -> dict:
+    """Flat numbers of a :func:`train_staged` run: every stage's steps and validation NMSE (dB), total steps."""
+    out = {f"{prefix}/total_steps": int(fit.steps.sum())}
+    for t in range(fit.steps.shape[0]):
+        for s in range(fit.steps.shape[1]):
+            out[f"{prefix}/T{t + 1}/stage{s + 1}_steps"] = int(fit.steps[t, s])
+            out[f"{prefix}/T{t + 1}/stage{s + 1}_val_nmse_db"] = float(10 * np.log10(fit.val_nmse[t, s]))
+    return out
