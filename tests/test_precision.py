@@ -100,6 +100,7 @@ CERTIFIED = {
     "pseudo_log_likelihood": (_rbm, lambda params, v: rbm.pseudo_log_likelihood(jax.random.key(1), params,
                                                                                jnp.asarray(v))),
     "evaluate_elbo": (_vae, lambda model, params, x: likelihood.evaluate_elbo(model, params, x, jax.random.key(2))),
+    "evaluate_at_mean": (_vae, lambda model, params, x: likelihood.evaluate_at_mean(model, params, x)),
     "importance_sampled_log_likelihood": (_vae, lambda model, params, x: likelihood.importance_sampled_log_likelihood(
         model, params, x, jax.random.key(2), num_samples=8, chunk=4, progress=False)),
     "linear_probe": (_probe_data, lambda xtr, ytr, xte, yte: probe.linear_probe(xtr, ytr, xte, yte, max_iter=3,

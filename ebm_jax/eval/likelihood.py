@@ -83,6 +83,7 @@ def _terms_at_mean(model, params, x):
     return recon, kl
 
 
+@precision.highest
 def evaluate_at_mean(model: vae_lib.Autoencoder, params, x, *, batch_size: int = 1000) -> dict:
     """The test loss of the course notebook (NYU DLSP20 ``11-VAE.ipynb``), per image.
 
