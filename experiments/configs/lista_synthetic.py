@@ -27,6 +27,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.support_max_percent = 10.0   # Chen et al. 2018 use p = 1.2, p_max = 13; with our small training
                                         # budget 13 made layers 11-13 worse (results/lista_synthetic/README.md)
     config.lam = 0.1                    # λ of the ISTA/FISTA baselines and of the initial thresholds
+    config.match_iters = 1000           # FISTA iterations searched for the depth-equivalence of each layer
     # recipe "layerwise" (default): layer by layer on the fixed training set, then all layers jointly (the keys
     # below); "staged": fresh problems every batch, as the authors train (num_train unused):
     # recipe "staged": LISTA-CPSS / ALISTA's utils/train.py (ebm_jax.methods.lista.train_staged): per new layer,
@@ -53,7 +54,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.finetune_lr = 1e-3
     config.finetune_loss = "all_layers_db"
     if variant == "smoke":
-        config.update(num_measurements=30, num_atoms=60, num_train=256, num_test=64, num_layers=2,
+        config.update(num_measurements=30, num_atoms=60, num_train=256, num_test=64, num_layers=2, match_iters=50,
                       layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=3.0)
         config.staged.update(num_val=32, patience=20, max_stage_steps=40)
     elif variant is not None:
@@ -78,6 +79,7 @@ RULES = {
     "support_percent": checks.Float(ge=0, le=100),
     "support_max_percent": checks.Float(ge=0, le=100),
     "lam": checks.Float(gt=0),
+    "match_iters": checks.Int(ge=1),
     "layer_epochs": checks.Int(ge=1),
     "finetune_epochs": checks.Int(ge=0),
     "batch_size": checks.Int(ge=1),
