@@ -39,6 +39,12 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
     "lista": ("lista", ["--config.num_train=10000", "--config.parts=('tied',)"]),  # the defaults of its time
     "lista_layerwise": ("lista", ["--config.parts=('layerwise',)"]),
     "lista_synthetic": ("lista_synthetic", []),
+    "lista_synthetic_staged": ("lista_synthetic", ["--config.recipe=staged", "--config.support_max_percent=13.0",
+                                                   "--config.staged.val_every=25", "--config.staged.patience=50",
+                                                   "--config.staged.max_stage_steps=100"]),
+    "lista_staged": ("lista", ["--config.parts=('layerwise',)", "--config.layerwise.recipe=staged",
+                               "--config.layerwise.staged.val_every=25", "--config.layerwise.staged.patience=400",
+                               "--config.layerwise.staged.max_stage_steps=1500"]),
     "rbm_mnist": ("rbm_mnist", []),
     "rbm_mnist_long": ("rbm_mnist", ["--config.num_epochs=100", "--config.momentum=0.9"]),
     "ebm_toy2d": ("ebm_toy2d", []),
