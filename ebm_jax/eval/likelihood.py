@@ -93,8 +93,9 @@ def evaluate_at_mean(model: vae_lib.Autoencoder, params, x, *, batch_size: int =
     divides its summed test loss by ``len(test_loader.dataset)``. ``x`` ``(N, D)``
     may hold grey levels in ``[0, 1]``: then ``recon`` is a cross-entropy that
     includes the pixels' own entropy, not a likelihood, and ``loss`` is no bound
-    on −log p(x). For the AE, ``kl`` is 0.
+    on −log p(x). For the AE, ``kl`` is 0. A bfloat16 model is evaluated in float32.
     """
+    model = _float32(model)
     x = _check_data(x, model.output_dim, binary=False)
     batch_size = checks.positive_int(batch_size, "batch_size")
     recon, kl = [], []
