@@ -11,7 +11,11 @@
 * every ``checkpoint_every_steps`` steps and at the end, the state is saved
   with Orbax; calling :func:`fit` again with the same ``workdir`` resumes from
   the newest checkpoint and ends bit-identical to a run that never stopped;
-* metrics go to ``workdir/metrics.jsonl`` every ``log_every_steps`` steps;
+* metrics go to ``workdir/metrics.jsonl`` every ``log_every_steps`` steps, and
+  the same scalars to TensorBoard event files in ``workdir``
+  (:class:`~ebm_jax.train.workdir.MetricWriter`);
+* progress: a tqdm bar in a terminal, one line per chunk (at most one every
+  few seconds) when stderr is not a terminal (:mod:`ebm_jax.train.progress`);
 * a non-finite loss (or a non-finite state after a finite loss) stops training
   with :class:`NonFiniteLossError` before the chunk is saved, keeping the last
   good checkpoint on disk;
@@ -40,11 +44,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from tqdm.auto import tqdm
 
 from ebm_jax import precision
 from ebm_jax.train import distributed, interrupt, seeds
 from ebm_jax.train.checkpoint import Checkpointer
+from ebm_jax.train.progress import Progress
 from ebm_jax.train.workdir import MetricWriter
 
 StepFn = Callable[[Any, Any, jax.Array], tuple[Any, Mapping[str, jax.Array]]]
@@ -310,8 +314,8 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
                                          else epoch_permutation)(data_key, epoch))
     perm_epoch, perm = None, None
     history = writer.read() if writer is not None else []
-    bar = tqdm(total=stop_at, initial=min(step, stop_at), desc=desc, unit="step", dynamic_ncols=True,
-               disable=None if distributed.is_main_process() else True)
+    bar = Progress(stop_at, step, steps_per_epoch=steps_per_epoch, num_epochs=num_epochs, desc=desc,
+                   enabled=distributed.is_main_process())
     stop = interrupt.InterruptRequest()
     try:
         stop.__enter__()
@@ -348,7 +352,6 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             ]
             if records:
                 records[-1]["steps_per_second"] = (end - step) / seconds
-            bar.update(end - step)
             step = end
             if step % steps_per_epoch == 0 and eval_fn is not None:
                 records.append({"step": step, "epoch": step // steps_per_epoch,
@@ -358,7 +361,7 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             history.extend(records)
             if checkpointer is not None:  # every chunk ends on a checkpoint, epoch or stop boundary
                 checkpointer.save(step, state)
-            bar.set_postfix({loss_key: f"{float(losses.mean()):.4g}", "epoch": f"{step / steps_per_epoch:.2f}"})
+            bar.update(step, loss_key, float(losses.mean()))
             cap = interrupt.capped_chunk(cap, len(losses), t1 - t_dispatched, max_chunk_seconds)
             interrupted, chunk = interrupt.agree(stop.requested, cap)
             if interrupted and step < stop_at:
@@ -369,6 +372,8 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     finally:
         stop.__exit__()
         bar.close()
+        if writer is not None:
+            writer.close()
         if checkpointer is not None:
             checkpointer.close()
     return state, history

@@ -5,6 +5,7 @@ Every experiment writes to its ``--workdir``::
     config.json          the resolved config (ml_collections -> JSON): the run's fingerprint
     config_changes.jsonl one line per allowed config change on resume (which keys, old -> new)
     metrics.jsonl        one JSON object per logged step: {"step": int, "<name>": float, ...}
+    events.out.tfevents.*  the same scalars for TensorBoard (``tensorboard --logdir WORKDIR``)
     results.json         a flat JSON object of final numbers and strings, with the run's
                          environment under ``env.*`` keys (:mod:`ebm_jax.environment`)
     environment.jsonl    one line per start or resumption: the environment it ran in
@@ -15,6 +16,11 @@ workdir is touched, unless those keys are allowed to change (the
 ``allow_changes`` argument, or ``$EBM_JAX_ALLOW_CONFIG_CHANGE="key1,key2"``,
 which ``--allow_config_change`` of the command line sets). A torn last line of
 ``metrics.jsonl`` (a kill during a write) is dropped with a warning.
+
+The TensorBoard event files are written with ``tensorboardX`` (no TensorFlow);
+``$EBM_JAX_TENSORBOARD=0`` turns them off. On resume, the steps logged after
+the restored checkpoint are purged from TensorBoard's view as they are from
+``metrics.jsonl``.
 
 With several processes (``jax.distributed``) only process 0 writes; the
 writers here are no-ops on the others (:func:`ebm_jax.train.distributed.is_main_process`).
@@ -39,6 +45,7 @@ from ebm_jax.train.distributed import is_main_process
 log = logging.getLogger(__name__)
 
 ALLOW_CONFIG_CHANGE_ENV = "EBM_JAX_ALLOW_CONFIG_CHANGE"
+TENSORBOARD_ENV = "EBM_JAX_TENSORBOARD"
 
 
 def _jsonable(value: Any) -> Any:
@@ -187,17 +194,61 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     return records
 
 
+def _tensorboard_scalars(record: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers of a metrics record other than ``step`` (booleans and strings left out)."""
+    out = {}
+    for name, value in record.items():
+        if name == "step" or isinstance(value, (bool, np.bool_, str)):
+            continue
+        try:
+            out[name] = float(np.asarray(value))
+        except (TypeError, ValueError):  # a list, a dict, ...: not a scalar
+            continue
+    return out
+
+
 class MetricWriter:
-    """Appends ``{"step": s, **metrics}`` lines to ``metrics.jsonl``.
+    """Appends ``{"step": s, **metrics}`` lines to ``metrics.jsonl``, and the same scalars to TensorBoard.
 
     On resume, :meth:`truncate_after` drops lines logged after the restored
-    checkpoint so that the file matches a run that never stopped.
+    checkpoint so that the file matches a run that never stopped (and TensorBoard
+    purges those steps). The TensorBoard event file is opened at the first
+    write (``tensorboard=False`` or ``$EBM_JAX_TENSORBOARD=0``: none); call
+    :meth:`close` at the end.
     """
 
-    def __init__(self, workdir: str | os.PathLike, filename: str = "metrics.jsonl"):
+    def __init__(self, workdir: str | os.PathLike, filename: str = "metrics.jsonl", tensorboard: bool | None = None):
         self.path = pathlib.Path(workdir) / filename
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if tensorboard is None:
+            tensorboard = os.environ.get(TENSORBOARD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+        self.tensorboard = tensorboard
+        self._summary = None
+        self._purge_step = None
         self._drop_torn_tail()
+
+    def _write_tensorboard(self, records: Iterable[Mapping[str, Any]]) -> None:
+        if not self.tensorboard:
+            return
+        if self._summary is None:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                log.warning("tensorboardX is not installed: no TensorBoard events (pip install tensorboardX)")
+                self.tensorboard = False
+                return
+            self._summary = SummaryWriter(logdir=str(self.path.parent), purge_step=self._purge_step)
+        for record in records:
+            step = int(record.get("step", 0))
+            for name, value in _tensorboard_scalars(record).items():
+                self._summary.add_scalar(name, value, global_step=step)
+        self._summary.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard event file (``metrics.jsonl`` needs no closing)."""
+        if self._summary is not None:
+            self._summary.close()
+            self._summary = None
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line without its newline (a kill during a write), so appends start on a fresh line."""
@@ -218,6 +269,7 @@ class MetricWriter:
         record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+        self._write_tensorboard([{"step": int(step), **metrics}])
 
     def write_many(self, records: list[Mapping[str, Any]]) -> None:
         if not records or not is_main_process():
@@ -225,6 +277,7 @@ class MetricWriter:
         with self.path.open("a") as f:
             for r in records:
                 f.write(json.dumps(_jsonable(dict(r))) + "\n")
+        self._write_tensorboard(records)
 
     def read(self) -> list[dict]:
         """The records on disk; lines that are not JSON objects (a torn write) are skipped with a warning."""
@@ -234,6 +287,7 @@ class MetricWriter:
         """Keep only records with ``record["step"] <= step`` (process 0 rewrites the file)."""
         if not is_main_process():
             return
+        self._purge_step = int(step) + 1  # TensorBoard hides the events of later steps from older files
         kept = [r for r in self.read() if r.get("step", 0) <= step]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
