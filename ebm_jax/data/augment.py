@@ -31,15 +31,16 @@ import numpy as np
 class AugmentConfig:
     """Parameters of :func:`augment` (hashable: usable as a static jit argument).
 
-    crop_scale: range of the crop's area as a fraction of the image (random resized crop).
-    crop_ratio: range of the crop's aspect ratio w/h (sampled log-uniformly).
-    max_rotation: rotation angle range in degrees, uniform in ``[-max, max]``.
-    max_shear: shear range in degrees.
-    elastic_alpha: elastic displacement scale in pixels (0 disables); the field is a
-      ``elastic_grid × elastic_grid`` Gaussian grid bilinearly upsampled to the image.
-    erase_prob: probability of random erasing one rectangle.
-    erase_scale: erased area fraction range.
-    noise_std: standard deviation of additive Gaussian pixel noise.
+    Attributes:
+      crop_scale: range of the crop's area as a fraction of the image (random resized crop).
+      crop_ratio: range of the crop's aspect ratio w/h (sampled log-uniformly).
+      max_rotation: rotation angle range in degrees, uniform in ``[-max, max]``.
+      max_shear: shear range in degrees.
+      elastic_alpha: elastic displacement scale in pixels (0 disables); the field is a
+        ``elastic_grid × elastic_grid`` Gaussian grid bilinearly upsampled to the image.
+      erase_prob: probability of random erasing one rectangle.
+      erase_scale: erased area fraction range.
+      noise_std: standard deviation of additive Gaussian pixel noise.
     """
 
     crop_scale: tuple[float, float] = (0.4, 1.0)

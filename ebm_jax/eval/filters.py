@@ -48,7 +48,7 @@ def _max_off_diagonal(G: np.ndarray) -> tuple[float, float]:
 
 
 def mutual_coherence(D) -> dict:
-    """``{"max", "mean"}``: the largest |cosine| between two different filters at zero shift,
+    """``{"max", "mean"}``: the largest ``|cosine|`` between two different filters at zero shift,
     and the mean over filters of each one's largest (0 for a single filter)."""
     D = _unit_filters(D)
     flat = D.reshape(len(D), -1)
@@ -57,7 +57,7 @@ def mutual_coherence(D) -> dict:
 
 
 def cross_correlations(D) -> np.ndarray:
-    """|full 2-D cross-correlation| of every pair of unit-norm filters: (K, K, 2h−1, 2w−1)."""
+    """The absolute value of the full 2-D cross-correlation of every pair of unit-norm filters: (K, K, 2h−1, 2w−1)."""
     D = _unit_filters(D)
     K, h, w = D.shape
     shape = (2 * h - 1, 2 * w - 1)

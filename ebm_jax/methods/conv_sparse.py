@@ -169,7 +169,7 @@ def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", to
 
 
 def mutual_coherence(D) -> float:
-    """max_{j≠k} |⟨d_j, d_k⟩| / (‖d_j‖‖d_k‖) over the filters (at zero shift), in [0, 1].
+    """``max_{j≠k} |⟨d_j, d_k⟩| / (‖d_j‖‖d_k‖)`` over the filters (at zero shift), in [0, 1].
 
     Kept for callers of this module; the filter-diversity metrics (also over shifts,
     and orientations) live in :mod:`ebm_jax.eval.filters`."""

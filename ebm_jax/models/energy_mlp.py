@@ -1,6 +1,6 @@
 """A small MLP energy ``E_θ: R^D -> R`` for continuous data (trained by :mod:`ebm_jax.methods.energy_mlp`).
 
-    E_θ(x) = f_θ(x) + |x|^2 / (2 s^2)
+    E_θ(x) = f_θ(x) + ‖x‖^2 / (2 s^2)
 
 ``f_θ`` is an MLP (swish activations); the optional quadratic term (``s =
 prior_scale``, 0 disables it) keeps ``exp(-E)`` normalisable so that MH chains

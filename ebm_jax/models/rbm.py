@@ -276,7 +276,7 @@ def _log_weight_increment(target_params, v, beta_prev, beta):
         jnp.log1p(jax.nn.sigmoid(beta_prev * x) * jnp.expm1((beta - beta_prev) * x)), axis=-1)
 
 
-#: AIS path of Salakhutdinov & Murray (2008): from the base-rate model ``b_A`` (no hidden units)
+#: The AIS path of Salakhutdinov & Murray (2008), from the base-rate model ``b_A`` (no hidden units)
 #: to the RBM; target params are ``(RBMParams, base_b_vis)``.
 TEMPERED_TARGET = TemperedTarget(_sample_base, _log_z_base, _log_weight_increment,
                                  SamplingAlgorithm(_tempered_init, _tempered_step))

@@ -4,7 +4,7 @@ A sampler is ``init(position, params) -> State`` and
 ``step(key, state, params) -> (State, Info)`` for one chain (blackjax's shape,
 with the energy parameters explicit); :func:`run_chain` vmaps it over chains
 and scans it over steps. Models supply their own samplers in this shape (the
-RBM's block Gibbs: :func:`ebm_jax.models.rbm.gibbs`).
+RBM's block Gibbs: :data:`ebm_jax.models.rbm.GIBBS`).
 """
 
 from ebm_jax.samplers.ais import (

@@ -11,7 +11,7 @@ where ``T_β`` is any sampler leaving ``p_β`` invariant. Then ``log Ẑ_1 = log
 log mean_m w_m`` (a stochastic lower bound in expectation: ``E[log Ẑ] <= log Z``),
 with the delta-method standard deviation ``std(w) / (mean(w) sqrt(M))``. The sum
 over steps is Kahan-compensated. The RBM's target (block Gibbs at inverse
-temperature β, from a base-rate model) is :func:`ebm_jax.models.rbm.tempered_target`.
+temperature β, from a base-rate model) is :data:`ebm_jax.models.rbm.TEMPERED_TARGET`.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ A sampler moves *one* chain and is a pair of pure functions::
 * ``params`` are the parameters of the energy (or of a tempered target). They
   are an argument of ``init`` and ``step`` instead of being closed over,
   because training changes them at every update: a sampler is built once, and
-  a state cached under old parameters is re-``init``-ed under new ones.
+  a state cached under old parameters is initialised again (``init``) under new ones.
 
-:func:`ebm_jax.samplers.run_chain` ``vmap``s a sampler over chains and
-``lax.scan``s it over steps. This package knows no model: a model supplies its
+:func:`ebm_jax.samplers.run_chain` maps a sampler over chains (``vmap``) and
+over steps (``lax.scan``). This package knows no model: a model supplies its
 own samplers (the RBM its block-Gibbs sweep) in this shape.
 """
 

@@ -132,8 +132,9 @@ def sample_chains(algorithm: SamplingAlgorithm, key: jax.Array, x0, params, num_
     between pieces Ctrl-C interrupts it and the chains are checked to be finite.
 
     Raises:
-      ValueError / TypeError: bad ``num_steps``, ``num_saved``, ``chunk_steps`` or ``x0``
+      ValueError: bad ``num_steps``, ``num_saved``, ``chunk_steps`` or ``x0``
         (not ``(C, ...)`` with ``C >= 1``, or non-finite).
+      TypeError: the same arguments, of a wrong type.
       NonFiniteChainError: a chain produced NaN/inf.
     """
     num_steps = checks.integer(num_steps, "num_steps", ge=0)

@@ -20,7 +20,7 @@ Inference ``z*(s) = argmin_z E(s, z)`` by :func:`conv_sparse_code`, with
   ξ = 1 + 18.3^(log₁₀λ + 1) during the first ``adapt_rho`` iterations (SPORCO
   adapts for ever; on small problems that can keep ρ moving and the iterates
   cycling, while a fixed ρ converges);
-* ``method="fista"``: FISTA with step 1/L, L = max_ω Σ_k |d̂_k(ω)|² (exact for
+* ``method="fista"``: FISTA with step 1/L, ``L = max_ω Σ_k |d̂_k(ω)|²`` (exact for
   the circular operator, no power iteration) and per-image adaptive gradient
   restart (O'Donoghue & Candès 2015); the gradient step is taken in the
   Fourier domain for the circular boundary;

@@ -5,6 +5,7 @@ Minimises over D (n, k) with ‖d_j‖ = 1 the average free energy
 
 1. inference: Z = FISTA(X, D, λ) with a fixed number of iterations (Z: (b, k));
 2. dictionary update, either
+
    * ``"bcd"`` (Mairal et al. 2010, online dictionary learning): sufficient statistics
      ``A ← β A + ZᵀZ/b`` (k, k), ``B ← β B + XᵀZ/b`` (n, k); one block-coordinate
      sweep ``d_j ← d_j + (B_j − D A_j)/A_jj`` then ``d_j ← d_j/‖d_j‖``; an atom that

@@ -143,7 +143,7 @@ def support_select(v, theta, num_pass: int, *, nonneg: bool = False):
     r"""Soft threshold ``S_θ(v)`` except the ``num_pass`` largest-magnitude entries of each row, kept as ``v``.
 
     v (batch, k); θ broadcasts against v. An entry passes unchanged when it is
-    among the row's ``num_pass`` largest |v| (largest v if ``nonneg``) and
+    among the row's ``num_pass`` largest ``|v|`` (largest v if ``nonneg``) and
     exceeds θ in magnitude; ``num_pass = 0`` is the plain soft threshold.
     """
     shrunk = soft_threshold(v, theta, nonneg=nonneg)

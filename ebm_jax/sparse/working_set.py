@@ -11,7 +11,7 @@ G = DᵀD (k, k) and c = x D (batch, k), then repeats (outer ``lax.while_loop``)
    (this form has no cancellation against ‖x‖², so it certifies small gaps in float32);
    stop when ``Σ gap / Σ E ≤ tol``;
 2. a per-example working set W of ``p`` atoms: the current support first, then the
-   atoms that violate the optimality condition |Dᵀr|_j ≤ λ the most (picked by
+   atoms that violate the optimality condition ``|Dᵀr|_j ≤ λ`` the most (picked by
    bisecting a threshold, not by top_k, which is slow on XLA:CPU);
 3. the sub-problem on W, a batch of small (p, p) lassos held as (batch, p, p) Gram
    blocks: ``inner_iters`` FISTA steps with adaptive restart (per-example step
@@ -221,7 +221,7 @@ def working_set_lasso(x, D, lam, *, tol: float = 1e-6, working_set_size: int = 3
     ``polish=False`` drops the active-set step (plain working-set FISTA).
 
     In float32 the gap itself is only accurate to about 1e-6 relative (the
-    correlations c − zG carry rounding of order eps·|c|): ask for float64 inputs
+    correlations c − zG carry rounding of order ``eps·|c|``): ask for float64 inputs
     (with ``jax_enable_x64``) to certify smaller tolerances.
     """
     x, D = validation.check_x_D(x, D)

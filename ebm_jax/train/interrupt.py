@@ -35,7 +35,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class InterruptRequest:
-    """Context manager: while active, the first SIGINT sets :attr:`requested` instead of raising.
+    """Context manager: while active, the first SIGINT sets ``requested`` instead of raising.
 
     Only the main thread can install signal handlers; elsewhere it does nothing
     (Ctrl-C then behaves as usual). A process that ignores SIGINT (started with
