@@ -15,7 +15,7 @@ endif
 comma := ,
 EXTRAS := test$(if $(filter cpu,$(ACCEL_EXTRA)),,$(comma)$(ACCEL_EXTRA))
 
-.PHONY: setup data run test bench gpu-check
+.PHONY: setup data run test bench gpu-check docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,9 @@ bench: setup
 GPU_CHECK_OUT ?= runs/gpu_check
 gpu-check: data
 	bash scripts/gpu_check.sh --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
+
+# The API reference and the lecture pages, HTML in docs/_build/html, offline; warnings are errors.
+# Needs the [docs] extra (Sphinx, MyST): without it, one line says how to get it.
+docs:
+	$(if $(shell $(BIN)/python -c "import sphinx, myst_parser" 2>/dev/null && echo ok),,$(error make docs needs the docs extra: $(BIN)/pip install -e '.[docs]' (after make setup)))
+	$(BIN)/python -m sphinx -n -W --keep-going -q -b html docs docs/_build/html
