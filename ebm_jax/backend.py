@@ -5,14 +5,12 @@ the backend; each is tested equal to the other on the CPU
 (``tests/test_backend_choices.py``), and ``"auto"`` picks by
 ``jax.default_backend()``:
 
-============================  ====================  =========================
-choice                        on the CPU            on a GPU or TPU
-============================  ====================  =========================
-SSL encoder convolutions      ``"im2col"``          ``"xla"``
-(:class:`ebm_jax.models.ssl.Conv3x3`)
-ADMM sweep over the filters   ``"scan"``            ``"batched"``
-(:func:`ebm_jax.sparse.conv.conv_sparse_code`)
-============================  ====================  =========================
+==========================================================================  ============  ===============
+choice                                                                      on the CPU    on a GPU or TPU
+==========================================================================  ============  ===============
+SSL encoder convolutions (:class:`ebm_jax.models.ssl.Conv3x3`)              ``"im2col"``  ``"xla"``
+ADMM sweep over the filters (:func:`ebm_jax.sparse.conv.conv_sparse_code`)  ``"scan"``    ``"batched"``
+==========================================================================  ============  ===============
 
 * im2col: inside a ``lax.scan`` (how an epoch runs) XLA:CPU ran the SSL
   encoder's XLA convolutions and their gradients ~20x slower than the same
