@@ -17,6 +17,8 @@ from ebm_jax.sparse import (
     working_set_lasso,
 )
 
+from ebm_jax.sparse.prox import power_iteration
+
 sklearn_decomp = pytest.importorskip("sklearn.decomposition")
 
 
@@ -61,6 +63,33 @@ def test_lipschitz_is_a_safe_upper_estimate():
     lmax = np.linalg.eigvalsh(D.T @ D)[-1]
     L = float(lipschitz_constant(jnp.asarray(D, jnp.float32)))
     assert lmax <= L <= lmax * 1.002
+
+
+@pytest.mark.parametrize("num_iters", [1, 2, 5])
+@pytest.mark.parametrize("shape", [(40, 60), (30, 10)])
+def test_lipschitz_is_an_upper_bound_before_power_iteration_converges(num_iters, shape):
+    """A few power iterations give a Rayleigh quotient well below λ_max; the step stays safe."""
+    rng = np.random.default_rng(1)
+    D = rng.standard_normal(shape)
+    D /= np.linalg.norm(D, axis=0)
+    lmax = np.linalg.eigvalsh(D.T @ D)[-1]
+    rayleigh = float(power_iteration(jnp.asarray(D, jnp.float32), num_iters))
+    assert rayleigh * 1.001 < lmax  # the estimate alone would be an unsafe step
+    L = float(lipschitz_constant(jnp.asarray(D, jnp.float32), num_iters=num_iters))
+    assert lmax <= L <= lmax * 1.002 * (1 + 1e-5)
+
+
+def test_lipschitz_bound_on_a_near_degenerate_top_eigenvalue():
+    """Two top eigenvalues 1 % apart: power iteration converges slowly, the bound holds."""
+    rng = np.random.default_rng(2)
+    U, _ = np.linalg.qr(rng.standard_normal((20, 20)))
+    s = np.linspace(0.5, 2.0, 20)
+    s[-2] = 1.99
+    D = (U * np.sqrt(s)) @ U.T
+    lmax = np.linalg.eigvalsh(D.T @ D)[-1]
+    for num_iters in (3, 10, 30):
+        L = float(lipschitz_constant(jnp.asarray(D, jnp.float32), num_iters=num_iters))
+        assert lmax <= L <= lmax * 1.002 * (1 + 1e-5)
 
 
 @pytest.mark.parametrize("restart", [False, True])

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
 from ebm_jax.sparse.lasso import fista, prox_grad_scan
-from ebm_jax.sparse.prox import objective, power_iteration
+from ebm_jax.sparse.prox import certified_lipschitz, objective
 
 UPDATES = ("bcd", "pgd")
 
@@ -93,12 +93,12 @@ def dictionary_step(state: DictState, xb, key, lam, *, inference_iters: int, upd
     """One minibatch of dictionary learning (a traceable kernel): ``(state, mean energy)``.
 
     xb (b, n); codes by ``inference_iters`` FISTA steps with restart from 0 (step
-    1/L by 30 power iterations), then the ``update`` of D (module docstring).
+    1/L, ``L`` from 30 power iterations, certified by :func:`~ebm_jax.sparse.prox.certified_lipschitz`), then the ``update`` of D (module docstring).
     """
     b = xb.shape[0]
     lam2 = jnp.broadcast_to(jnp.reshape(jnp.asarray(lam, xb.dtype), (1, 1)), (b, 1))
     D = state.D
-    eta = 1.0 / (power_iteration(D, 30) * 1.01)
+    eta = 1.0 / certified_lipschitz(D, 30, 1.01)
     z0 = jnp.zeros((b, D.shape[1]), xb.dtype)
     Z, _, _ = prox_grad_scan(xb, D, lam2, eta, z0, num_iters=inference_iters, momentum=True, restart=True,
                              nonneg=nonneg, gram=True, record=False)

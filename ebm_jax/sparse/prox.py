@@ -12,11 +12,11 @@ columns, ``z`` (batch, k); λ one per example, held as (batch, 1))::
 * :func:`relative_gap`: ``Σ gap / Σ E``, the solvers' stopping certificate;
 * :func:`fista_momentum`: Nesterov extrapolation with optional per-example
   adaptive gradient restart (O'Donoghue & Candès 2015);
-* :func:`lipschitz_constant`: ``L ≈ λ_max(DᵀD)`` by power iteration;
+* :func:`lipschitz_constant`: ``L ≥ λ_max(DᵀD)`` by power iteration, certified;
 * :func:`ista_operators`: ISTA written as ``z ← S_θ(x W_e + z S)``.
 
 The functions without a public-boundary check (``objective``, ``gap_*``,
-``fista_momentum``, ``power_iteration``) are traceable kernels for use inside
+``fista_momentum``, ``power_iteration``, ``certified_lipschitz``) are traceable kernels for use inside
 other jitted code; :func:`lasso_objective`, :func:`duality_gap` and
 :func:`lipschitz_constant` validate their inputs.
 """
@@ -111,7 +111,10 @@ def fista_momentum(z_new, z, y, t, restart: bool):
 @functools.partial(jax.jit, static_argnames=("num_iters",))
 def power_iteration(D, num_iters: int):
     """Rayleigh quotient of DᵀD after ``num_iters`` power iterations (a lower bound on λ_max)."""
-    G = D.T @ D
+    return _rayleigh(D.T @ D, num_iters)
+
+
+def _rayleigh(G, num_iters: int):
     v = jax.random.normal(jax.random.PRNGKey(0), (G.shape[0],), G.dtype)
     v = v / jnp.linalg.norm(v)
 
@@ -123,17 +126,63 @@ def power_iteration(D, num_iters: int):
     return jnp.vdot(v, G @ v)
 
 
+def certified_lipschitz(D, num_iters: int, safety: float):
+    """An upper bound on ``λ_max(DᵀD)``, certified whether or not power iteration converged.
+
+    The candidate is ``safety`` times the Rayleigh quotient after ``num_iters`` power
+    iterations. It is returned when a Cholesky factorisation of ``(L − δ) I − DᵀD``
+    succeeds (``δ = k·eps·L`` covers the factorisation's own rounding), i.e. when
+    ``L I − DᵀD`` is positive definite. Otherwise ``L`` is found by bisection between
+    the Rayleigh quotient (at most λ_max) and ``safety · min(Gershgorin, trace)`` (both
+    upper bounds of λ_max), each midpoint tested by the same factorisation, until the
+    bracket is within the factor ``safety``. D: (n, k) -> scalar. A traceable kernel;
+    ``DᵀD`` is formed at ``Precision.HIGHEST`` whatever the caller's precision, since
+    the certificate rests on it.
+    """
+    G = jnp.matmul(D.T, D, precision=jax.lax.Precision.HIGHEST)
+    k = G.shape[0]
+    eye = jnp.eye(k, dtype=G.dtype)
+    eps = jnp.finfo(G.dtype).eps
+    safety = jnp.asarray(safety, G.dtype)
+
+    def certified(L):
+        chol = jnp.linalg.cholesky((L - k * eps * L) * eye - G)
+        return jnp.all(jnp.isfinite(chol))
+
+    lo = _rayleigh(G, num_iters)
+    candidate = lo * safety
+    gershgorin = jnp.max(jnp.sum(jnp.abs(G), axis=1))
+    upper = jnp.minimum(gershgorin, jnp.trace(G)) * safety
+    hi = jnp.where(certified(candidate), candidate, upper)
+
+    def cond(bracket):
+        lo, hi = bracket
+        return hi > lo * safety
+
+    def body(bracket):
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        ok = certified(mid)
+        return jnp.where(ok, lo, mid), jnp.where(ok, mid, hi)
+
+    return jax.lax.while_loop(cond, body, (lo, hi))[1]
+
+
+_certified_lipschitz_jit = jax.jit(certified_lipschitz, static_argnames=("num_iters",))
+
+
 @precision.highest
 def lipschitz_constant(D, *, num_iters: int = 100, safety: float = 1.001) -> jax.Array:
-    """``L ≈ λ_max(DᵀD)`` (the Lipschitz constant of ∇_z ½‖x − Dz‖²) by power iteration.
+    """An upper bound ``L ≥ λ_max(DᵀD)`` (the Lipschitz constant of ∇_z ½‖x − Dz‖²), so that ``1/L`` is a safe step.
 
-    The Rayleigh quotient after ``num_iters`` iterations is a lower bound; it is
-    multiplied by ``safety`` so that ``1/L`` is a safe step. D: (n, k) -> scalar.
+    ``safety`` times the power-iteration estimate after ``num_iters`` iterations
+    when a factorisation certifies it, otherwise the certified bound that
+    :func:`certified_lipschitz` finds. D: (n, k) -> scalar.
     """
     D = checks.float_array(D, "D", ndim=2)
     num_iters = checks.positive_int(num_iters, "num_iters")
     validation.check_nonzero_dictionary(D)
-    return power_iteration(D, num_iters) * jnp.asarray(safety, D.dtype)
+    return _certified_lipschitz_jit(D, num_iters, safety)
 
 
 @jax.jit
