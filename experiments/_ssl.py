@@ -85,6 +85,7 @@ def pretrain(config, workdir: pathlib.Path, model: SSLNet, aug: AugmentConfig, t
     state = ssl_method.create_state(
         jax.random.key(config.seed), config.method, model, config.learning_rate, total_steps=total_steps,
         weight_decay=config.weight_decay, batch_size=config.batch_size, queue_size=config.queue_size,
+        symmetric=config.symmetric,
         num_examples=n, bank_images=train_x if config.method == "pirl" and config.bank_init == "embed" else None)
     step = ssl_method.make_train_step(config.method, aug, temperature=config.temperature, momentum=config.momentum,
                                       symmetric=config.symmetric, bank_momentum=config.bank_momentum,

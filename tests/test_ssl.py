@@ -10,7 +10,8 @@ import pytest
 
 from ebm_jax.data.augment import AugmentConfig
 from ebm_jax.models.ssl import Conv3x3, SSLNet
-from ebm_jax import ssl
+from ebm_jax import losses
+from ebm_jax.methods import ssl
 from ebm_jax.train import Checkpointer, fit
 
 SMALL = dict(widths=(4, 8, 8), rep_dim=16, proj_hidden=16, proj_dim=8)  # the smoke configs' model: one init compile
@@ -46,26 +47,43 @@ def _data(n=16):
     return {"image": x, "index": jnp.arange(n, dtype=jnp.int32)}
 
 
-def test_moco_step_updates_queue_and_momentum_encoder():
+def _hand_keys(model, params_k, batch, key):
+    """Both views' L2-normalized keys from the key encoder, computed outside the step."""
+    xa, xb = ssl._views(key, batch["image"], AUG)
+    _, ka = model.apply({"params": params_k}, xa)
+    _, kb = model.apply({"params": params_k}, xb)
+    return np.asarray(losses.l2_normalize(ka)), np.asarray(losses.l2_normalize(kb))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_moco_step_updates_queue_and_momentum_encoder(symmetric):
     model = SSLNet(**SMALL)
-    state = ssl.create_moco_state(model, optax.adam(1e-3), jax.random.key(0), queue_size=16, batch_size=8)
-    step = jax.jit(ssl.make_moco_step(AUG, temperature=0.2, momentum=0.9))
+    state = ssl.create_moco_state(model, optax.adam(1e-3), jax.random.key(0), queue_size=32, batch_size=8,
+                                  symmetric=symmetric)
+    step = jax.jit(ssl.make_moco_step(AUG, temperature=0.2, momentum=0.9, symmetric=symmetric))
     batch = jax.tree.map(lambda a: a[:8], _data())
     new, metrics = step(state, batch, jax.random.key(1))
     assert np.isfinite(metrics["loss"]) and int(new.step) == 1
-    assert int(new.queue_ptr) == 8
-    np.testing.assert_array_equal(new.queue[8:], state.queue[8:])  # untouched rows
-    assert not np.allclose(new.queue[:8], state.queue[:8])
-    np.testing.assert_allclose(np.linalg.norm(new.queue[:8], axis=1), 1.0, rtol=1e-5)
+    # the queue, by hand: the keys of the pre-step key encoder written at row 0 (both views when symmetric)
+    ka, kb = _hand_keys(model, state.params_k, batch, jax.random.key(1))
+    enqueued = np.concatenate([ka, kb]) if symmetric else kb
+    n = len(enqueued)
+    assert int(new.queue_ptr) == n
+    np.testing.assert_allclose(new.queue[:n], enqueued, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(new.queue[n:], state.queue[n:])  # untouched rows
     # θ_k ← 0.9 θ_k + 0.1 θ_q(new)
     for k_old, k_new, q_new in zip(jax.tree.leaves(state.params_k), jax.tree.leaves(new.params_k),
                                    jax.tree.leaves(new.params)):
         np.testing.assert_allclose(k_new, 0.9 * k_old + 0.1 * q_new, rtol=1e-5, atol=1e-6)
 
 
-def test_moco_queue_must_be_multiple_of_batch():
+def test_moco_queue_must_be_multiple_of_the_keys_per_step():
     with pytest.raises(ValueError, match="queue_size"):
         ssl.create_moco_state(SSLNet(**SMALL), optax.adam(1e-3), jax.random.key(0), queue_size=20, batch_size=8)
+    with pytest.raises(ValueError, match="16 keys"):  # a symmetric step enqueues both views' 2 x 8 keys
+        ssl.create_moco_state(SSLNet(**SMALL), optax.adam(1e-3), jax.random.key(0), queue_size=24, batch_size=8)
+    ssl.create_moco_state(SSLNet(**SMALL), optax.adam(1e-3), jax.random.key(0), queue_size=24, batch_size=8,
+                          symmetric=False)
 
 
 def test_pirl_step_updates_only_batch_rows_of_bank():
@@ -91,7 +109,7 @@ def test_moco_fit_resume_restores_queue(tmp_path):
     step = ssl.make_moco_step(AUG, momentum=0.9)
     kw = dict(batch_size=8, num_epochs=2, rng=jax.random.key(5), log_every_steps=1)
     half, _ = fit(state(), step, data, workdir=tmp_path, max_steps=2, **kw)
-    assert int(half.step) == 2 and int(half.queue_ptr) == 0  # 2 batches of 8 wrapped a queue of 16
+    assert int(half.step) == 2 and int(half.queue_ptr) == 0  # 2 steps of 2 x 8 keys wrapped a queue of 16
     ckpt = Checkpointer(tmp_path)
     restored = ckpt.restore(state())
     ckpt.close()

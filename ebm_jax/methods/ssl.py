@@ -91,17 +91,25 @@ def create_simclr_state(model: SSLNet, tx: optax.GradientTransformation, rng, im
     return SimCLRState.create(apply_fn=model.apply, params=params, tx=tx)
 
 
-def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: int,
+def keys_per_step(batch_size: int, symmetric: bool) -> int:
+    """How many keys a MoCo step enqueues: both views' (``2 · batch_size``) when ``symmetric``, else one view's."""
+    return 2 * batch_size if symmetric else batch_size
+
+
+def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: int, symmetric: bool = True,
                       image_shape=(28, 28)) -> MoCoState:
     """Query params, an identical key copy, and a queue of random unit vectors.
 
-    Raises ``ValueError`` unless ``queue_size`` is a positive multiple of ``batch_size``
-    (each step enqueues one whole batch at ``queue_ptr``).
+    Raises ``ValueError`` unless ``queue_size`` is a positive multiple of
+    :func:`keys_per_step` (each step enqueues its keys, ``2 · batch_size`` of them when
+    ``symmetric``, at ``queue_ptr``).
     """
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2, got {batch_size}")
-    if queue_size < batch_size or queue_size % batch_size:
-        raise ValueError(f"queue_size ({queue_size}) must be a positive multiple of batch_size ({batch_size})")
+    per_step = keys_per_step(batch_size, symmetric)
+    if queue_size < per_step or queue_size % per_step:
+        raise ValueError(f"queue_size ({queue_size}) must be a positive multiple of the {per_step} keys a step "
+                         f"enqueues (batch_size {batch_size}{', both views' if symmetric else ''})")
     k_init, k_queue = jax.random.split(rng)
     params = _init_params(model, k_init, image_shape)
     queue = losses.l2_normalize(jax.random.normal(k_queue, (queue_size, model.proj_dim)))
@@ -185,7 +193,9 @@ def make_moco_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
 
     ``q = normalize(g_q(f_q(t_a(x))))``, ``k = normalize(g_k(f_k(t_b(x))))`` (no gradient);
     ``L = info_nce(q, k, queue, τ)`` (symmetrized over the two views when ``symmetric``);
-    then ``θ_k ← m θ_k + (1 − m) θ_q`` and the keys are enqueued, all inside the step.
+    then ``θ_k ← m θ_k + (1 − m) θ_q`` and the keys are enqueued, all inside the step:
+    both views' keys ``[k_a; k_b]`` when ``symmetric`` (each served as a positive, as in
+    the MoCo authors' symmetric CIFAR demo), else ``k_b``.
     The key encoder sees the updated query params of *this* step's EMA only after the
     gradient step, as in the paper.
     """
@@ -213,7 +223,7 @@ def make_moco_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
         loss, grads = jax.value_and_grad(loss_fn)(state.params)
         state = state.apply_gradients(grads=grads)
         params_k = ema_update(state.params_k, state.params, momentum)
-        new_queue, ptr = enqueue(state.queue, state.queue_ptr, kb)
+        new_queue, ptr = enqueue(state.queue, state.queue_ptr, k_all if symmetric else kb)
         return state.replace(params_k=params_k, queue=new_queue, queue_ptr=ptr), {"loss": loss}
 
     return step
@@ -289,14 +299,15 @@ def warmup_steps_for(total_steps: int) -> int:
 
 def create_state(key: jax.Array, method: str, model: SSLNet, learning_rate, *, total_steps: int,
                  weight_decay=1e-4, warmup_steps: int | None = None, batch_size: int | None = None,
-                 queue_size: int = 4096, num_examples: int | None = None, bank_images=None,
+                 queue_size: int = 4096, symmetric: bool = True, num_examples: int | None = None, bank_images=None,
                  image_shape=(28, 28)):
     """The train state of ``method`` (``"simclr"``, ``"moco"`` or ``"pirl"``) with its optimizer.
 
     The optimizer is ``make_optimizer("adamw", learning_rate, schedule="warmup_cosine",
     total_steps=total_steps, warmup_steps=warmup_steps, weight_decay=weight_decay)``
     (``warmup_steps`` default: :func:`warmup_steps_for`). MoCo needs ``batch_size``
-    (its queue of ``queue_size`` keys takes whole batches); PIRL needs
+    (its queue of ``queue_size`` keys takes whole steps' keys, both views' when
+    ``symmetric``, which must match :func:`make_train_step`'s); PIRL needs
     ``num_examples`` (one memory-bank row per training image) and, with
     ``bank_images`` (``(num_examples, 28, 28)``), starts its bank from the
     initial network's embeddings instead of random unit vectors.
@@ -312,7 +323,7 @@ def create_state(key: jax.Array, method: str, model: SSLNet, learning_rate, *, t
         if batch_size is None:
             raise ValueError("method 'moco' needs batch_size (its queue takes whole batches)")
         return create_moco_state(model, tx, key, queue_size=queue_size, batch_size=batch_size,
-                                 image_shape=image_shape)
+                                 symmetric=symmetric, image_shape=image_shape)
     if num_examples is None:
         raise ValueError("method 'pirl' needs num_examples (one memory-bank row per training image)")
     state = create_pirl_state(model, tx, key, num_examples=num_examples, image_shape=image_shape)

@@ -38,7 +38,7 @@ def base_config(method: str, variant: str | None = None) -> ml_collections.Confi
     c.aug = ml_collections.ConfigDict(dict(crop_scale_min=0.4, max_rotation=15.0, max_shear=10.0,
                                            elastic_alpha=1.0, erase_prob=0.5, noise_std=0.05))
     # MoCo
-    c.queue_size = 4096           # a multiple of batch_size
+    c.queue_size = 4096           # a multiple of the keys a step enqueues: 2 x batch_size when symmetric
     c.momentum = 0.99
     c.symmetric = True
     # PIRL
@@ -149,9 +149,11 @@ def _batches_fit(config):
 
 
 def _moco_queue_takes_whole_batches(config):
-    if config.method == "moco" and (config.queue_size < config.batch_size or config.queue_size % config.batch_size):
-        raise checks.ConfigError(f"config.queue_size ({config.queue_size}) must be a positive multiple of "
-                                 f"config.batch_size ({config.batch_size}): each MoCo step enqueues one batch")
+    per_step = 2 * config.batch_size if config.symmetric else config.batch_size
+    if config.method == "moco" and (config.queue_size < per_step or config.queue_size % per_step):
+        raise checks.ConfigError(f"config.queue_size ({config.queue_size}) must be a positive multiple of the "
+                                 f"{per_step} keys each MoCo step enqueues (config.batch_size {config.batch_size}"
+                                 f"{', both views: config.symmetric' if config.symmetric else ''})")
 
 
 def _tsne_needs_points(config):
