@@ -47,6 +47,21 @@ def test_learn_conv_dictionary_refuses_a_batch_larger_than_the_tiles():
         conv_sparse.learn_conv_dictionary(np.zeros((4, 16, 16), np.float32), 2, 3, 0.1, batch_size=5)
 
 
+@pytest.mark.parametrize("encoder_layers", [0, 1])
+def test_evaluate_stays_finite_when_the_codes_are_all_zero(encoder_layers):
+    """λ above every ‖Dᵀs‖_∞: z* = 0, and the relative code error is a number, not 0/0."""
+    x, _ = _images(n=4)
+    lam = 1e3
+    state = conv_sparse.create_state(jax.random.key(0), make_optimizer("adam", 1e-2), num_filters=3,
+                                     filter_size=5, image_shape=(16, 16), lam=lam, encoder_layers=encoder_layers,
+                                     images=x)
+    ev = conv_sparse.evaluate(state.params, x, lam, boundary="zero", encoder_layers=encoder_layers, max_iters=20)
+    assert ev["solver_frac_nonzero"] == 0.0
+    assert all(np.isfinite(v) for v in ev.values()), ev
+    if encoder_layers:
+        assert ev["encoder_frac_nonzero"] == 0.0 and ev["encoder_rel_code_error"] == 0.0
+
+
 def test_create_state_rejects_bad_settings():
     tx = make_optimizer("adam", 1e-3)
     with pytest.raises(ValueError, match="filter_size"):

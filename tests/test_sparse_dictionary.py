@@ -37,11 +37,13 @@ def test_normalize_atoms_and_errors():
     np.testing.assert_allclose(np.asarray(D), [[0.6, 0.0], [0.8, 0.0]])
     x = np.ones((10, 4), np.float32)
     with pytest.raises(ValueError, match="update"):
-        learn_dictionary(x, 2, 0.1, update="sgd")
+        learn_dictionary(x, 2, 0.1, update="sgd", batch_size=10)
     with pytest.raises(ValueError, match="lam must be >= 0"):
-        learn_dictionary(x, 2, -0.1)
+        learn_dictionary(x, 2, -0.1, batch_size=10)
     with pytest.raises(ValueError, match="num_atoms=20 exceeds"):
-        learn_dictionary(x, 20, 0.1)
+        learn_dictionary(x, 20, 0.1, batch_size=10)
+    with pytest.raises(ValueError, match=r"batch_size \(11\) exceeds the number of training examples \(10\)"):
+        learn_dictionary(x, 2, 0.1, batch_size=11)
 
 
 def test_natural_image_patches_are_contrast_normalised():

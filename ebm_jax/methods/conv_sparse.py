@@ -87,6 +87,12 @@ def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_filter
     return train_state.TrainState.create(apply_fn=None, params=params, tx=tx)
 
 
+def _relative(err, ref):
+    """``err / ref`` for ``Σ‖enc(s) − z*‖² / Σ‖z*‖²``, with ``ref`` floored at 1e-12: all-zero codes ``z*``
+    (λ above every ``‖Dᵀs‖_∞``) give 0 when the encoder predicts zeros too, a huge finite number otherwise."""
+    return err / jnp.maximum(ref, 1e-12)
+
+
 def make_train_step(lam: float, *, inference_iters: int = 30, encoder_layers: int = 0,
                     encoder_weight: float = 1.0, boundary: str = "circular"):
     """``step_fn(state, batch (B, H, W), key) -> (state, metrics)``; see the module docstring.
@@ -122,7 +128,7 @@ def make_train_step(lam: float, *, inference_iters: int = 30, encoder_layers: in
                 return data, aux
             z = conv_lista.encode(params["encoder"], s, num_layers=encoder_layers, boundary=boundary)
             err = jnp.sum(jnp.square(z - z_star), axis=(1, 2, 3))
-            aux["encoder_rel_code_error"] = jnp.sum(err) / jnp.maximum(jnp.sum(z_star * z_star), 1e-12)
+            aux["encoder_rel_code_error"] = _relative(jnp.sum(err), jnp.sum(z_star * z_star))
             return data + encoder_weight * 0.5 * jnp.mean(err) / pixels, aux
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -164,7 +170,7 @@ def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", to
     if encoder_layers and "encoder" in params:
         z = conv_lista.encode(params["encoder"], images, num_layers=encoder_layers, boundary=boundary)
         record("encoder", z)
-        out["encoder_rel_code_error"] = float(jnp.sum(jnp.square(z - res.codes)) / jnp.sum(res.codes ** 2))
+        out["encoder_rel_code_error"] = float(_relative(jnp.sum(jnp.square(z - res.codes)), jnp.sum(res.codes ** 2)))
     return out
 
 
