@@ -15,7 +15,7 @@ endif
 comma := ,
 EXTRAS := test$(if $(filter cpu,$(ACCEL_EXTRA)),,$(comma)$(ACCEL_EXTRA))
 
-.PHONY: setup data run test bench gpu-check docs
+.PHONY: setup data run lint test bench gpu-check docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ run: data
 # The tests run on the CPU; EBM_JAX_TEST_PLATFORM=gpu runs them on the GPU (tests/conftest.py).
 TEST_WORKERS ?= 2
 
-test: data
+# Unused imports and variables (ruff F401, F841) and unused code (vulture, 80 % confidence).
+lint: setup
+	$(BIN)/python -m ruff check --select F401,F841 ebm_jax experiments scripts tests
+	$(BIN)/python -m vulture --min-confidence 80 ebm_jax experiments scripts tests
+
+test: data lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # Benchmarks need the [bench] extra; torch 2.13.0 is the CPU wheel these machines carry.

@@ -2,7 +2,10 @@
 
 Errors name the argument, the value and what was expected::
 
+    >>> from ebm_jax import checks
     >>> checks.positive_float(-1.0, "learning_rate")
+    Traceback (most recent call last):
+        ...
     ValueError: learning_rate must be a finite number > 0, got -1.0
 
 Conventions:

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from ebm_jax import checks, cli, viz
-from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float, transforms
+from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float
 from ebm_jax.eval import likelihood
 from ebm_jax.methods import vae as vae_method
 from ebm_jax.models import vae
@@ -203,7 +203,7 @@ def write_figures(workdir: pathlib.Path, config, models: dict, x_test, test_labe
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         viz.save_scatter_2d(workdir / "latent_space.png", centred @ vt[:2].T, test_labels, xlabel="PC 1",
                             ylabel="PC 2", title=f"{config.model.upper()} latent means (top-2 PCA of {config.latent_dim}-D)")
-    curves, test_curves = {}, {}
+    curves = {}
     for name, history in histories.items():
         train = [r for r in history if "loss" in r]
         curves[f"{name} train loss"] = ([r["step"] for r in train], [r["loss"] for r in train])

@@ -177,7 +177,7 @@ def evaluate(params, x_test, x_train, key, quick):
 def main(args):
     run = _bench.Run("rbm_epoch", CORES, quick=args.quick)
     x, x_test = load_data(args.num_train, 2000 if args.quick else 10000)
-    B, V, H = args.batch_size, x.shape[1], args.hidden
+    B, H = args.batch_size, args.hidden
     key = jax.random.PRNGKey(0)
     row = {"num_train": len(x), "batch_size": B, "hidden": H, "repeats": args.repeats,
            "learning_rate": args.learning_rate, "algorithm": "PCD-1", "device": jax.devices()[0].platform,

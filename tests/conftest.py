@@ -60,6 +60,6 @@ def mnist_subset():
     return noisy(ytr), noisy(yte), yte
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish():
     if _OWN_CACHE is not None:
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)

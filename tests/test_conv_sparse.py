@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.scipy.signal import convolve2d
 
-from ebm_jax.sparse import conv, conv_lista, conv_ops
+from ebm_jax.sparse import conv_lista, conv_ops
 from ebm_jax.sparse.conv import conv_objective, conv_reconstruct, conv_sparse_code
 
 

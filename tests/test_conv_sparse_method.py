@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ebm_jax.methods import conv_sparse
-from ebm_jax.sparse.conv import conv_sparse_code
 from ebm_jax.train import fit
 from ebm_jax.train.optim import make_optimizer
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ebm_jax import lvebm
-from ebm_jax.lvebm import inference as inf
 from ebm_jax.methods import lvebm as method
 
 ELLIPSE = lvebm.LatentEBM()  # g(z) = [w1 cos z, w2 sin z]

@@ -18,7 +18,6 @@ import textwrap
 import chex
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
 from flax.training import train_state
@@ -256,7 +255,8 @@ def ctrl_c_raises():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_ctrl_c_stops_after_the_chunk_with_a_checkpoint(tmp_path, straight, ctrl_c_raises):
+@pytest.mark.usefixtures("ctrl_c_raises")
+def test_ctrl_c_stops_after_the_chunk_with_a_checkpoint(tmp_path, straight):
     kw = {**KW, "num_epochs": 3}
     with pytest.raises(TrainingInterrupted, match=r"interrupted at step 8 of 24: a checkpoint of step 8") as e:
         fit(_state(), _step, DATA, workdir=tmp_path, eval_fn=_interrupt_at_epoch(1), **kw)
@@ -266,7 +266,8 @@ def test_ctrl_c_stops_after_the_chunk_with_a_checkpoint(tmp_path, straight, ctrl
     chex.assert_trees_all_equal(resumed.params, straight[0].params)
 
 
-def test_second_ctrl_c_stops_at_once(ctrl_c_raises):
+@pytest.mark.usefixtures("ctrl_c_raises")
+def test_second_ctrl_c_stops_at_once():
     with pytest.raises(KeyboardInterrupt) as e:
         fit(_state(), _step, DATA, eval_fn=_interrupt_at_epoch(1, times=2), **KW)
     assert not isinstance(e.value, TrainingInterrupted)

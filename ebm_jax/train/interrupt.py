@@ -46,7 +46,7 @@ class InterruptRequest:
         self.requested = False
         self._previous = None
 
-    def _handler(self, signum, frame):
+    def _handler(self, _signum, _frame):
         if self.requested:  # the second Ctrl-C: stop now, whatever is lost
             raise KeyboardInterrupt
         self.requested = True
@@ -59,7 +59,7 @@ class InterruptRequest:
             self._previous = signal.signal(signal.SIGINT, self._handler)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *_exc):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
