@@ -82,9 +82,6 @@ def pin_cores(threads: int | None = None) -> list[int]:
     return cores
 
 
-limit_cpu_threads = pin_cores  # the name scripts/_threads.py gave it
-
-
 # --------------------------------------------------------------------------- device
 
 DEVICES = ("cpu", "gpu")

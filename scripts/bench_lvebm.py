@@ -71,9 +71,9 @@ def timed(fn, repeats: int) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from scripts._threads import limit_cpu_threads
+    import _bench
 
-    cores = limit_cpu_threads(args.threads)
+    cores = _bench.pin_cores(args.threads)
     import jax
     import jax.numpy as jnp
     import numpy as np

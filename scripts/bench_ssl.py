@@ -68,7 +68,7 @@ def bench_jax(images, args, conv: str) -> dict:
 
     from ebm_jax.data.augment import AugmentConfig
     from ebm_jax.models.ssl import SSLNet
-    from ebm_jax.ssl import create_simclr_state, make_simclr_step
+    from ebm_jax.methods.ssl import create_simclr_state, make_simclr_step
 
     model = SSLNet(conv=conv)
     state = create_simclr_state(model, optax.adamw(1e-3, weight_decay=1e-4), jax.random.key(0))

@@ -71,13 +71,6 @@ def test_create_state_rejects_bad_settings():
         conv_sparse.make_train_step(-1.0)
 
 
-def test_mutual_coherence():
-    D = np.zeros((2, 2, 2))
-    D[0, 0, 0] = D[1, 1, 1] = 1
-    assert conv_sparse.mutual_coherence(D) == 0.0
-    assert conv_sparse.mutual_coherence(np.stack([D[0], -2 * D[0]])) == pytest.approx(1.0)
-
-
 def _natural_tiles(n=48, size=24):
     """High-pass tiles of generated images (edges, discs, gratings), on the experiment's scale."""
     from ebm_jax.data import natural_images as ni

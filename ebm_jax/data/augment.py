@@ -241,12 +241,6 @@ def augment(key: jax.Array, images: jax.Array, config: AugmentConfig = AugmentCo
     return jnp.clip(x, 0.0, 1.0)
 
 
-def two_views(key: jax.Array, images: jax.Array, config: AugmentConfig = AugmentConfig()):
-    """Two independent augmented views ``(x_a, x_b)`` of the same batch."""
-    ka, kb = jax.random.split(key)
-    return augment(ka, images, config), augment(kb, images, config)
-
-
 def jigsaw(key: jax.Array, images: jax.Array, grid: int = 2) -> tuple[jax.Array, jax.Array]:
     """Cut each image into ``grid × grid`` tiles and shuffle them (PIRL's pretext transform).
 

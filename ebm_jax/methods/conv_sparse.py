@@ -29,7 +29,6 @@ import optax
 from flax.training import train_state
 
 from ebm_jax import checks, precision
-from ebm_jax.eval import filters as filters_eval
 from ebm_jax.sparse import conv_lista
 from ebm_jax.sparse.conv import check_images, conv_sparse_code
 from ebm_jax.sparse.conv_ops import BOUNDARIES, reconstruct
@@ -171,14 +170,6 @@ def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", to
         record("encoder", z)
         out["encoder_rel_code_error"] = float(_relative(jnp.sum(jnp.square(z - res.codes)), jnp.sum(res.codes ** 2)))
     return out
-
-
-def mutual_coherence(D) -> float:
-    """``max_{j≠k} |⟨d_j, d_k⟩| / (‖d_j‖‖d_k‖)`` over the filters (at zero shift), in [0, 1].
-
-    Kept for callers of this module; the filter-diversity metrics (also over shifts,
-    and orientations) live in :mod:`ebm_jax.eval.filters`."""
-    return filters_eval.mutual_coherence(D)["max"]
 
 
 def _rms(x):

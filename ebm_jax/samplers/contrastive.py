@@ -68,17 +68,13 @@ class ContrastiveResult(NamedTuple):
     info: ContrastiveInfo
 
 
-def contrastive_loss(energy_fn: EnergyFn, params, x_pos: jax.Array, x_neg: jax.Array) -> jax.Array:
-    """``mean E(x_pos) - mean E(stop_gradient(x_neg))`` (scalar).
+def _loss_and_mean_energies(energy_fn, params, x_pos, x_neg):
+    """``(mean E(x_pos) - mean E(stop_gradient(x_neg)), (mean E(x_pos), mean E(x_neg)))``.
 
     The energy is evaluated once on the concatenation ``[x_pos; x_neg]`` so that a
     linear first layer (the RBM's ``v W``) is one larger matrix product forward and
     one backward instead of two small ones each.
     """
-    return _loss_and_mean_energies(energy_fn, params, x_pos, x_neg)[0]
-
-
-def _loss_and_mean_energies(energy_fn, params, x_pos, x_neg):
     b = x_pos.shape[0]
     e = energy_fn(params, jnp.concatenate([x_pos, jax.lax.stop_gradient(x_neg)], axis=0))
     e_pos, e_neg = jnp.mean(e[:b]), jnp.mean(e[b:])

@@ -153,13 +153,6 @@ def _primal_gap(s, D, z, lam, boundary):
     return primal, jnp.maximum(primal - dual, 0.0)
 
 
-def conv_duality_gap(s, D, z, lam, *, boundary: str = "circular") -> jax.Array:
-    """Per-image duality gap (≥ E(s, z) − min E), shape (batch,)."""
-    s, D, lam = check_problem(s, D, lam, boundary)
-    z = check_codes(z, s.shape, D.shape[0], dtype=s.dtype)
-    return _primal_gap(s, D, z, lam, boundary)[1]
-
-
 def soft(v, thresh):
     return jnp.sign(v) * jnp.maximum(jnp.abs(v) - thresh, 0.0)
 

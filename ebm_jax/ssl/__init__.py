@@ -1,10 +1,5 @@
-"""Contrastive self-supervised learning: SimCLR, MoCo v2, PIRL train states and steps, probes.
+"""Evaluation of frozen self-supervised representations: :mod:`ebm_jax.ssl.probe`.
 
-The methods live in :mod:`ebm_jax.methods.ssl` (``create_state`` + ``make_train_step``,
-and the per-method builders re-exported here under their old names); the
-evaluation of frozen representations (linear probe, label efficiency,
-supervised baseline) is :mod:`ebm_jax.ssl.probe`.
+The methods themselves (SimCLR, MoCo v2, PIRL: ``create_state`` + ``make_train_step``)
+are :mod:`ebm_jax.methods.ssl`.
 """
-
-from ebm_jax.ssl.steps import *  # noqa: F401,F403  (the one list of the old names: steps.__all__)
-from ebm_jax.ssl.steps import __all__  # noqa: F401
