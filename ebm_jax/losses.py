@@ -1,7 +1,9 @@
 """Loss functionals: the VAE objective (ELBO, IWAE) and EBM / contrastive losses.
 
-Conventions: inputs are batched, the leading axis is the batch; functions return
-per-example values unless their name says ``mean``.
+Conventions: inputs are batched, the leading axis is the batch. The likelihood
+pieces and the energy-based losses (hinge, square-square, log, NLL) return one
+value per example; the contrastive SSL losses :func:`nt_xent` and :func:`info_nce`
+return the mean over the batch (a scalar), as their docstrings say.
 """
 
 from __future__ import annotations

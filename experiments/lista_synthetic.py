@@ -56,7 +56,7 @@ from experiments.configs import lista_synthetic as lista_synthetic_config  # noq
 
 # Published anchors, noiseless problem, NMSE (dB) after 16 layers. APPROXIMATE: read from
 # memory of the papers' figures (Chen et al. 2018, Fig. 3(a); Liu et al. 2019, Fig. 1),
-# not checked against the PDFs in this session; the curves themselves are not tabulated there.
+# not checked against the PDFs; the curves themselves are not tabulated there.
 ANCHORS_T16_DB_APPROX = {
     "lista_cpss_chen2018": -70.0,
     "alista_liu2019": -70.0,

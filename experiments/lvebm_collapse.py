@@ -89,7 +89,7 @@ def run_cell(config, workdir: pathlib.Path, dim: int, kind: str, data, heldout) 
 
 
 def cell_dir(config, dim: int, kind: str) -> str:
-    """``d{dim}_{kind}_s{seed}`` (one seed, the old layout) or ``d{dim}_{kind}_s{seed}-{last seed}``."""
+    """``d{dim}_{kind}_s{seed}`` (one seed) or ``d{dim}_{kind}_s{seed}-{last seed}`` (several)."""
     last = config.seed + config.num_seeds - 1
     return f"d{dim}_{kind}_s{config.seed}" + (f"-{last}" if last != config.seed else "")
 

@@ -23,7 +23,7 @@ Models (each its library method and the step ``fit`` trains):
 * ``toy2d``: the 2-D toy EBM, MLP 2-128-128-1, CD-10 on random-walk MH chains, batch 256;
 * ``horn``: the latent-variable horn (conditional LatentEBM, 48-point latent grid), batch 24.
 
-Targets (issue 14): >= 3x at S = 8 for the small models (toy2d, horn); VAE and
+Targets: >= 3x at S = 8 for the small models (toy2d, horn); VAE and
 RBM, whose CPU steps are already matmul-bound, no slower than sequential.
 """
 

@@ -13,7 +13,12 @@ MODULES = {"rbm_mnist": rbm_mnist, "ebm_toy2d": ebm_toy2d, "dae": dae}
 @pytest.mark.parametrize("name", sorted(MODULES))
 @pytest.mark.parametrize("variant", [None, "smoke"])
 def test_defaults_and_smoke_validate(name, variant):
-    MODULES[name].validate(MODULES[name].get_config(variant))
+    """The shipped config passes its rules, and the same config with one bad value does not."""
+    config = MODULES[name].get_config(variant)
+    MODULES[name].validate(config)
+    config.learning_rate = -config.learning_rate
+    with pytest.raises(checks.ConfigError, match="config.learning_rate"):
+        MODULES[name].validate(config)
 
 
 BAD = [

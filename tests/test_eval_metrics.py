@@ -87,7 +87,11 @@ def test_bad_input_rejected(fn, error, match):
 
 
 def test_numpy_scalars_accepted():
-    landscape.low_energy_fraction([1.0], [1.0], [True], percentile=np.float32(90), factor=np.int64(2))
-    landscape.histogram_tv_distance(np.zeros((3, 2)), np.zeros((3, 2)), (np.float32(-1), np.float64(1)),
-                                    bins=np.int64(4))
-    images.psnr(np.float32(0.1), peak=np.float64(1.0))
+    """numpy scalars give the same results as the Python numbers they stand for."""
+    e_grid, e_data, far = [0.5, 1.0, 3.0, 9.0], [1.0, 2.0, 4.0], [True, True, False, True]
+    assert (landscape.low_energy_fraction(e_grid, e_data, far, percentile=np.float32(90), factor=np.int64(2))
+            == landscape.low_energy_fraction(e_grid, e_data, far, percentile=90, factor=2))
+    a, b = np.array([[0.1, 0.2], [0.5, -0.3], [0.9, 0.9]]), np.array([[0.1, 0.1], [-0.5, 0.3], [0.2, 0.7]])
+    tv = landscape.histogram_tv_distance(a, b, (np.float32(-1), np.float64(1)), bins=np.int64(4))
+    assert tv == landscape.histogram_tv_distance(a, b, (-1.0, 1.0), bins=4) and tv > 0
+    assert images.psnr(np.float32(0.1), peak=np.float64(1.0)) == pytest.approx(10.0)

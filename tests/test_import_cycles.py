@@ -15,15 +15,8 @@ from __future__ import annotations
 import ast
 import pathlib
 
-import pytest
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = "ebm_jax"
-
-# Cycles that remain on main but belong to another engineer's modules, each by its sorted members.
-# Remove an entry once its cycle is gone (the test then fails if the cycle comes back).
-KNOWN_CYCLES: dict[frozenset[str], str] = {}
-
 
 def module_name(path: pathlib.Path, root: pathlib.Path = ROOT) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
@@ -122,18 +115,8 @@ def test_graph_sees_function_level_and_from_package_imports():
     assert all(node.startswith(PACKAGE) for node in graph)
 
 
-@pytest.mark.parametrize("known", [pytest.param(c, marks=pytest.mark.xfail(reason=f"known cycle: {why}"),
-                                                id=" <-> ".join(sorted(c)))
-                                   for c, why in KNOWN_CYCLES.items()] or [None])
-def test_known_cycles(known):
-    """Each known cycle, xfail until its owner removes it (then it passes: drop it from KNOWN_CYCLES)."""
-    if known is None:
-        pytest.skip("no known cycles")
-    assert not any(frozenset(c) == known for c in cycles(import_graph()))
-
-
-def test_no_new_import_cycle_in_ebm_jax():
-    found = [c for c in cycles(import_graph()) if frozenset(c) not in KNOWN_CYCLES]
+def test_no_import_cycle_in_ebm_jax():
+    found = cycles(import_graph())
     assert not found, "import cycles inside ebm_jax (each line one cycle):\n" + "\n".join(
         " <-> ".join(c) for c in found)
 

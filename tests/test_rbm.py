@@ -4,6 +4,7 @@ log Z, CD-k / PCD training (ebm_jax.methods.rbm), bad input."""
 import itertools
 import re
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -151,7 +152,7 @@ def test_exact_log_partition_matches_brute_force_joint_enumeration():
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 5, 7, 16, 100, np.int64(6)])
 def test_exact_log_partition_counts_every_state_for_any_chunk_size(chunk_size):
-    """The issue's case: a 6x4 RBM, chunk sizes that do not divide 2^4 (it used to drop states)."""
+    """A 6x4 RBM, chunk sizes that do not divide 2^4: every state is counted."""
     p = _random_rbm(2, 6, 4, w_scale=1.0)
     assert abs(exact_log_partition(p, chunk_size=chunk_size) - _brute_log_z(p)) < 1e-4
 
@@ -293,13 +294,25 @@ def test_bad_input_rejected(fn, error, match):
 
 
 def test_numpy_scalars_accepted():
+    """numpy scalars give the same results as the Python numbers they stand for."""
     p = _params()
-    rbm_method.make_train_step("cd", np.int64(2))
-    make_optimizer("sgd", np.float32(0.1), momentum=np.float32(0.5), weight_decay=np.float64(1e-4))
-    rbm.init_rbm(jax.random.PRNGKey(0), np.int64(5), np.int32(4), scale=np.float32(0.01))
-    exact_log_partition(p, chunk_size=np.int64(3))
-    rbm.ais_log_partition(jax.random.PRNGKey(0), p, num_betas=np.int64(10), num_runs=np.int64(4))
-    rbm.sample_gibbs(jax.random.PRNGKey(0), p, jnp.zeros((2, 5)), np.int64(3))
+    key = jax.random.PRNGKey(0)
+
+    def one_step(k, lr, momentum, weight_decay):
+        state = rbm_method.RBMTrainState.create(p, make_optimizer("sgd", lr, momentum=momentum,
+                                                                 weight_decay=weight_decay))
+        state, metrics = rbm_method.make_train_step("cd", k)(state, jnp.full((2, 5), 0.5), key)
+        return state.params, state.opt_state, metrics
+
+    chex.assert_trees_all_equal(one_step(np.int64(2), np.float32(0.1), np.float32(0.5), np.float64(1e-4)),
+                                one_step(2, 0.1, 0.5, 1e-4))
+    chex.assert_trees_all_equal(rbm.init_rbm(key, np.int64(5), np.int32(4), scale=np.float32(0.01)),
+                                rbm.init_rbm(key, 5, 4, scale=0.01))
+    assert exact_log_partition(p, chunk_size=np.int64(3)) == exact_log_partition(p, chunk_size=3)
+    chex.assert_trees_all_equal(rbm.ais_log_partition(key, p, num_betas=np.int64(10), num_runs=np.int64(4)),
+                                rbm.ais_log_partition(key, p, num_betas=10, num_runs=4))
+    chex.assert_trees_all_equal(rbm.sample_gibbs(key, p, jnp.zeros((2, 5)), np.int64(3)),
+                                rbm.sample_gibbs(key, p, jnp.zeros((2, 5)), 3))
 
 
 def test_pcd_without_chains_is_refused():

@@ -210,7 +210,7 @@ def test_a_garbled_middle_line_is_skipped_with_its_line_number(tmp_path, caplog)
 # --- fit: the caller's state, non-finite states, interrupts, chunk length ------------------------------------
 
 def test_fit_does_not_consume_the_callers_state(tmp_path):
-    state = jax.device_put(_state())  # committed to the device: what fit used to donate
+    state = jax.device_put(_state())  # committed to the device: a buffer fit could donate
     first, _ = fit(state, _step, DATA, **KW)
     again, _ = fit(state, _step, DATA, **KW)  # a retry with the same state works
     chex.assert_trees_all_equal(first.params, again.params)

@@ -3,6 +3,7 @@ CD-k / PCD and AIS over any sampler, and bad input. The RBM's own samplers: test
 
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -205,11 +206,18 @@ def test_bad_k_rejected_before_anything_runs(k, error, match):
 
 
 def test_numpy_scalars_accepted():
+    """numpy scalars give the same results as the Python numbers they stand for."""
     params, x = jnp.zeros(3), jnp.ones((2, 3))
-    cd_k(jax.random.PRNGKey(0), params, x, energy_fn=_bit_energy, algorithm=_toy_gibbs(), k=np.int64(2))
-    sampler = rwmh(double_well, np.float32(0.5))
-    sample_chains(sampler, jax.random.PRNGKey(0), jnp.zeros((2, 1)), 2.0, np.int64(3), chunk_steps=np.int32(2))
-    beta_schedule(np.int64(10))
+    kw = dict(energy_fn=_bit_energy, algorithm=_toy_gibbs())
+    chex.assert_trees_all_equal(cd_k(jax.random.PRNGKey(0), params, x, k=np.int64(2), **kw),
+                                cd_k(jax.random.PRNGKey(0), params, x, k=2, **kw))
+
+    def chains(step_size, num_steps, chunk_steps):
+        return sample_chains(rwmh(double_well, step_size), jax.random.PRNGKey(0), jnp.zeros((2, 1)), 2.0,
+                             num_steps, chunk_steps=chunk_steps)
+
+    chex.assert_trees_all_equal(chains(np.float32(0.5), np.int64(3), np.int32(2)), chains(0.5, 3, 2))
+    np.testing.assert_array_equal(beta_schedule(np.int64(10)), beta_schedule(10))
 
 
 BAD_CHAINS = [

@@ -11,6 +11,7 @@ import pytest
 from ebm_jax.data.augment import AugmentConfig
 from ebm_jax.models.ssl import Conv3x3, SSLNet
 from ebm_jax import losses
+from ebm_jax.checks import ConfigError
 from ebm_jax.methods import ssl
 from ebm_jax.train import Checkpointer, fit
 
@@ -146,7 +147,11 @@ def test_configs_pass_their_rules(method):
     from experiments.configs import _ssl as ssl_config
 
     for variant in (None, "smoke"):
-        ssl_config.validate(cli.load_config(ROOT / "experiments" / "configs" / f"{method}.py", variant), method)
+        config = cli.load_config(ROOT / "experiments" / "configs" / f"{method}.py", variant)
+        ssl_config.validate(config, method)
+        config.learning_rate = -config.learning_rate  # the same config with one bad value is refused
+        with pytest.raises(ConfigError, match="config.learning_rate"):
+            ssl_config.validate(config, method)
 
 
 @pytest.mark.parametrize("changes,match", [
@@ -201,7 +206,7 @@ def test_create_state_checks_the_learning_rate_and_method():
 
 
 def test_create_state_matches_the_per_method_builders():
-    """The generic entry builds AdamW with warm-up + cosine through make_optimizer, as the old runner did."""
+    """The generic entry builds AdamW with warm-up + cosine through make_optimizer, as the per-method builders do."""
     model = SSLNet(**SMALL)
     total = 50
     tx = optax.adamw(optax.warmup_cosine_decay_schedule(0.0, 2e-3, min(100, total // 10 + 1), total),

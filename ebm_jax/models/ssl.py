@@ -12,12 +12,11 @@ gathered by nine strided *slices* (no gather op) and concatenated on the channel
 axis, so that a convolution is ``(B·Ho·Wo, 9·Cin) @ (9·Cin, Cout)``; its gradient
 is two GEMMs plus pads of the slices.
 
-Why im2col (profiled on XLA:CPU, jax 0.10.2, 2 cores): a jitted SimCLR step with
-XLA convolutions is fast *on its own*, but inside a ``lax.scan`` (how the training
-loop runs an epoch) the same convolutions and their gradients ran ~20× slower
-(64 pairs: 0.03 s/step standalone vs 0.8 s/step in the scan), while the im2col
-version runs at the same speed in and out of the scan (0.02 s/step). Measured by
-``scripts/bench_ssl.py``, which times the step inside a scan as training does.
+im2col is the default because on XLA:CPU (jax 0.10.2) the XLA convolutions and
+their gradients run about 20× slower inside a ``lax.scan`` (how the training loop
+runs an epoch) than in a standalone jitted step, while im2col runs at the same
+speed in both; ``scripts/bench_ssl.py`` times the step inside a scan, as training
+runs it.
 """
 
 from __future__ import annotations
