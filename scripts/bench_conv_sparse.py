@@ -303,7 +303,7 @@ def main():
     traces, marks = {}, {}
     for name, kw in ours_variants.items():
         cap = cap_fista if kw["method"] == "fista" else cap_admm
-        tr = conv_sparse_code(s32, D32, LAM, num_iters=cap, record=True, **kw).info.trace[:, 0]
+        tr = conv_sparse_code(s32, D32, LAM, num_iters=cap, record=True, **kw).info.trace["objective"][:, 0]
         traces[name] = sub(np.asarray(tr, np.float64))
     traces["SPORCO ADMM (ConvBPDN)"] = sub(sp_admm_trace)
     pgm_stamps = None

@@ -107,12 +107,25 @@ def test_admm_and_fista_reach_the_same_energy_and_batch_is_per_image():
     np.testing.assert_allclose(one.info.objective[0], f.info.objective[1], rtol=1e-3)
 
 
+
+@pytest.mark.parametrize("method", ["fista", "admm"])
+def test_tolerance_form_runs_at_most_num_iters(method):
+    """num_iters caps the iterations exactly, also when it is not a multiple of check_every."""
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((2, 12, 12)).astype(np.float32)
+    D = rng.standard_normal((3, 3, 3)).astype(np.float32)
+    res = conv_sparse_code(s, D, 0.1, tol=1e-12, num_iters=15, check_every=10, method=method)
+    assert int(res.info.num_iters) == 15
+    fixed = conv_sparse_code(s, D, 0.1, num_iters=15, method=method)
+    np.testing.assert_allclose(np.asarray(res.codes), np.asarray(fixed.codes), rtol=1e-5, atol=1e-6)
+
+
 def test_fixed_iterations_trace_and_warm_start():
     s, D, _ = _problem(seed=3)
     lam = 0.1
     res = conv_sparse_code(s, D, lam, num_iters=30, method="fista", record=True)
-    assert res.info.trace.shape == (30, 2) and int(res.info.num_iters) == 30
-    np.testing.assert_allclose(res.info.trace[-1], res.info.objective, rtol=1e-5)
+    assert res.info.trace["objective"].shape == (30, 2) and int(res.info.num_iters) == 30
+    np.testing.assert_allclose(res.info.trace["objective"][-1], res.info.objective, rtol=1e-5)
     best = conv_sparse_code(s, D, lam, tol=1e-4, num_iters=3000)
     warm = conv_sparse_code(s, D, lam, tol=1e-3, z0=best.codes, method="fista")
     assert int(warm.info.num_iters) <= 10 < int(best.info.num_iters)

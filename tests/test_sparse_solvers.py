@@ -92,6 +92,17 @@ def test_lipschitz_bound_on_a_near_degenerate_top_eigenvalue():
         assert lmax <= L <= lmax * 1.002 * (1 + 1e-5)
 
 
+@pytest.mark.parametrize("polish", [False, True])
+def test_tolerance_form_runs_at_most_num_iters(polish):
+    """num_iters caps the iterations exactly, also when it is not a multiple of check_every."""
+    x, D, lam = _problem()
+    res = fista(*f32(x, D), lam, tol=1e-12, num_iters=15, check_every=10, restart=True, polish=polish)
+    assert int(res.info.num_iters) == 15
+    if not polish:  # the same 15 iterations as the fixed form
+        fixed = fista(*f32(x, D), lam, num_iters=15, restart=True)
+        np.testing.assert_allclose(np.asarray(res.codes), np.asarray(fixed.codes), rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("restart", [False, True])
 def test_fista_matches_lars(restart):
     x, D, lam = _problem()

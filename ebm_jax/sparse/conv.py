@@ -43,8 +43,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ebm_jax import backend, checks, precision
+from ebm_jax.sparse import validation
 from ebm_jax.sparse.conv_ops import (BOUNDARIES, adjoint, filters_fft, fft_shape, irfft2, lipschitz_bound,
                                      reconstruct, rfft2, synthesis_f)
+from ebm_jax.sparse.prox import fista_momentum, soft_threshold
 from ebm_jax.sparse.result import SolverInfo, SolverResult
 
 METHODS = ("admm", "fista", "ista")
@@ -85,31 +87,14 @@ def check_problem(s, D, lam, boundary: str = "circular"):
     if h > H or w > W:
         raise ValueError(f"filters of D ({h}x{w}) are larger than the images of s ({H}x{W})")
     dtype = jnp.result_type(s.dtype, D.dtype)
-    return s.astype(dtype), D.astype(dtype), check_lam(lam, s.shape[0], dtype)
+    return s.astype(dtype), D.astype(dtype), validation.check_lam(lam, s.shape[0], dtype, unit="image")[:, 0]
 
 
-def check_lam(lam, batch: int, dtype) -> jax.Array:
-    """λ ≥ 0, a scalar or one per image -> (batch,)."""
-    if np.ndim(lam) == 0 and not isinstance(lam, jax.core.Tracer):
-        return jnp.full((batch,), checks.nonnegative_float(lam, "lam"), dtype)
-    lam = checks.float_array(lam, "lam").astype(dtype)
-    if lam.ndim == 0:
-        return jnp.broadcast_to(lam, (batch,))
-    if lam.shape != (batch,):
-        raise ValueError(f"lam must be a scalar or have shape ({batch},) (one per image), got shape {lam.shape}")
-    if checks.is_concrete(lam) and bool(np.any(np.asarray(lam) < 0)):
-        raise ValueError(f"lam must be >= 0, got min {float(np.min(np.asarray(lam)))}")
-    return lam
-
-
-def check_codes(z, s_shape, K: int, name: str = "z", dtype=None) -> jax.Array:
-    """Codes (batch, K, H, W) matching images of shape ``s_shape`` and K filters."""
-    z = checks.float_array(z, name, ndim=4)
+def check_codes(z, s_shape, K: int, name: str = "z", *, dtype) -> jax.Array:
+    """Codes (batch, K, H, W) in ``dtype`` matching images of shape ``s_shape`` and K filters."""
     batch, H, W = s_shape
-    if z.shape != (batch, K, H, W):
-        raise ValueError(f"{name} must have shape (batch, K, H, W) = {(batch, K, H, W)} to match s {tuple(s_shape)} "
-                         f"and {K} filters, got {z.shape}")
-    return z if dtype is None else z.astype(dtype)
+    return validation.check_codes(z, name, (batch, K, H, W), dtype,
+                                  what=f" (batch, K, H, W) to match s {tuple(s_shape)} and {K} filters")
 
 
 # ---------------------------------------------------------------------------- energy
@@ -153,10 +138,6 @@ def _primal_gap(s, D, z, lam, boundary):
     return primal, jnp.maximum(primal - dual, 0.0)
 
 
-def soft(v, thresh):
-    return jnp.sign(v) * jnp.maximum(jnp.abs(v) - thresh, 0.0)
-
-
 def _bcast(v):
     """(batch,) -> (batch, 1, 1, 1)."""
     return v[:, None, None, None]
@@ -178,12 +159,12 @@ def _make_prox_grad(s, D, lam, boundary, step):
         def prox_grad(y):
             yf = rfft2(y, shape)
             rf = synthesis_f(yf, Df) - sf
-            return soft(irfft2(yf - eta * jnp.conj(Df) * rf[:, None], shape), thresh)
+            return soft_threshold(irfft2(yf - eta * jnp.conj(Df) * rf[:, None], shape), thresh)
     else:
         def prox_grad(y):
             r = irfft2(synthesis_f(rfft2(y, shape), Df), shape)[..., :H, :W] - s
             g = irfft2(jnp.conj(Df) * rfft2(r, shape)[:, None], shape)[..., :H, :W]
-            return soft(y - eta * g, thresh)
+            return soft_threshold(y - eta * g, thresh)
     return prox_grad
 
 
@@ -197,11 +178,7 @@ def _make_fista_iter(prox_grad, momentum: bool, restart: bool):
         z_new = prox_grad(y)
         if not momentum:
             return z_new, z_new, t
-        if restart:
-            bad = jnp.sum((y - z_new) * (z_new - z), axis=(1, 2, 3)) > 0
-            t = jnp.where(bad, 1.0, t)
-        t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-        y_new = z_new + _bcast((t - 1.0) / t_new) * (z_new - z)
+        y_new, t_new = fista_momentum(z_new, z, y, t, restart)
         return z_new, y_new, t_new
     return iterate
 
@@ -248,7 +225,7 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1
         Uk = usb * Uk
         X = Yk - Uk + irfft2(jnp.conj(Dk) * c, shape)
         V = relax * X + (1.0 - relax) * Yk + Uk
-        Y_new, U_new = soft(V, t), jnp.clip(V, -t, t)
+        Y_new, U_new = soft_threshold(V, t), jnp.clip(V, -t, t)
         sums = None
         if adapt_rho:
             sums = jnp.stack([jnp.sum(a * a, axis=(-2, -1)) for a in (X, Y_new, U_new, X - Y_new, Y_new - Yk)])
@@ -322,7 +299,7 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
     if not use_tol:
         def body(state, _):
             state = iterate(state)
-            return state, (objective(state) if record else None)
+            return state, ({"objective": objective(state)} if record else None)
 
         state, trace = jax.lax.scan(body, state, None, length=num_iters)
         iters = jnp.asarray(num_iters, jnp.int32)
@@ -333,9 +310,10 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
 
         def body(carry):
             state, it, _ = carry
-            state = jax.lax.fori_loop(0, check_every, lambda _, st: iterate(st), state)
+            n = jnp.minimum(check_every, num_iters - it)  # the last block stops at num_iters
+            state = jax.lax.fori_loop(0, n, lambda _, st: iterate(st), state)
             primal, gap = _primal_gap(s, D, codes_of(state), lam, boundary)
-            return state, it + check_every, jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
+            return state, it + n, jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
 
         state, iters, _ = jax.lax.while_loop(cond, body, (state, jnp.asarray(0, jnp.int32),
                                                           jnp.asarray(jnp.inf, s.dtype)))
@@ -357,8 +335,8 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
       D: filters (K, h, w), h ≤ H and w ≤ W, none of them zero.
       lam: λ ≥ 0, a scalar or one per image (batch,).
       tol: stop when the relative duality gap ``Σ gap / Σ E`` is at most ``tol``
-        (checked every ``check_every`` iterations), after at most ``num_iters``
-        (default 1000) iterations. With ``tol=None``: exactly ``num_iters``
+        (checked every ``check_every`` iterations and after the last), or after
+        ``num_iters`` (default 1000) iterations, whichever comes first. With ``tol=None``: exactly ``num_iters``
         iterations (a ``lax.scan``); with neither, ``tol=1e-4``.
       method: ``"admm"`` (default for the circular boundary), ``"fista"``
         (default for the zero boundary) or ``"ista"``.
@@ -372,7 +350,7 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
         ``Period``, 1).
       restart: FISTA's adaptive gradient restart.
       record: with ``tol=None``, also return the energy after every iteration in
-        ``info.trace`` (num_iters, batch).
+        ``info.trace["objective"]`` (num_iters, batch).
       dtype: computation dtype (default: the inputs'); ``"float64"`` needs
         ``jax_enable_x64``.
       filters: how ADMM sweeps the K filter maps: ``"scan"`` (one map at a
@@ -411,7 +389,7 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
     if record and tol is not None:
         raise ValueError("record=True needs the fixed-iteration form (tol=None, num_iters given)")
     z0 = jnp.zeros(s.shape[:1] + D.shape[:1] + s.shape[1:], s.dtype) if z0 is None else \
-        check_codes(z0, s.shape, D.shape[0], "z0", s.dtype)
+        check_codes(z0, s.shape, D.shape[0], "z0", dtype=s.dtype)
     use_tol = tol is not None
     return _solve(s, D, lam, z0, jnp.asarray(tol if use_tol else 0.0, s.dtype),
                   None if step is None else jnp.asarray(step, s.dtype),

@@ -27,12 +27,7 @@ import jax.numpy as jnp
 
 from ebm_jax import checks
 from ebm_jax.sparse.conv_ops import BOUNDARIES, adjoint, filters_fft, fft_shape, lipschitz_bound, reconstruct
-
-
-def soft_threshold(v, theta):
-    """``sign(v) max(|v| − θ, 0)`` with θ (K,) broadcast over the code maps (batch, K, H, W)."""
-    theta = theta[:, None, None]
-    return jnp.sign(v) * jnp.maximum(jnp.abs(v) - theta, 0.0)
+from ebm_jax.sparse.prox import soft_threshold
 
 
 def init_from_dictionary(D, lam, *, image_shape: tuple[int, int], boundary: str = "circular") -> dict:
@@ -51,6 +46,7 @@ def encode(params: dict, s: jax.Array, *, num_layers: int, boundary: str = "circ
     """Codes (batch, K, H, W) for images s (batch, H, W) in ``num_layers`` unrolled steps."""
     We, Ds, theta = params["encoder"], params["decoder"], params["threshold"]
     b = adjoint(s, We, boundary)
+    theta = theta[:, None, None]  # (K,) over the code maps (batch, K, H, W)
     z = soft_threshold(b, theta)
     for _ in range(num_layers - 1):
         z = soft_threshold(z - adjoint(reconstruct(z, Ds, boundary), We, boundary) + b, theta)

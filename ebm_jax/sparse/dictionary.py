@@ -42,9 +42,13 @@ class DictState(NamedTuple):
     step: jax.Array  # () number of minibatches seen
 
 
-def normalize_atoms(D: jax.Array) -> jax.Array:
-    """Columns of D (n, k) scaled to unit ℓ2 norm (zero columns stay zero)."""
-    norms = jnp.linalg.norm(D, axis=0, keepdims=True)
+def normalize_atoms(D: jax.Array, axis: int | tuple[int, ...] = 0) -> jax.Array:
+    """Atoms of D scaled to unit ℓ2 norm over ``axis`` (zero atoms stay zero).
+
+    ``axis=0``: the columns of a dictionary (n, k); ``axis=(1, 2)``: the filters of a
+    convolutional dictionary (K, h, w).
+    """
+    norms = jnp.sqrt(jnp.sum(D * D, axis=axis, keepdims=True))
     return D / jnp.where(norms > 0, norms, 1.0)
 
 

@@ -153,13 +153,14 @@ def _while_solver(x, D, lam2, step, z0, tol, *, max_iters, check_every, restart,
 
     def body(state):
         z, y, t, it, _, _ = state
-        z, y, t = jax.lax.fori_loop(0, check_every, inner, (z, y, t))
+        n = jnp.minimum(check_every, max_iters - it)  # the last block stops at max_iters
+        z, y, t = jax.lax.fori_loop(0, n, inner, (z, y, t))
         if polish:
             z, moved = _polish(x, D, z, lam2, nonneg, max_support)
             y = jnp.where(moved[:, None], z, y)
             t = jnp.where(moved, jnp.ones_like(t), t)
         primal, gap = gap_direct(x, D, z, lam2[:, 0], nonneg)
-        return z, y, t, it + check_every, relative_gap(primal, gap), primal
+        return z, y, t, it + n, relative_gap(primal, gap), primal
 
     init = (z0, z0, jnp.ones((B,), x.dtype), jnp.asarray(0, jnp.int32), jnp.asarray(jnp.inf, x.dtype),
             jnp.full((B,), jnp.nan, x.dtype))
@@ -180,7 +181,7 @@ def _prepare(x, D, lam, step, z0, gram):
     if step is None:
         step = 1.0 / lipschitz_constant(D)
     step = jnp.asarray(step, x.dtype)
-    z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", B, k, x.dtype)
+    z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", (B, k), x.dtype)
     if gram is None:
         gram = k <= 2 * D.shape[0]
     return x, D, lam2, step, z0, bool(gram)
@@ -191,7 +192,7 @@ def _check_ref(z_ref, x, D, trace):
         return None
     if not trace:
         raise ValueError("z_ref is only used with trace=True (it records ‖z_t − z_ref‖² per iteration)")
-    return validation.check_codes(z_ref, "z_ref", x.shape[0], D.shape[1], x.dtype)
+    return validation.check_codes(z_ref, "z_ref", (x.shape[0], D.shape[1]), x.dtype)
 
 
 @precision.highest
@@ -221,8 +222,9 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
     * ``tol=None``: exactly ``num_iters`` iterations (``lax.scan``); ``trace`` and
       ``z_ref`` as in :func:`ista`.
     * ``tol`` given: ``lax.while_loop`` until the relative duality gap
-      ``Σ_i gap_i / Σ_i E_i ≤ tol`` (checked every ``check_every`` iterations),
-      at most ``num_iters`` iterations (default 100_000); ``info.num_iters`` counts them.
+      ``Σ_i gap_i / Σ_i E_i ≤ tol`` (checked every ``check_every`` iterations and
+      after the last) or ``num_iters`` iterations (default 100_000), whichever comes
+      first; ``info.num_iters`` counts them.
 
     ``restart``: per-example adaptive gradient restart. ``polish`` (tol form
     only): active-set step at each check on the top ``max_support`` entries.
@@ -244,8 +246,7 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
     if tol is None:
         return _scan_solver(x, D, lam2, step, z0, z_ref, num_iters=num_iters, momentum=True,
                             restart=bool(restart), nonneg=bool(nonneg), gram=gram, record=bool(trace))
-    max_iters = -(-num_iters // check_every) * check_every
-    return _while_solver(x, D, lam2, step, z0, jnp.asarray(tol, x.dtype), max_iters=max_iters,
+    return _while_solver(x, D, lam2, step, z0, jnp.asarray(tol, x.dtype), max_iters=num_iters,
                          check_every=check_every, restart=bool(restart), nonneg=bool(nonneg),
                          gram=gram, polish=bool(polish), max_support=max_support)
 

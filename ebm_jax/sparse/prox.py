@@ -95,16 +95,18 @@ def relative_gap(primal, gap) -> jax.Array:
 
 
 def fista_momentum(z_new, z, y, t, restart: bool):
-    """FISTA extrapolation ``y ← z_new + (t − 1)/t' (z_new − z)``, t: (batch,).
+    """FISTA extrapolation ``y ← z_new + (t − 1)/t' (z_new − z)``; codes (batch, ...), t: (batch,).
 
     With ``restart``, per-example adaptive gradient restart: t is reset to 1 where
     ``⟨y − z_new, z_new − z⟩ > 0`` (the step went against the gradient map).
+    The codes may carry any trailing shape (k,) or (K, H, W); t broadcasts over it.
     """
+    per_example = tuple(range(1, z_new.ndim))
     if restart:
-        bad = jnp.sum((y - z_new) * (z_new - z), axis=-1) > 0
+        bad = jnp.sum((y - z_new) * (z_new - z), axis=per_example) > 0
         t = jnp.where(bad, jnp.ones_like(t), t)
     t_new = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
-    y_new = z_new + ((t - 1.0) / t_new)[:, None] * (z_new - z)
+    y_new = z_new + jnp.expand_dims((t - 1.0) / t_new, per_example) * (z_new - z)
     return y_new, t_new
 
 
@@ -200,7 +202,7 @@ def ista_operators(D, step):
 def lasso_objective(x, D, z, lam) -> jax.Array:
     """Per-example energy ``½‖x − D z‖² + λ‖z‖₁``: x (batch, n), D (n, k), z (batch, k) -> (batch,)."""
     x, D = validation.check_x_D(x, D)
-    z = validation.check_codes(z, "z", x.shape[0], D.shape[1], x.dtype)
+    z = validation.check_codes(z, "z", (x.shape[0], D.shape[1]), x.dtype)
     return objective(x, D, z, validation.check_lam(lam, x.shape[0], x.dtype))
 
 
@@ -208,6 +210,6 @@ def lasso_objective(x, D, z, lam) -> jax.Array:
 def duality_gap(x, D, z, lam, *, nonneg: bool = False) -> jax.Array:
     """Per-example duality gap (an upper bound on ``E(x, z) − F(x)``), shape (batch,)."""
     x, D = validation.check_x_D(x, D)
-    z = validation.check_codes(z, "z", x.shape[0], D.shape[1], x.dtype)
+    z = validation.check_codes(z, "z", (x.shape[0], D.shape[1]), x.dtype)
     lam2 = validation.check_lam(lam, x.shape[0], x.dtype)
     return gap_direct(x, D, z, lam2[:, 0], nonneg)[1]

@@ -34,15 +34,15 @@ def check_x_D(x, D) -> tuple[jax.Array, jax.Array]:
     return x.astype(dtype), D.astype(dtype)
 
 
-def check_lam(lam, batch: int, dtype) -> jax.Array:
-    """λ as a scalar or one per example -> an array of shape (batch, 1)."""
+def check_lam(lam, batch: int, dtype, *, unit: str = "example") -> jax.Array:
+    """λ ≥ 0 as a scalar or one per ``unit`` (example, image) -> an array of shape (batch, 1)."""
     lam = checks.float_array(lam, "lam").astype(dtype)
     if lam.ndim == 0:
         out = lam.reshape(1, 1)
     elif lam.shape in ((batch,), (batch, 1)):
         out = lam.reshape(batch, 1)
     else:
-        raise ValueError(f"lam must be a scalar or have shape ({batch},) (one per example), got {lam.shape}")
+        raise ValueError(f"lam must be a scalar or have shape ({batch},) (one per {unit}), got shape {lam.shape}")
     if checks.is_concrete(out) and bool(jnp.any(out < 0)):
         raise ValueError(f"lam must be >= 0, got min {float(jnp.min(out))}")
     return jnp.broadcast_to(out, (batch, 1))
@@ -64,9 +64,10 @@ def check_tol(tol) -> float:
     return checks.nonnegative_float(tol, "tol")
 
 
-def check_codes(z, name: str, batch: int, k: int, dtype) -> jax.Array:
-    """Codes (batch, k) (a warm start, a reference): float, finite, the right shape."""
-    z = checks.float_array(z, name, ndim=2).astype(dtype)
-    if z.shape != (batch, k):
-        raise ValueError(f"{name} must have shape ({batch}, {k}), got {z.shape}")
+def check_codes(z, name: str, shape: tuple[int, ...], dtype, *, what: str = "") -> jax.Array:
+    """Codes (a warm start, a reference) of ``shape`` ((batch, k), or (batch, K, H, W) for
+    convolutional codes): float, finite, the right shape; ``what`` says what the shape matches."""
+    z = checks.float_array(z, name, ndim=len(shape)).astype(dtype)
+    if z.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}{what}, got {z.shape}")
     return z

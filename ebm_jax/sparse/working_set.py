@@ -232,7 +232,7 @@ def working_set_lasso(x, D, lam, *, tol: float = 1e-6, working_set_size: int = 3
     inner_iters = checks.positive_int(inner_iters, "inner_iters")
     max_outer = checks.positive_int(max_outer, "max_outer")
     cg_iters = p if cg_iters is None else checks.positive_int(cg_iters, "cg_iters")
-    z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", B, k, x.dtype)
+    z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", (B, k), x.dtype)
     L = lipschitz_constant(D)
     return _ws_solver(x, D, lam, z0, jnp.asarray(tol, x.dtype), L, p=p, inner_iters=inner_iters,
                       max_outer=max_outer, nonneg=bool(nonneg), cg_iters=cg_iters, polish=bool(polish))
