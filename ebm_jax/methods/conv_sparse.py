@@ -32,9 +32,19 @@ from ebm_jax import checks, precision
 from ebm_jax.sparse import conv_lista
 from ebm_jax.sparse.conv import check_images, conv_sparse_code
 from ebm_jax.sparse.conv_ops import BOUNDARIES, reconstruct
-from ebm_jax.sparse.dictionary import normalize_atoms
 from ebm_jax.train import fit
 from ebm_jax.train.optim import make_optimizer
+
+
+def normalize_filters(D: jax.Array) -> jax.Array:
+    """Each filter of D (K, h, w) scaled to unit ℓ2 norm (a zero filter stays zero).
+
+    The filter-bank form of :func:`ebm_jax.sparse.dictionary.normalize_atoms`, written
+    with ``sqrt(Σ d²)`` op by op: ``jnp.linalg.norm`` (one fused computation) rounds
+    the initial filters differently in the last bit.
+    """
+    norms = jnp.sqrt(jnp.sum(D * D, axis=(1, 2), keepdims=True))
+    return D / jnp.where(norms > 0, norms, 1.0)
 
 
 def init_filters(key: jax.Array, num_filters: int, filter_size: int, images=None) -> jax.Array:
@@ -45,7 +55,7 @@ def init_filters(key: jax.Array, num_filters: int, filter_size: int, images=None
     k_noise, k_pick = jax.random.split(key)
     noise = jax.random.normal(k_noise, (num_filters, filter_size, filter_size), jnp.float32)
     if images is None:
-        return normalize_atoms(noise, axis=(1, 2))
+        return normalize_filters(noise)
     images = check_images(images, "images")
     N, H, W = images.shape
     if filter_size > min(H, W):
@@ -57,7 +67,7 @@ def init_filters(key: jax.Array, num_filters: int, filter_size: int, images=None
     crops = jax.vmap(lambda n, i, j: jax.lax.dynamic_slice(images[n], (i, j), (filter_size, filter_size)))(n, i, j)
     crops = crops - jnp.mean(crops, axis=(1, 2), keepdims=True)
     scale = jnp.sqrt(jnp.mean(crops * crops)) + 1e-8
-    return normalize_atoms(crops / scale + 0.1 * noise, axis=(1, 2))
+    return normalize_filters(crops / scale + 0.1 * noise)
 
 
 def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_filters: int, filter_size: int,
@@ -126,7 +136,7 @@ def make_train_step(lam: float, *, inference_iters: int = 30, encoder_layers: in
 
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         state = state.apply_gradients(grads=grads)
-        state = state.replace(params={**state.params, "D": normalize_atoms(state.params["D"], axis=(1, 2))})
+        state = state.replace(params={**state.params, "D": normalize_filters(state.params["D"])})
         metrics = {"loss": loss, "energy": jnp.mean(res.info.objective) / pixels,
                    "frac_nonzero": jnp.mean(z_star != 0), **aux}
         if encoder_layers:

@@ -42,13 +42,9 @@ class DictState(NamedTuple):
     step: jax.Array  # () number of minibatches seen
 
 
-def normalize_atoms(D: jax.Array, axis: int | tuple[int, ...] = 0) -> jax.Array:
-    """Atoms of D scaled to unit ℓ2 norm over ``axis`` (zero atoms stay zero).
-
-    ``axis=0``: the columns of a dictionary (n, k); ``axis=(1, 2)``: the filters of a
-    convolutional dictionary (K, h, w).
-    """
-    norms = jnp.sqrt(jnp.sum(D * D, axis=axis, keepdims=True))
+def normalize_atoms(D: jax.Array) -> jax.Array:
+    """Columns of D (n, k) scaled to unit ℓ2 norm (zero columns stay zero)."""
+    norms = jnp.linalg.norm(D, axis=0, keepdims=True)
     return D / jnp.where(norms > 0, norms, 1.0)
 
 
@@ -97,7 +93,9 @@ def dictionary_step(state: DictState, xb, key, lam, *, inference_iters: int, upd
     """One minibatch of dictionary learning (a traceable kernel): ``(state, mean energy)``.
 
     xb (b, n); codes by ``inference_iters`` FISTA steps with restart from 0 (step
-    1/L, ``L`` from 30 power iterations, certified by :func:`~ebm_jax.sparse.prox.certified_lipschitz`), then the ``update`` of D (module docstring).
+    1/L, ``L`` from 30 power iterations certified by
+    :func:`~ebm_jax.sparse.prox.certified_lipschitz`), then the ``update`` of D
+    (module docstring).
     """
     b = xb.shape[0]
     lam2 = jnp.broadcast_to(jnp.reshape(jnp.asarray(lam, xb.dtype), (1, 1)), (b, 1))
