@@ -15,7 +15,7 @@ from flax.training import train_state
 from ebm_jax import precision
 from ebm_jax.eval import likelihood
 from ebm_jax.models import rbm, vae
-from ebm_jax.sparse import conv, lasso, path, prox, working_set
+from ebm_jax.sparse import lasso, path, prox, working_set
 from ebm_jax.ssl import probe
 from ebm_jax.train import loop
 
