@@ -30,7 +30,6 @@ from __future__ import annotations
 import pathlib
 
 import jax
-import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use("Agg")
@@ -40,7 +39,7 @@ import numpy as np  # noqa: E402
 from ebm_jax import cli, lvebm  # noqa: E402
 from ebm_jax.lvebm import evaluate  # noqa: E402
 from ebm_jax.methods import lvebm as method  # noqa: E402
-from ebm_jax.train import fit, seeds, write_config, write_results  # noqa: E402
+from ebm_jax.train import fit_seeds, seeds, write_config, write_results  # noqa: E402
 from experiments.configs import lvebm_collapse as collapse_config  # noqa: E402
 
 
@@ -70,12 +69,8 @@ def run_cell(config, workdir: pathlib.Path, dim: int, kind: str, data, heldout) 
     kwargs = dict(batch_size=config.batch_size, num_epochs=config.num_epochs, workdir=workdir,
                   log_every_steps=config.log_every_steps,
                   checkpoint_every_steps=config.checkpoint_every_steps or None, desc=workdir.name)
-    if len(states) == 1:
-        state, _ = fit(states[0], step, data, rng=rngs[0], **kwargs)
-        all_params = [state.params]
-    else:
-        state, _ = fit(seeds.stack(states), step, data, rng=jnp.stack(rngs), num_seeds=len(states), **kwargs)
-        all_params = [seeds.unstack(state.params, i) for i in range(len(states))]
+    final, _ = fit_seeds(states, step, data, rngs=rngs, **kwargs)
+    all_params = [state.params for state in final]
     out = []
     for key, params in zip(keys, all_params):
         shape = evaluate.horn_shape(model, params, jax.random.fold_in(key, 2), x_values=tuple(config.eval_x),

@@ -35,7 +35,7 @@ import numpy as np
 from ebm_jax import cli, lvebm, viz
 from ebm_jax.lvebm import plots
 from ebm_jax.methods import lvebm as method
-from ebm_jax.train import fit, seeds, write_config, write_results
+from ebm_jax.train import fit_seeds, seeds, write_config, write_results
 from experiments.configs import lvebm_horn as horn_config
 
 
@@ -47,11 +47,8 @@ def _fit(config, workdir, states, step, data, rngs, desc):
     kwargs = dict(batch_size=config.batch_size, num_epochs=config.num_epochs, workdir=workdir,
                   log_every_steps=config.log_every_steps,
                   checkpoint_every_steps=config.checkpoint_every_steps or None, desc=desc)
-    if len(states) == 1:
-        state, history = fit(states[0], step, data, rng=rngs[0], **kwargs)
-        return [state.params], history
-    state, history = fit(seeds.stack(states), step, data, rng=jnp.stack(rngs), num_seeds=len(states), **kwargs)
-    return [seeds.unstack(state.params, i) for i in range(len(states))], history
+    states, history = fit_seeds(states, step, data, rngs=rngs, **kwargs)
+    return [state.params for state in states], history
 
 
 def _numbers(config, model, params, regression_params, untrained, x_test, y_test, z_grid, samples_key) -> dict:

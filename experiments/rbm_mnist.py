@@ -37,7 +37,7 @@ from ebm_jax.eval.samples import sample_energy_statistics
 from ebm_jax.methods import rbm as rbm_method
 from ebm_jax.models import rbm
 from ebm_jax.samplers import parse_method, run_chain
-from ebm_jax.train import fit, seeds, write_config, write_results
+from ebm_jax.train import fit, fit_seeds, seeds, write_config, write_results
 from ebm_jax.train.optim import make_optimizer
 from experiments.configs import rbm_mnist as rbm_mnist_config
 
@@ -95,21 +95,15 @@ def train_one(config, method, x_train, x_test, keys, workdir):
                                               data_mean=base_p, chains=chains))
         rngs.append(kfit)
         eval_fns.append(make_eval_fn(config, x_eval, base_p, keval))
-    if len(keys) == 1:
-        state, rng, eval_fn, num_seeds = states[0], rngs[0], eval_fns[0], None
-    else:
-        state, rng, num_seeds = seeds.stack(states), jnp.stack(rngs), len(keys)
+    def eval_fn(states):
+        return [f(state) for f, state in zip(eval_fns, states)]
 
-        def eval_fn(state):  # one value per seed
-            per_seed = [f(seeds.unstack(state, i)) for i, f in enumerate(eval_fns)]
-            return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
     t0 = time.perf_counter()
-    state, history = fit(state, rbm_method.make_train_step(kind, k), jnp.asarray(x_train), batch_size=config.batch_size,
-                         num_epochs=config.num_epochs, rng=rng, workdir=workdir,
-                         checkpoint_every_steps=config.checkpoint_every_steps or None,
-                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=method, num_seeds=num_seeds)
-    params = [state.params] if num_seeds is None else [seeds.unstack(state.params, i) for i in range(num_seeds)]
-    return params, history, time.perf_counter() - t0
+    states, history = fit_seeds(states, rbm_method.make_train_step(kind, k), jnp.asarray(x_train), rngs=rngs,
+                                batch_size=config.batch_size, num_epochs=config.num_epochs, workdir=workdir,
+                                checkpoint_every_steps=config.checkpoint_every_steps or None,
+                                log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=method)
+    return [state.params for state in states], history, time.perf_counter() - t0
 
 
 def ais_check(config, x_train, key, workdir) -> dict:

@@ -42,7 +42,7 @@ from ebm_jax.data import binarize_fixed, load_mnist_train_test, to_float
 from ebm_jax.eval import likelihood
 from ebm_jax.methods import vae as vae_method
 from ebm_jax.models import vae
-from ebm_jax.train import fit, seeds, write_config, write_results
+from ebm_jax.train import fit_seeds, seeds, write_config, write_results
 from experiments.configs import vae_mnist as vae_mnist_config
 
 # Published anchors (nats per test image, binarized MNIST).
@@ -76,8 +76,8 @@ def _course(config) -> bool:
 
 
 def seed_keys(config) -> list:
-    """The base key of each seed: ``key(seed + i)``, i < num_seeds."""
-    return [jax.random.key(config.seed + i, impl=config.prng_impl) for i in range(config.num_seeds)]
+    """The base key of each seed: ``key(seed + i)``, i < num_seeds (:func:`ebm_jax.train.seeds.seed_keys`)."""
+    return list(seeds.seed_keys(config.seed, config.num_seeds, impl=config.prng_impl))
 
 
 def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test, on_epoch=None):
@@ -111,28 +111,18 @@ def train_model(config, kind: str, workdir: pathlib.Path, x_train, x_test, on_ep
                                                binary=_binary_test_set(config))
         return {f"test_{k}": v for k, v in metrics.items()}
 
-    if config.num_seeds == 1:
-        state, rng, num_seeds = create(keys[0]), jax.random.fold_in(keys[0], 1), None
-
-        def eval_fn(state):
-            if on_epoch is not None:
-                on_epoch(int(state.step) // steps_per_epoch, state.params)
-            return evaluate(state.params, keys[0])
-    else:
-        state, num_seeds = seeds.stack([create(k) for k in keys]), config.num_seeds
-        rng = jnp.stack([jax.random.fold_in(k, 1) for k in keys])
-
-        def eval_fn(state):  # one value per seed
-            per_seed = [evaluate(seeds.unstack(state.params, i), k) for i, k in enumerate(keys)]
-            return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
+    def eval_fn(states):
+        if on_epoch is not None and len(states) == 1:  # the per-epoch hook follows the one-seed run
+            on_epoch(int(states[0].step) // steps_per_epoch, states[0].params)
+        return [evaluate(state.params, key) for state, key in zip(states, keys)]
 
     start = time.perf_counter()
-    state, history = fit(state, step_fn, x_train, batch_size=config.batch_size, num_epochs=config.num_epochs,
-                         rng=rng, workdir=workdir, checkpoint_every_steps=config.checkpoint_every_steps or None,
-                         log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"train {kind}",
-                         num_seeds=num_seeds)
-    params = [state.params] if num_seeds is None else [seeds.unstack(state.params, i) for i in range(num_seeds)]
-    return model, params, history, time.perf_counter() - start
+    states, history = fit_seeds([create(k) for k in keys], step_fn, x_train,
+                                rngs=[jax.random.fold_in(k, 1) for k in keys], batch_size=config.batch_size,
+                                num_epochs=config.num_epochs, workdir=workdir,
+                                checkpoint_every_steps=config.checkpoint_every_steps or None,
+                                log_every_steps=config.log_every_steps, eval_fn=eval_fn, desc=f"train {kind}")
+    return model, [state.params for state in states], history, time.perf_counter() - start
 
 
 def evaluate_vae(config, model, params, x_test, key) -> dict:

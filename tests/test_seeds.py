@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ebm_jax.train import fit, seeds
+from ebm_jax.train import fit, fit_seeds, seeds
 from tests.test_train_loop import _linear_problem, _state, _step
 
 KWARGS = dict(batch_size=32, num_epochs=2, log_every_steps=1)
@@ -36,6 +36,30 @@ def test_each_replica_follows_its_own_separate_run():
     assert history[0]["loss_seed0"] != history[0]["loss_seed1"]
     np.testing.assert_allclose(history[-1]["loss"], np.mean([history[-1][f"loss_seed{i}"] for i in range(3)]),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_seeds", [1, 2])
+def test_fit_seeds_is_fit_for_one_seed_and_the_stacked_fit_for_several(num_seeds):
+    """One call for one seed and for S: per-seed states and per-seed evaluations in both cases."""
+    data = _linear_problem(n=256)
+    states = [seeds.unstack(_seeded_state(num_seeds), i) for i in range(num_seeds)]
+    rngs = [jax.random.key(5 + i) for i in range(num_seeds)]
+
+    def eval_fn(per_seed):
+        return [{"w0": float(state.params["w"][0])} for state in per_seed]
+
+    finals, history = fit_seeds(states, _step, data, rngs=rngs, eval_fn=eval_fn, **KWARGS)
+    assert len(finals) == num_seeds
+    for i in range(num_seeds):
+        alone, _ = fit(states[i], _step, data, rng=rngs[i], **KWARGS)
+        if num_seeds == 1:  # the plain run, bit for bit
+            chex.assert_trees_all_equal(finals[i].params, alone.params)
+        else:
+            chex.assert_trees_all_close(finals[i].params, alone.params, rtol=1e-5, atol=1e-6)
+        key = "w0" if num_seeds == 1 else f"w0_seed{i}"
+        assert history[-1][key] == pytest.approx(float(finals[i].params["w"][0]))
+    with pytest.raises(ValueError, match="one key per state"):
+        fit_seeds(states, _step, data, rngs=rngs + rngs, **KWARGS)
 
 
 def test_seeded_run_resumes_bit_identical(tmp_path):

@@ -378,3 +378,38 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             checkpointer.close()
     return state, history
 
+
+
+def fit_seeds(states, step_fn: StepFn, data, *, rngs, eval_fn: Callable[[list], list] | None = None,
+              **fit_kwargs):
+    """Train one state per seed with :func:`fit`; the same call for one seed and for S.
+
+    ``states`` and ``rngs`` hold one train state and one key per seed. One seed
+    trains as itself (``fit(states[0], rng=rngs[0])``, no seed axis); S > 1 are
+    stacked on a leading seed axis and train in one vmapped program
+    (``fit(num_seeds=S)``, :mod:`ebm_jax.train.seeds`), replica ``i`` doing the
+    computation of seed ``i`` alone. ``eval_fn``, if given, maps the list of
+    per-seed states to a list of per-seed mappings of numbers; :func:`fit` logs one
+    seed's numbers as they are and S seeds' as arrays of one value per seed.
+    Returns ``([final state of each seed], history)``.
+    """
+    states, rngs = list(states), list(rngs)
+    if not states or len(states) != len(rngs):
+        raise ValueError(f"fit_seeds needs one key per state and at least one state, got {len(states)} states "
+                         f"and {len(rngs)} keys")
+    num_seeds = len(states)
+    if num_seeds == 1:
+        one_eval = None if eval_fn is None else (lambda state: eval_fn([state])[0])
+        state, history = fit(states[0], step_fn, data, rng=rngs[0], eval_fn=one_eval, **fit_kwargs)
+        return [state], history
+
+    def replicas(state):
+        return [seeds.unstack(state, i) for i in range(num_seeds)]
+
+    def seeded_eval(state):  # one value per seed
+        per_seed = eval_fn(replicas(state))
+        return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
+
+    state, history = fit(seeds.stack(states), step_fn, data, rng=jnp.stack(rngs), num_seeds=num_seeds,
+                         eval_fn=None if eval_fn is None else seeded_eval, **fit_kwargs)
+    return replicas(state), history
