@@ -2,7 +2,7 @@
 
 ``train_and_evaluate(config, workdir, method=...)`` pretrains the encoder with
 :mod:`ebm_jax.methods.ssl` through the shared loop :func:`ebm_jax.train.fit`,
-then evaluates the frozen representation ``h`` with :mod:`ebm_jax.ssl.probe`:
+then evaluates the frozen representation ``h`` with :mod:`ebm_jax.eval.probe`:
 
 * linear probe (multinomial logistic regression, L-BFGS) on the training
   features, accuracy on the test set -> ``linear_probe_accuracy``;
@@ -33,7 +33,7 @@ from ebm_jax.data import load_mnist_train_test, to_float
 from ebm_jax.data.augment import AugmentConfig, augment, check_images
 from ebm_jax.methods import ssl as ssl_method
 from ebm_jax.models.ssl import SSLNet
-from ebm_jax.ssl import probe
+from ebm_jax.eval import probe
 from ebm_jax.train import fit, write_config, write_results
 from experiments.configs import _ssl as ssl_config
 

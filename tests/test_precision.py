@@ -16,7 +16,7 @@ from ebm_jax import precision
 from ebm_jax.eval import likelihood
 from ebm_jax.models import rbm, vae
 from ebm_jax.sparse import lasso, path, prox, working_set
-from ebm_jax.ssl import probe
+from ebm_jax.eval import probe
 from ebm_jax.train import loop
 
 _DOT = re.compile(r"stablehlo\.(?:dot_general|convolution)[^\n]*")

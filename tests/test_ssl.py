@@ -230,7 +230,7 @@ def test_create_state_matches_the_per_method_builders():
 
 
 def test_linear_probe_fits_separable_features():
-    from ebm_jax.ssl import probe
+    from ebm_jax.eval import probe
 
     y = np.repeat(np.arange(10), 8)
     f = np.random.default_rng(0).standard_normal((80, 6)).astype(np.float32) * 0.1 + np.eye(10, 6)[y] * 3
@@ -240,7 +240,7 @@ def test_linear_probe_fits_separable_features():
 
 
 def test_label_efficiency_runs_the_probe_per_count_and_seed(monkeypatch):
-    from ebm_jax.ssl import probe
+    from ebm_jax.eval import probe
 
     y = np.repeat(np.arange(10), 8)
     f = np.arange(80, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)

@@ -16,7 +16,7 @@ build the optimizer with :func:`ebm_jax.train.optim.make_optimizer` (AdamW,
 linear warm-up then cosine decay; the learning rate must be finite and > 0).
 The per-method builders (``create_simclr_state``, ``make_moco_step``, ...) take
 any optax transformation. Evaluation of the frozen representation (linear
-probe, label efficiency) is :mod:`ebm_jax.ssl.probe`.
+probe, label efficiency) is :mod:`ebm_jax.eval.probe`.
 """
 
 from __future__ import annotations
