@@ -9,7 +9,7 @@ for ``dim(z) ∈ {1, 2, 8, 32}`` and each regularizer: none, L1 (``λ‖z‖₁`
 limited dimension (the decoder sees only ``z₁``), noise + L2 (``z + σε``,
 ``λ‖z‖²``). For each run: the **volume of low energy** (the fraction of a
 dense grid around the ellipse of ``x`` whose free energy is within ``ε`` of
-the data's, averaged over three slices ``x``; :mod:`ebm_jax.lvebm.evaluate`)
+the data's, averaged over three slices ``x``; :mod:`ebm_jax.eval.lvebm`)
 and the **held-out free energy**. A latent with ``dim(z) ≥ dim(y) = 2`` and no
 regularizer reaches every ``y``: ``F ≈ 0`` everywhere, volume near 1.
 
@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ebm_jax import cli, lvebm  # noqa: E402
-from ebm_jax.lvebm import evaluate  # noqa: E402
+from ebm_jax.eval import lvebm as lv_eval  # noqa: E402
 from ebm_jax.methods import lvebm as method  # noqa: E402
 from ebm_jax.train import fit_seeds, seeds, write_config, write_results  # noqa: E402
 from experiments.configs import lvebm_collapse as collapse_config  # noqa: E402
@@ -73,7 +73,7 @@ def run_cell(config, workdir: pathlib.Path, dim: int, kind: str, data, heldout) 
     all_params = [state.params for state in final]
     out = []
     for key, params in zip(keys, all_params):
-        shape = evaluate.horn_shape(model, params, jax.random.fold_in(key, 2), x_values=tuple(config.eval_x),
+        shape = lv_eval.horn_shape(model, params, jax.random.fold_in(key, 2), x_values=tuple(config.eval_x),
                                     grid_size=config.eval_grid_size, box_scale=config.box_scale,
                                     epsilon_rel=config.epsilon_rel, num_starts=config.eval_starts,
                                     z_range=config.z_range, num_steps=config.eval_steps,

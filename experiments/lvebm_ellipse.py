@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ebm_jax import cli, lvebm, viz
-from ebm_jax.lvebm import plots
+from ebm_jax.data import lvebm as lvebm_data
 from ebm_jax.methods import lvebm as method
 from ebm_jax.train import fit, write_config, write_results
 from experiments.configs import lvebm_ellipse as ellipse_config
@@ -64,11 +64,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     # ---- inference with the fixed decoder at the true semi-axes
     inference = lvebm.grid_inference(model.energy, true_params, None, data["y"], z_grid, return_energies=True)
-    plots.energy_curves(workdir / "energy_curves.png", np.asarray(z_grid[:, 0]), np.asarray(inference.energies),
+    viz.save_energy_curves(workdir / "energy_curves.png", np.asarray(z_grid[:, 0]), np.asarray(inference.energies),
                         np.asarray(inference.z[:, 0]),
                         title="E_i(z) = ‖y_i − g(z)‖² of the 24 samples; dots: ž = argmin (grid π/24)")
     recon = np.asarray(jax.vmap(lambda z: model.decode(true_params, None, z))(inference.z))
-    plots.inferred_latents(workdir / "inferred_latents.png", y, recon, np.asarray(inference.z[:, 0]),
+    viz.save_inferred_latents(workdir / "inferred_latents.png", y, recon, np.asarray(inference.z[:, 0]),
                            manifold_curve(model, true_params), title="ž of each sample and its g(ž)")
     dense = lvebm.uniform_z_grid(config.dense_grid_size)
     f_dense = lvebm.grid_inference(model.energy, true_params, None, data["y"], dense).free_energy
@@ -80,14 +80,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
     # ---- free-energy maps on a dense (y1, y2) grid
     n, ext = config.map_grid_size, config.map_extent
     axis = np.linspace(-ext, ext, n, dtype=np.float32)
-    points = lvebm.data.box_grid(n, (ext, ext))
+    points = lvebm_data.box_grid(n, (ext, ext))
     maps = {}
     f_inf = lvebm.grid_inference(model.energy, true_params, None, points, dense)
     maps["F∞ (zero temperature)"] = np.asarray(f_inf.free_energy).reshape(n, n)
     arrow_idx = np.ravel_multi_index(np.meshgrid(np.arange(0, n, max(n // 12, 1)), np.arange(0, n, max(n // 12, 1))),
                                      (n, n)).ravel()
     grad_f = 2 * (points - np.asarray(jax.vmap(lambda z: model.decode(true_params, None, z))(f_inf.z)))
-    plots.free_energy_maps(workdir / "free_energy_map.png", axis, axis, {"F∞(y) = min_z E(y, z)": maps[
+    viz.save_free_energy_maps(workdir / "free_energy_map.png", axis, axis, {"F∞(y) = min_z E(y, z)": maps[
         "F∞ (zero temperature)"]}, data=y, arrows=(points[arrow_idx], -grad_f[arrow_idx]),
                            title="F∞; arrows: −∂F∞/∂y")
     beta_maps = {}
@@ -97,7 +97,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     column = n // 2  # y1 = 0
     cross = {"F∞": maps["F∞ (zero temperature)"][:, column],
              **{k.split(",")[1].strip(): v[:, column] for k, v in beta_maps.items()}}
-    plots.free_energy_maps(workdir / "beta_maps.png", axis, axis, beta_maps, data=y, cross_section=cross,
+    viz.save_free_energy_maps(workdir / "beta_maps.png", axis, axis, beta_maps, data=y, cross_section=cross,
                            title="Relaxed free energy F_β: cold (sharp peak inside) vs warm (one parabola)")
     warm_cross = beta_maps[f"F_β, warm β = {config.beta_warm:g}"][:, column]
     cold_cross = beta_maps[f"F_β, cold β = {config.beta_cold:g}"][:, column]
@@ -145,7 +145,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         curves["MLP decoder g(z), trained (zero temperature)"] = manifold_curve(mlp_model, mlp)
         histories["MLP decoder"] = hist_mlp
         results["heldout_free_energy_mlp"] = heldout_f(mlp_model, mlp)
-    plots.manifolds(workdir / "trained_manifold.png", y, curves,
+    viz.save_manifolds(workdir / "trained_manifold.png", y, curves,
                     title="Decoders before and after training (energy loss)")
     viz.save_curves(workdir / "loss_curves.png",
                     {k: ([r["step"] for r in h if "loss" in r], [r["loss"] for r in h if "loss" in r])

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ebm_jax import cli, lvebm, viz
-from ebm_jax.lvebm import plots
+from ebm_jax.eval import lvebm as lv_eval
 from ebm_jax.methods import lvebm as method
 from ebm_jax.train import fit_seeds, seeds, write_config, write_results
 from experiments.configs import lvebm_horn as horn_config
@@ -69,8 +69,8 @@ def _numbers(config, model, params, regression_params, untrained, x_test, y_test
         "heldout_free_energy_untrained": float(jnp.mean(lvebm.free_energy(model.energy, untrained, x_test, y_test,
                                                                           z_grid))),
         "regression_heldout_mse": float(jnp.mean(jnp.sum(jnp.square(y_test - reg_pred), -1))),
-        "regression_sq_distance_to_manifold": float(np.mean(lvebm.distance_to_horn(x_test, reg_pred))),
-        "lvebm_samples_sq_distance_to_manifold": float(np.mean(lvebm.distance_to_horn(x_test, lv_samples))),
+        "regression_sq_distance_to_manifold": float(np.mean(lv_eval.distance_to_horn(x_test, reg_pred))),
+        "lvebm_samples_sq_distance_to_manifold": float(np.mean(lv_eval.distance_to_horn(x_test, lv_samples))),
         "lvebm_samples_spread": float(jnp.mean(jnp.linalg.norm(lv_samples - jnp.mean(lv_samples, 0), axis=-1))),
     }
 
@@ -115,7 +115,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     def curve(p, xj):
         return np.asarray(jax.vmap(lambda z: model.decode(p, jnp.array([xj]), z))(z_line))
 
-    plots.horn(workdir / "horn_manifold.png", np.asarray(x[:, 0]), np.asarray(y), xs,
+    viz.save_horn(workdir / "horn_manifold.png", np.asarray(x[:, 0]), np.asarray(y), xs,
                np.stack([curve(params, xj) for xj in xs]),
                title="Learned manifold g(f(x), z) of the horn (energy loss, zero temperature)")
     panels = []
@@ -125,7 +125,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         samples = np.asarray(jax.vmap(lambda zi: model.decode(params, jnp.array([xj]), zi))(z))
         panels.append((xj, near.reshape(-1, 2), samples, curve(params, xj),
                        np.asarray(model.predict(regression_params, jnp.array([xj])))))
-    plots.conditional_samples(workdir / "conditional_samples.png", panels,
+    viz.save_conditional_samples(workdir / "conditional_samples.png", panels,
                               title="Multimodal completions: y = g(f(x), z) for several z vs regression E[y | x]")
     viz.save_curves(workdir / "loss_curves.png",
                     {name: ([r["step"] for r in h if "loss" in r], [r["loss"] for r in h if "loss" in r])

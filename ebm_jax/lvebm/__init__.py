@@ -20,15 +20,16 @@ Two models elsewhere in this library are instances of ``E + λR``:
   KL term bounding ``‖z‖²`` (the ``"noise_l2"`` regularizer, here with a fixed
   σ and ž from inference instead of an encoder).
 
-Modules: :mod:`~ebm_jax.lvebm.data` (the course's ellipse and horn),
+Data: :mod:`ebm_jax.data.lvebm` (the course's ellipse and horn, latent grids). Modules:
 :mod:`~ebm_jax.lvebm.energies` (:class:`LatentEBM`: decoders, predictor,
 energies), :mod:`~ebm_jax.lvebm.regularizers`, :mod:`~ebm_jax.lvebm.inference`
 (grid and gradient inference, F∞ and F_β), :mod:`~ebm_jax.lvebm.losses`
-(energy, hinge, log loss), :mod:`~ebm_jax.lvebm.metrics` (volume of low
-energy). Training: :mod:`ebm_jax.methods.lvebm` with :func:`ebm_jax.train.fit`.
+(energy, hinge, log loss). Evaluation (volume of low energy, contrast, distance
+to the horn, the horn's shape): :mod:`ebm_jax.eval.lvebm`. Figures: :mod:`ebm_jax.viz`.
+Training: :mod:`ebm_jax.methods.lvebm` with :func:`ebm_jax.train.fit`.
 """
 
-from ebm_jax.lvebm.data import course_z_grid, rho, sample_ellipse, sample_horn, uniform_z_grid
+from ebm_jax.data.lvebm import course_z_grid, rho, sample_ellipse, sample_horn, uniform_z_grid
 from ebm_jax.lvebm.energies import LatentEBM, NoisyEnergy, mlp_apply, mlp_init
 from ebm_jax.lvebm.inference import (
     Inference,
@@ -41,7 +42,6 @@ from ebm_jax.lvebm.inference import (
     softmin_free_energy,
 )
 from ebm_jax.lvebm.losses import energy_loss, hinge_loss, log_loss, lvebm_loss
-from ebm_jax.lvebm.metrics import contrast, distance_to_horn, low_energy_fraction
 from ebm_jax.lvebm.regularizers import REGULARIZERS, Regularizer
 
 __all__ = [
@@ -50,9 +50,7 @@ __all__ = [
     "LatentEBM",
     "NoisyEnergy",
     "Regularizer",
-    "contrast",
     "course_z_grid",
-    "distance_to_horn",
     "energy_loss",
     "free_energy",
     "gradient_inference",
@@ -61,7 +59,6 @@ __all__ = [
     "hinge_loss",
     "lasso_inference",
     "log_loss",
-    "low_energy_fraction",
     "lvebm_loss",
     "mlp_apply",
     "mlp_init",

@@ -1,12 +1,19 @@
-r"""Evaluating a trained latent-variable EBM on the horn: free energies on a dense grid and on held-out data.
+r"""Evaluation of latent-variable EBMs: how shaped is a free energy, and the horn's measures.
 
-:func:`model_free_energy` is F∞ by gradient inference with the energy the
-model trained on (the noise-averaged :class:`~ebm_jax.lvebm.NoisyEnergy` for
-``noise_l2``, proximal steps for ``l1``). :func:`horn_shape` measures, at a
-few slices ``x``, the volume of low energy
-(:func:`~ebm_jax.lvebm.metrics.low_energy_fraction`) over the box
-``[−s ρ₁(x), s ρ₁(x)] × [−s ρ₂(x), s ρ₂(x)]`` with ``ε = (ε_rel · mean ρ(x))²``
-(a band of about ``ε_rel`` of the radius around the data's free energy).
+* :func:`low_energy_fraction`: the *volume of low energy*, the fraction of a
+  dense grid of ``y`` whose free energy is within ``ε`` of the data's
+  (``F(y) ≤ median_data F + ε``). A well-shaped energy is low only near the
+  data manifold (a thin band: a small fraction); a collapsed one is low
+  everywhere (a fraction near 1).
+* :func:`contrast`: ``median_grid F − median_data F``, how far the typical
+  point of the box sits above the data.
+* :func:`distance_to_horn`: squared distance of points to the horn manifold.
+* :func:`model_free_energy`: F∞ by gradient inference with the energy the
+  model trained on (the noise-averaged :class:`~ebm_jax.lvebm.NoisyEnergy` for
+  ``noise_l2``, proximal steps for ``l1``); :func:`horn_shape` measures, at a
+  few slices ``x``, the volume of low energy over the box
+  ``[−s ρ₁(x), s ρ₁(x)] × [−s ρ₂(x), s ρ₂(x)]`` with ``ε = (ε_rel · mean ρ(x))²``
+  (a band of about ``ε_rel`` of the radius around the data's free energy).
 """
 
 from __future__ import annotations
@@ -16,10 +23,39 @@ import jax.numpy as jnp
 import numpy as np
 
 from ebm_jax import checks, precision
-from ebm_jax.lvebm import data as lv_data
-from ebm_jax.lvebm import metrics
+from ebm_jax.data import lvebm as lv_data
 from ebm_jax.lvebm.energies import LatentEBM, NoisyEnergy
 from ebm_jax.lvebm.inference import gradient_inference
+
+
+def low_energy_fraction(f_grid, f_data, epsilon) -> float:
+    """Fraction of ``f_grid`` ``(G,)`` with ``F ≤ median(f_data) + epsilon``; ``epsilon >= 0``."""
+    epsilon = checks.nonnegative_float(epsilon, "epsilon")
+    f_grid = np.asarray(checks.float_array(f_grid, "f_grid", ndim=1))
+    f_data = np.asarray(checks.float_array(f_data, "f_data", ndim=1))
+    return float(np.mean(f_grid <= np.median(f_data) + epsilon))
+
+
+def contrast(f_grid, f_data) -> float:
+    """``median(f_grid) − median(f_data)``: how much higher the box is than the data."""
+    f_grid = checks.float_array(f_grid, "f_grid", ndim=1)
+    f_data = checks.float_array(f_data, "f_data", ndim=1)
+    return float(jnp.median(f_grid) - jnp.median(f_data))
+
+
+def distance_to_horn(x, y, *, num_z: int = 2048) -> np.ndarray:
+    """Squared distance of ``y`` ``(B, 2)`` to the true horn's ellipse at ``x`` ``(B, 1)``: ``(B,)``.
+
+    ``min_θ ‖y − ρ(x) ∘ [cos θ, sin θ]‖²`` over ``num_z`` angles (exact to ``O((ρ π / num_z)²)``):
+    how far a prediction or a sample lies from the data manifold.
+    """
+    x = checks.float_array(x, "x", ndim=2)
+    y = checks.float_array(y, "y", ndim=2)
+    num_z = checks.positive_int(num_z, "num_z")
+    theta = jnp.linspace(0, 2 * jnp.pi, num_z, endpoint=False)
+    circle = jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)                     # (Z, 2)
+    points = lv_data.rho(x)[:, None, :] * circle[None]                              # (B, Z, 2)
+    return np.asarray(jnp.min(jnp.sum(jnp.square(y[:, None, :] - points), -1), -1))
 
 
 @precision.highest
@@ -76,8 +112,8 @@ def horn_shape(model: LatentEBM, params, key: jax.Array, *, x_values=(0.1, 0.25,
     for xv, r, yd in slices:
         f_grid, f_data = f_all[offset:offset + g], f_all[offset + g:offset + g + num_data]
         offset += g + num_data
-        volumes.append(metrics.low_energy_fraction(f_grid, f_data, (epsilon_rel * float(r.mean())) ** 2))
-        contrasts.append(metrics.contrast(f_grid, f_data))
+        volumes.append(low_energy_fraction(f_grid, f_data, (epsilon_rel * float(r.mean())) ** 2))
+        contrasts.append(contrast(f_grid, f_data))
         axis1 = np.linspace(-box_scale * r[0], box_scale * r[0], grid_size)
         axis2 = np.linspace(-box_scale * r[1], box_scale * r[1], grid_size)
         maps.append((xv, axis1, axis2, f_grid.reshape(grid_size, grid_size), yd))
