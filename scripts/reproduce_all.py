@@ -194,7 +194,7 @@ TOPICS: tuple[Topic, ...] = (
                _pct("supervised_10_per_class_mean", 1))),
           ("simclr/label_efficiency.png",),
           ("simclr", "moco", "pirl"),
-          ("ebm_jax.methods.ssl", "ebm_jax.models.ssl", "ebm_jax.ssl.probe", "ebm_jax.data.augment",
+          ("ebm_jax.methods.ssl", "ebm_jax.models.ssl", "ebm_jax.eval.probe", "ebm_jax.data.augment",
            "ebm_jax.losses"),
           "python -m experiments.simclr --workdir runs/simclr"),
     Topic("Sparse coding: ISTA, FISTA, LISTA and dictionary learning",
@@ -276,7 +276,7 @@ TOPICS: tuple[Topic, ...] = (
           ("lvebm_collapse/collapse.png", "lvebm_horn/conditional_samples.png"),
           ("lvebm_ellipse", "lvebm_horn", "lvebm_collapse", "lvebm_bench"),
           ("ebm_jax.lvebm.energies", "ebm_jax.lvebm.inference", "ebm_jax.lvebm.regularizers",
-           "ebm_jax.lvebm.metrics", "ebm_jax.methods.lvebm"),
+           "ebm_jax.eval.lvebm", "ebm_jax.methods.lvebm"),
           "python -m experiments.lvebm_collapse --workdir runs/lvebm_collapse"),
 )
 
