@@ -219,14 +219,26 @@ def check_shape(a, name: str, shape: Sequence[int | None]) -> None:
 Rule = Callable[[Any, str], Any]
 
 
+def _as_config_error(check: Callable[[Any, str], Any]) -> Rule:
+    """A rule whose TypeError (a value of the wrong type) is a :class:`ConfigError` too."""
+    def rule(value, name):
+        try:
+            return check(value, name)
+        except ConfigError:
+            raise
+        except TypeError as e:
+            raise ConfigError(str(e)) from None
+    return rule
+
+
 def Int(**bounds) -> Rule:
     """Config rule: an integer within ``bounds`` (``ge``, ``gt``, ``le``, ``lt``)."""
-    return lambda value, name: integer(value, name, error=ConfigError, **bounds)
+    return _as_config_error(lambda value, name: integer(value, name, error=ConfigError, **bounds))
 
 
 def Float(**bounds) -> Rule:
     """Config rule: a finite real within ``bounds``."""
-    return lambda value, name: real(value, name, error=ConfigError, **bounds)
+    return _as_config_error(lambda value, name: real(value, name, error=ConfigError, **bounds))
 
 
 def Bool() -> Rule:

@@ -13,9 +13,11 @@ Its config is ``experiments/configs/<name>.py`` with ``get_config(variant=None)`
     python -m experiments.<name> --workdir DIR --config=experiments/configs/<name>.py:smoke
     python -m experiments <name> --workdir DIR ...          # the same, by name
 
-``--workdir`` is required. An unknown ``--config.<key>`` and any
-:class:`~ebm_jax.checks.ConfigError` are reported in one line (exit status 2)
-instead of a traceback.
+``--workdir`` is required. An unknown ``--config.<key>``, a config file or
+variant that does not load (a missing file, a syntax error, an unknown
+variant), a flag value of the wrong type and any
+:class:`~ebm_jax.checks.ConfigError` are reported in one line on stderr (exit
+status 2) instead of a traceback.
 
 Rerunning a workdir resumes it; a workdir started with another config is
 refused (naming the changed keys) unless ``--allow_config_change=key1,key2``
@@ -84,6 +86,8 @@ def validate_config(config, config_file: str | pathlib.Path) -> None:
 
 
 def _config_arg(argv: Sequence[str], default: pathlib.Path) -> tuple[pathlib.Path, str | None]:
+    """The config file and variant of the last ``--config`` in ``argv`` (the one absl keeps)."""
+    found = default, None
     for i, arg in enumerate(argv):
         value = None
         if arg.startswith("--config="):
@@ -92,16 +96,35 @@ def _config_arg(argv: Sequence[str], default: pathlib.Path) -> tuple[pathlib.Pat
             value = argv[i + 1]
         if value is not None:
             path, _, variant = value.partition(":")
-            return pathlib.Path(path), variant or None
-    return default, None
+            found = pathlib.Path(path), variant or None
+    return found
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _try_load(path: pathlib.Path, variant: str | None):
+    """``(config, None)``, or ``(None, one-line message)`` when the config file or variant does not load."""
+    where = f"{path}:{variant}" if variant else str(path)
+    if not path.is_file():
+        return None, f"config file {path} does not exist"
+    try:
+        return load_config(path, variant), None
+    except Exception as e:  # any failure to load is the user's config: report it in one line
+        return None, _one_line(f"config {where} does not load: {type(e).__name__}: {e}")
 
 
 def check_overrides(argv: Sequence[str], config_file: str | pathlib.Path) -> str | None:
-    """The one-line message for the first unknown ``--config.<key>`` in ``argv`` (None if all are known)."""
+    """The one-line message for a config that does not load or the first unknown ``--config.<key>`` in ``argv``.
+
+    None when the config loads and every key is known.
+    """
     path, variant = _config_arg(argv, pathlib.Path(config_file))
-    if not path.exists():
-        return f"config file {path} does not exist"
-    valid = flatten_config(load_config(path, variant))
+    config, message = _try_load(path, variant)
+    if message:
+        return message
+    valid = flatten_config(config)
     for arg in argv:
         m = re.match(r"--(?:no)?config\.([\w.]+)", arg)
         if m and m.group(1) not in valid:
@@ -124,7 +147,10 @@ def check_allowed_changes(argv: Sequence[str], config_file: str | pathlib.Path) 
     if not value:
         return None
     path, variant = _config_arg(argv, pathlib.Path(config_file))
-    valid = flatten_config(load_config(path, variant))
+    config, message = _try_load(path, variant)
+    if message:
+        return message
+    valid = flatten_config(config)
     for key in (k.strip() for k in value.split(",")):
         if key and key not in valid:
             return "--allow_config_change: " + unknown_key_message(key, valid)
@@ -160,6 +186,17 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathli
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in (os.environ if environ is None else environ):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     return path
+
+
+def _parse_flags(args: list[str]) -> list[str]:
+    """absl's flag parsing, with a bad flag value reported in one line and exit status 2."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(args)
+    except flags.Error as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Path,
@@ -226,4 +263,4 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
         for key in sorted(results):
             print(f"  {key}: {results[key]}")
 
-    app.run(_main, argv=argv)
+    app.run(_main, argv=argv, flags_parser=_parse_flags)

@@ -135,3 +135,38 @@ def test_conv_sparse_coding_config_refuses_a_batch_larger_than_its_tiles():
     config.batch_size = config.num_crops + 1
     with pytest.raises(checks.ConfigError, match=r"config.batch_size \(\d+\) exceeds config.num_crops"):
         conv_sparse_coding.validate(config)
+
+
+@pytest.mark.parametrize("config_arg", [
+    "experiments/configs/vae_mnist.py:nosuch",     # unknown variant
+    "{tmp}/syntax.py",                             # a syntax error
+    "{tmp}/raises.py",                             # get_config raises
+    "{tmp}/missing.py",                            # no such file
+])
+def test_a_config_that_does_not_load_is_one_line_and_status_2(tmp_path, capsys, monkeypatch, config_arg):
+    (tmp_path / "syntax.py").write_text("def get_config(:\n")
+    (tmp_path / "raises.py").write_text("def get_config():\n    return 1 / 0\n")
+    monkeypatch.chdir(ROOT)
+    argv = ["vae_mnist", f"--workdir={tmp_path / 'run'}", "--config=" + config_arg.format(tmp=tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(lambda config, workdir: {}, ROOT / "experiments" / "vae_mnist.py", argv=argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.strip().count("\n") == 0, err
+    assert config_arg.format(tmp=tmp_path).split(":")[0] in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("--config.latent_dim=abc", "config.latent_dim"),        # absl cannot parse it
+    ("--config.compare_with_ae=3", "config.compare_with_ae"),
+    ("--config.hidden_dims=abc", "config.hidden_dims[0]"),    # parsed, then refused by the rules
+])
+def test_a_config_value_of_the_wrong_type_is_one_line_and_status_2(tmp_path, override, expected):
+    proc = subprocess.run([sys.executable, "-m", "experiments.vae_mnist", f"--workdir={tmp_path}",
+                           "--config=experiments/configs/vae_mnist.py:smoke", override],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert proc.stderr.startswith("error: ") and expected in proc.stderr
+    assert not (tmp_path / "config.json").exists()
