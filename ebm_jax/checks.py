@@ -38,6 +38,10 @@ class ConfigError(ValueError):
     """A config value (or key) is invalid; the message names ``config.<key>``."""
 
 
+class DivergenceError(ValueError):
+    """An iterative computation diverged (a non-finite result from finite inputs); names the setting to change."""
+
+
 def is_concrete(x) -> bool:
     """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``/``grad``)."""
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(x))
@@ -47,9 +51,10 @@ def _scalar(value, name: str):
     """``value`` as a Python bool/int/float, or TypeError naming ``name``."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if isinstance(value, numbers.Number) and not isinstance(value, complex):
+    if isinstance(value, numbers.Number) and not isinstance(value, (complex, np.complexfloating)):
         return value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0 and not jnp.issubdtype(
+            value.dtype, jnp.complexfloating):
         if not is_concrete(value):
             raise TypeError(f"{name} must be a concrete number, not a traced value (pass it as a static argument)")
         return np.asarray(value).item()
@@ -145,17 +150,26 @@ def divides(divisor: int, total: int, divisor_name: str, total_name: str) -> Non
 # ---------------------------------------------------------------------------- arrays
 
 
-def array(a, name: str, *, ndim: int | Sequence[int] | None = None, dtype: str | None = None) -> jax.Array:
-    """``a`` as a jax array; ``dtype="float"`` converts ints/bools to float32 and rejects others."""
+def array(a, name: str, *, ndim: int | Sequence[int] | None = None, dtype: str | None = None,
+          allow_int: bool = True) -> jax.Array:
+    """``a`` as a jax array; ``dtype="float"`` converts ints/bools to float32 (unless
+    ``allow_int=False``) and rejects complex and other dtypes."""
     if a is None or isinstance(a, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}")
+    if isinstance(a, (bool, np.bool_)) and dtype == "float":
+        raise TypeError(f"{name} must be a numeric array, got bool {a!r}")
     try:
         arr = jnp.asarray(a)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}") from e
+    if jax.dtypes.issubdtype(arr.dtype, jax.dtypes.prng_key):
+        raise TypeError(f"{name} must be a numeric array, got a PRNG key")
     if dtype == "float" and not jnp.issubdtype(arr.dtype, jnp.floating):
-        if jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_:
+        if (jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_) and allow_int:
             arr = arr.astype(jnp.float32)
+        elif jnp.issubdtype(arr.dtype, jnp.integer):
+            raise TypeError(f"{name} must be a real floating array, got dtype {arr.dtype} "
+                            "(convert integer images with ebm_jax.data.to_float first)")
         else:
             raise TypeError(f"{name} must be a real floating array, got dtype {arr.dtype}")
     if ndim is not None:
@@ -166,14 +180,74 @@ def array(a, name: str, *, ndim: int | Sequence[int] | None = None, dtype: str |
     return arr
 
 
-def float_array(a, name: str, *, ndim=None, finite: bool = True, nonempty: bool = True) -> jax.Array:
-    """A floating array (ints and bools converted), finite where concrete."""
-    arr = array(a, name, ndim=ndim, dtype="float")
+def float_array(a, name: str, *, ndim=None, finite: bool = True, nonempty: bool = True,
+                domain: str | None = None, allow_int: bool = True, min_ndim: int = 0) -> jax.Array:
+    """A real floating array (ints and bools converted unless ``allow_int=False``), finite where concrete.
+
+    ``nonempty``: no zero-sized axis. ``domain``: ``"binary"`` (0/1, Bernoulli data)
+    or ``"unit"`` ([0, 1]), checked where concrete. ``min_ndim``: at least that many
+    dimensions (e.g. 1 for a batch).
+    """
+    arr = array(a, name, ndim=ndim, dtype="float", allow_int=allow_int)
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
     if nonempty and arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     if finite:
         check_finite(arr, name)
+    if domain == "binary":
+        check_binary(arr, name)
+    elif domain == "unit":
+        check_in_range(arr, name, 0.0, 1.0)
+    elif domain is not None:
+        raise ValueError(f"unknown domain {domain!r}")
     return arr
+
+
+def real_or_traced(value, name: str, **bounds):
+    """A real scalar within ``bounds`` as ``float``; a traced 0-d float passes unchecked (inside ``jit``)."""
+    if isinstance(value, jax.core.Tracer):
+        if np.ndim(value) != 0 or not jnp.issubdtype(value.dtype, jnp.floating):
+            raise TypeError(f"{name} must be a real scalar, got a traced {value.dtype}{list(np.shape(value))}")
+        return value
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0 and not jnp.issubdtype(
+            value.dtype, jnp.floating) and not jnp.issubdtype(value.dtype, jnp.integer):
+        raise TypeError(f"{name} must be a real number, got dtype {value.dtype}")
+    return real(value, name, **bounds)
+
+
+def prng_key(key, name: str = "key"):
+    """A JAX PRNG key: a typed key (``jax.random.key``) or a raw uint32 key (``jax.random.PRNGKey``)."""
+    if isinstance(key, (jax.Array, np.ndarray)) or isinstance(key, jax.core.Tracer):
+        dtype = key.dtype
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+            return key
+        if dtype == jnp.uint32 and np.ndim(key) >= 1 and np.shape(key)[-1] in (2, 4):
+            return key
+    raise TypeError(f"{name} must be a JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), "
+                    f"got {type(key).__name__} {key!r}"[:300])
+
+
+def function(fn, name: str):
+    """``fn`` if it is callable, else a TypeError naming ``name``."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be a callable, got {type(fn).__name__} {fn!r}")
+    return fn
+
+
+def instance(obj, name: str, cls, what: str | None = None):
+    """``obj`` if it is an instance of ``cls``, else a TypeError naming ``name``."""
+    if not isinstance(obj, cls):
+        want = what or (cls.__name__ if isinstance(cls, type) else " or ".join(c.__name__ for c in cls))
+        raise TypeError(f"{name} must be a {want}, got {type(obj).__name__} {obj!r}"[:300])
+    return obj
+
+
+def boolean(value, name: str) -> bool:
+    """``value`` as a bool (Python or numpy bool), else a TypeError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_finite(a, name: str) -> None:

@@ -94,6 +94,30 @@ def relative_gap(primal, gap) -> jax.Array:
     return jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(primal.dtype).tiny)
 
 
+def example_gap(primal, gap) -> jax.Array:
+    """Each example's relative gap ``gap_i / E_i`` (0 where both are 0), shape (batch,)."""
+    return gap / jnp.maximum(primal, jnp.finfo(primal.dtype).tiny)
+
+
+STALL_PROGRESS = 0.99  # an example progresses when its relative gap falls below 99% of its last record
+
+
+def stall_update(best, since, gap_ex):
+    """Per-example stall counters: ``best`` relative gap at the last progress, ``since`` checks without progress.
+
+    A check progresses where ``gap_ex < STALL_PROGRESS · best`` (1% below the last
+    record); ``since`` counts the checks since then. Start from ``best = inf``,
+    ``since = 0``.
+    """
+    improved = gap_ex < STALL_PROGRESS * best
+    return jnp.where(improved, gap_ex, best), jnp.where(improved, 0, since + 1)
+
+
+def still_running(gap_ex, since, tol, window: int):
+    """True while some example is above ``tol`` and has progressed within the last ``window`` checks."""
+    return jnp.any((gap_ex > tol) & (since < window))
+
+
 def fista_momentum(z_new, z, y, t, restart: bool):
     """FISTA extrapolation ``y ← z_new + (t − 1)/t' (z_new − z)``; codes (batch, ...), t: (batch,).
 

@@ -35,7 +35,16 @@ import jax.numpy as jnp
 
 from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
-from ebm_jax.sparse.prox import fista_momentum, gap_gram, lipschitz_constant, relative_gap, soft_threshold
+from ebm_jax.sparse.prox import (
+    example_gap,
+    fista_momentum,
+    gap_gram,
+    lipschitz_constant,
+    relative_gap,
+    soft_threshold,
+    stall_update,
+    still_running,
+)
 from ebm_jax.sparse.result import SolverInfo, SolverResult
 
 
@@ -130,8 +139,8 @@ def _cg_polish(zw, Gw, cw, lam, nonneg, cg_iters):
 
 
 @functools.partial(jax.jit, static_argnames=("p", "inner_iters", "max_outer", "nonneg", "cg_iters",
-                                             "polish"))
-def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_iters, polish):
+                                             "polish", "stall_window"))
+def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_iters, polish, stall_window):
     B, k = x.shape[0], D.shape[1]
     G = D.T @ D
     c = x @ D
@@ -139,9 +148,9 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
     lam_safe = jnp.where(lam > 0, lam, 1.0)
 
     def stats(z):
-        # correlations, global relative gap, which rows still miss the tolerance, energies
+        # correlations, global relative gap, which rows still miss the tolerance, energies, per-row gaps
         corr, primal, gap = gap_gram(z, G, c, xx, lam, nonneg)
-        return corr, relative_gap(primal, gap), gap > tol * primal, primal
+        return corr, relative_gap(primal, gap), gap > tol * primal, primal, example_gap(primal, gap)
 
     def violation(corr):
         return (corr if nonneg else jnp.abs(corr)) / lam_safe[:, None]
@@ -157,8 +166,8 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
         return _column_slots(supp, _largest_within(jnp.where(supp, -1.0, violation(corr)), free), p)
 
     def cond(st):
-        it, rel = st[3], st[4]
-        return (it < max_outer) & (rel > tol)
+        it, rel, gap_ex, since = st[3], st[4], st[7], st[9]
+        return (it < max_outer) & (rel > tol) & still_running(gap_ex, since, tol, stall_window)
 
     def solve_rows(z, idx, r):
         """Re-solve the working-set sub-problems of rows ``r`` (m,), leaving the other rows as they are."""
@@ -188,7 +197,7 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
     sizes = sorted({m for m in (B // 8, B // 2) if m >= 1} | {B})
 
     def body(st):
-        z, corr, idx, it, _, open_rows, _ = st
+        z, corr, idx, it, _, open_rows, _, _, best, since = st
 
         def solve_first(m):
             if m == B:
@@ -198,20 +207,23 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
         n_open = jnp.where(it > 0, jnp.sum(open_rows), B)
         which = jnp.sum(n_open > jnp.asarray(sizes[:-1], jnp.int32))
         z = jax.lax.switch(which, [solve_first(m) for m in sizes], z)
-        corr, rel, open_rows, primal = stats(z)
-        return z, corr, working_set(z, corr), it + 1, rel, open_rows, primal
+        corr, rel, open_rows, primal, gap_ex = stats(z)
+        best, since = stall_update(best, since, gap_ex)
+        return z, corr, working_set(z, corr), it + 1, rel, open_rows, primal, gap_ex, best, since
 
-    corr0, rel0, open0, primal0 = stats(z0)
+    corr0, rel0, open0, primal0, gap0 = stats(z0)
     idx0 = working_set(z0, corr0)
-    init = (z0, corr0, idx0, jnp.asarray(0, jnp.int32), rel0, open0, primal0)
-    z, _, _, it, rel, _, primal = jax.lax.while_loop(cond, body, init)
-    return SolverResult(z, SolverInfo(num_iters=it, rel_gap=rel, objective=primal, trace=None))
+    init = (z0, corr0, idx0, jnp.asarray(0, jnp.int32), rel0, open0, primal0, gap0,
+            jnp.full((B,), jnp.inf, x.dtype), jnp.zeros((B,), jnp.int32))
+    z, _, _, it, rel, _, primal, gap_ex, _, _ = jax.lax.while_loop(cond, body, init)
+    return SolverResult(z, SolverInfo(num_iters=it, rel_gap=rel, objective=primal, trace=None,
+                                      example_gap=gap_ex, converged=gap_ex <= tol))
 
 
 @precision.highest
-def working_set_lasso(x, D, lam, *, tol: float = 1e-6, working_set_size: int = 32, inner_iters: int = 50,
+def working_set_lasso(x, D, lam, *, tol: float | None = None, working_set_size: int = 32, inner_iters: int = 50,
                       cg_iters: int | None = None, max_outer: int = 200, z0=None, nonneg: bool = False,
-                      polish: bool = True) -> SolverResult:
+                      polish: bool = True, stall_window: int = 5) -> SolverResult:
     """Lasso codes by working-set FISTA with active-set polishing (see module docstring).
 
     x (batch, n), D (n, k), lam scalar or (batch,) -> z (batch, k). Stops when the
@@ -220,19 +232,34 @@ def working_set_lasso(x, D, lam, *, tol: float = 1e-6, working_set_size: int = 3
     ``info`` (``num_iters`` = outer iterations, ``rel_gap``, ``objective`` per example).
     ``polish=False`` drops the active-set step (plain working-set FISTA).
 
-    In float32 the gap itself is only accurate to about 1e-6 relative (the
-    correlations c − zG carry rounding of order ``eps·|c|``): ask for float64 inputs
-    (with ``jax_enable_x64``) to certify smaller tolerances.
+    ``tol=None`` is the dtype's default (1e-4 in float32, 1e-8 in float64;
+    :func:`~ebm_jax.sparse.validation.default_tol`). In float32 the gap itself is
+    only accurate to about 1e-6 relative (the correlations c − zG carry rounding of
+    order eps·|c|), and single examples stall above that: ask for float64 inputs
+    (with ``jax_enable_x64``) to certify smaller tolerances. The solver also stops
+    once every example above ``tol`` has stalled (relative gap improved by less than
+    1% over ``stall_window`` outer iterations; e.g. a support larger than
+    ``working_set_size``); ``info.example_gap`` and ``info.converged`` report each
+    example, and a return above ``tol`` emits one
+    :class:`~ebm_jax.sparse.result.ConvergenceWarning`. The ``max_outer`` cap: on
+    1,500 MNIST digits coded on 384 atoms (λ a tenth of each digit's largest
+    correlation) the 200 outer iterations took 2.8 s on a CPU, where 1e-4 is
+    reached in 5 (0.14 s).
     """
     x, D = validation.check_x_D(x, D)
     B, k = x.shape[0], D.shape[1]
     lam = validation.check_lam(lam, B, x.dtype)[:, 0]
-    tol = validation.check_tol(tol)
+    tol = validation.check_tol(tol, x.dtype)
+    stall_window = validation.check_stall_window(stall_window)
     p = min(checks.positive_int(working_set_size, "working_set_size"), k)
     inner_iters = checks.positive_int(inner_iters, "inner_iters")
     max_outer = checks.positive_int(max_outer, "max_outer")
     cg_iters = p if cg_iters is None else checks.positive_int(cg_iters, "cg_iters")
     z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", (B, k), x.dtype)
     L = lipschitz_constant(D)
-    return _ws_solver(x, D, lam, z0, jnp.asarray(tol, x.dtype), L, p=p, inner_iters=inner_iters,
-                      max_outer=max_outer, nonneg=bool(nonneg), cg_iters=cg_iters, polish=bool(polish))
+    result = _ws_solver(x, D, lam, z0, jnp.asarray(tol, x.dtype), L, p=p, inner_iters=inner_iters,
+                        max_outer=max_outer, nonneg=bool(nonneg), cg_iters=cg_iters, polish=bool(polish),
+                        stall_window=stall_window)
+    validation.check_converged_finite(result, "working_set_lasso")
+    return validation.warn_unconverged(result, tol, "working_set_lasso",
+                                       f"cap max_outer={max_outer}, stall window {stall_window} outer iterations")
