@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ebm_jax import checks
+
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
@@ -54,6 +56,18 @@ class AugmentConfig:
     noise_std: float = 0.05
 
     def validate(self) -> None:
+        for name in ("crop_scale", "crop_ratio", "erase_scale"):
+            pair = getattr(self, name)
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"{name} must be a (low, high) pair, got {pair!r}")
+            for i, v in enumerate(pair):
+                checks.real(v, f"{name}[{i}]")
+        checks.real(self.max_rotation, "max_rotation", ge=0, le=180)
+        checks.real(self.max_shear, "max_shear", ge=0, lt=90)   # tan(90°) is infinite
+        checks.real(self.elastic_alpha, "elastic_alpha", ge=0)
+        checks.real(self.noise_std, "noise_std", ge=0)
+        checks.integer(self.elastic_grid, "elastic_grid", ge=2)
+        checks.probability(self.erase_prob, "erase_prob")
         lo, hi = self.crop_scale
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {self.crop_scale}")
@@ -73,13 +87,15 @@ class AugmentConfig:
 
 def check_images(images, name: str = "images") -> None:
     """Validate a ``(B, H, W)`` float batch; values must lie in ``[0, 1]`` when concrete."""
+    if images is None or isinstance(images, (str, bytes)):
+        raise TypeError(f"{name} must be a (batch, height, width) float array, got {type(images).__name__}")
     shape = np.shape(images)
     if len(shape) != 3:
         raise ValueError(f"{name} must be (batch, height, width), got shape {shape}")
     if not jnp.issubdtype(jnp.result_type(images), jnp.floating):
         raise TypeError(f"{name} must be floating point in [0, 1], got dtype {jnp.result_type(images)}")
-    if shape[0] < 1:
-        raise ValueError(f"{name} is empty")
+    if 0 in shape:
+        raise ValueError(f"{name} is empty (shape {shape})")
     if not isinstance(images, jax.core.Tracer):
         arr = np.asarray(images)
         if not np.all(np.isfinite(arr)):
@@ -177,6 +193,9 @@ def elastic_displacement(key: jax.Array, batch: int, h: int, w: int, alpha: floa
 
 def random_geometric(key: jax.Array, images: jax.Array, config: AugmentConfig = AugmentConfig()) -> jax.Array:
     """Random resized crop + rotation + shear (+ elastic warp), one bilinear resampling."""
+    check_images(images)
+    key = checks.prng_key(key)
+    checks.instance(config, "config", AugmentConfig).validate()
     b, h, w = images.shape
     k_aff, k_el = jax.random.split(key)
     mats = affine_matrices(k_aff, b, h, w, config)
@@ -198,6 +217,12 @@ def random_erasing(key: jax.Array, images: jax.Array, prob: float = 0.5,
     The rectangle has area fraction ``~U(scale)`` and aspect ``~logU(ratio)``; the mask is built
     from row/column comparisons (``(B, H, 1) & (B, 1, W)``), no scatter.
     """
+    check_images(images)
+    key = checks.prng_key(key)
+    prob = checks.real_or_traced(prob, "prob", ge=0, le=1)
+    _check_pair(scale, "scale", 0, 1)
+    _check_pair(ratio, "ratio", 0, None)
+    value = checks.real_or_traced(value, "value")
     b, h, w = images.shape
     ka, kr, ky, kx, kp = jax.random.split(key, 5)
     area = jax.random.uniform(ka, (b,), minval=scale[0], maxval=scale[1]) * h * w
@@ -215,8 +240,19 @@ def random_erasing(key: jax.Array, images: jax.Array, prob: float = 0.5,
     return jnp.where(mask, jnp.asarray(value, images.dtype), images)
 
 
+def _check_pair(pair, name, lo, hi):
+    """A (low, high) pair with lo < low <= high (<= hi)."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name} must be a (low, high) pair, got {pair!r}")
+    a = checks.real(pair[0], f"{name}[0]", gt=lo)
+    checks.real(pair[1], f"{name}[1]", ge=a, **({} if hi is None else {"le": hi}))
+
+
 def gaussian_noise(key: jax.Array, images: jax.Array, std: float = 0.05) -> jax.Array:
     """``clip(x + std · ε, 0, 1)``, ``ε ~ N(0, I)``."""
+    check_images(images)
+    key = checks.prng_key(key)
+    std = checks.real_or_traced(std, "std", ge=0)
     return jnp.clip(images + std * jax.random.normal(key, images.shape, images.dtype), 0.0, 1.0)
 
 
@@ -231,7 +267,8 @@ def augment(key: jax.Array, images: jax.Array, config: AugmentConfig = AugmentCo
       ``(B, H, W)`` in ``[0, 1]``.
     """
     check_images(images)
-    config.validate()
+    key = checks.prng_key(key)
+    checks.instance(config, "config", AugmentConfig).validate()
     kg, ke, kn = jax.random.split(key, 3)
     x = random_geometric(kg, images, config)
     if config.erase_prob > 0:
@@ -255,8 +292,11 @@ def jigsaw(key: jax.Array, images: jax.Array, grid: int = 2) -> tuple[jax.Array,
       ``(tiles, perm)``: ``(B, grid², H/grid, W/grid)`` shuffled tiles and ``(B, grid²)``
       the original tile index of each output slot.
     """
+    check_images(images)
+    key = checks.prng_key(key)
+    grid = checks.positive_int(grid, "grid")
     b, h, w = images.shape
-    if grid < 1 or h % grid or w % grid:
+    if h % grid or w % grid:
         raise ValueError(f"grid must divide the image size {h}x{w}, got grid={grid}")
     th, tw = h // grid, w // grid
     tiles = images.reshape(b, grid, th, grid, tw).transpose(0, 1, 3, 2, 4).reshape(b, grid * grid, th, tw)

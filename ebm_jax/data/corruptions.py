@@ -13,18 +13,33 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ebm_jax import checks
+
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
 
 
+def _check(key, x):
+    return checks.prng_key(key), checks.float_array(x, "x", min_ndim=1)
+
+
 def gaussian_noise(key: jax.Array, x: jax.Array, sigma: float) -> jax.Array:
+    """``x + σ ε``, ε ~ N(0, 1); σ > 0."""
+    key, x = _check(key, x)
+    sigma = checks.real_or_traced(sigma, "sigma", gt=0)
     return x + sigma * jax.random.normal(key, x.shape, x.dtype)
 
 
 def masking_noise(key: jax.Array, x: jax.Array, p: float) -> jax.Array:
+    """Each entry set to 0 with probability ``p``."""
+    key, x = _check(key, x)
+    p = checks.real_or_traced(p, "p", ge=0, le=1)
     return jnp.where(jax.random.bernoulli(key, p, x.shape), jnp.zeros_like(x), x)
 
 
 def salt_and_pepper(key: jax.Array, x: jax.Array, p: float) -> jax.Array:
+    """Each entry set to 0 or 1 (equally likely) with probability ``p``."""
+    key, x = _check(key, x)
+    p = checks.real_or_traced(p, "p", ge=0, le=1)
     k1, k2 = jax.random.split(key)
     hit = jax.random.bernoulli(k1, p, x.shape)
     salt = jax.random.bernoulli(k2, 0.5, x.shape).astype(x.dtype)
@@ -33,14 +48,11 @@ def salt_and_pepper(key: jax.Array, x: jax.Array, p: float) -> jax.Array:
 
 def validate_corruption(kind: str, level: float) -> None:
     """Raise ``ValueError`` for an unknown ``kind`` or an out-of-range ``level``."""
-    if kind not in CORRUPTIONS:
-        raise ValueError(f"corruption kind must be one of {CORRUPTIONS}, got {kind!r}")
-    if not isinstance(level, (int, float)) or isinstance(level, bool):
-        raise TypeError(f"corruption level must be a number, got {type(level).__name__}")
-    if kind == "gaussian" and not level > 0:
-        raise ValueError(f"gaussian corruption needs sigma > 0, got level={level}")
-    if kind != "gaussian" and not 0 <= level <= 1:
-        raise ValueError(f"{kind} corruption needs a probability in [0, 1], got level={level}")
+    checks.one_of(kind, "kind", CORRUPTIONS)
+    if kind == "gaussian":
+        checks.real(level, "level (gaussian sigma)", gt=0)
+    else:
+        checks.probability(level, f"level ({kind} probability)")
 
 
 def corrupt(key: jax.Array, x: jax.Array, kind: str, level: float) -> jax.Array:

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ebm_jax import checks
+
 TOY2D = ("rings", "two_moons", "gaussians")
 TOY2D_BOX = (-3.0, 3.0)
 
@@ -52,19 +54,21 @@ def sample_toy2d(key: jax.Array, name: str, n: int, *, noise: float | None = Non
     ``noise`` overrides the default spread (radial / Gaussian std: rings 0.08,
     two_moons 0.08, gaussians 0.15).
     """
-    if name not in _SAMPLERS:
-        raise ValueError(f"name must be one of {TOY2D}, got {name!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    key = checks.prng_key(key)
+    checks.one_of(name, "name", TOY2D)
+    n = checks.positive_int(n, "n")
     fn, default_noise = _SAMPLERS[name]
-    noise = default_noise if noise is None else noise
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    noise = default_noise if noise is None else checks.nonnegative_float(noise, "noise")
     return fn(key, int(n), noise).astype(jnp.float32)
 
 
 def grid_2d(num: int = 100, box: tuple[float, float] = TOY2D_BOX) -> tuple[np.ndarray, np.ndarray]:
     """A ``num x num`` evaluation grid over ``box``: returns ``(axis (num,), points (num*num, 2))``."""
+    num = checks.integer(num, "num", ge=2)
+    if not isinstance(box, (tuple, list)) or len(box) != 2:
+        raise TypeError(f"box must be a (low, high) pair, got {box!r}")
+    lo = checks.real(box[0], "box[0]")
+    checks.real(box[1], "box[1]", gt=lo)
     axis = np.linspace(box[0], box[1], num, dtype=np.float32)
     xx, yy = np.meshgrid(axis, axis)
     return axis, np.stack([xx.ravel(), yy.ravel()], axis=-1)
@@ -72,7 +76,11 @@ def grid_2d(num: int = 100, box: tuple[float, float] = TOY2D_BOX) -> tuple[np.nd
 
 def distance_to_data(points: np.ndarray, data: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """Euclidean distance from each of ``points (M, 2)`` to its nearest ``data (N, 2)`` point, ``(M,)``."""
-    points, data = np.asarray(points, np.float32), np.asarray(data, np.float32)
+    points = np.asarray(checks.float_array(points, "points", ndim=2), np.float32)
+    data = np.asarray(checks.float_array(data, "data", ndim=2), np.float32)
+    if points.shape[1] != data.shape[1]:
+        raise ValueError(f"points {points.shape} and data {data.shape} must have the same width")
+    chunk = checks.positive_int(chunk, "chunk")
     out = np.empty(len(points), np.float32)
     for i in range(0, len(points), chunk):
         d = ((points[i:i + chunk, None, :] - data[None, :, :]) ** 2).sum(-1)

@@ -48,6 +48,9 @@ def uniform_bits16(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     ``n`` costs ``n / 4`` hashes where ``jax.random.uniform`` (or ``bits`` of any
     width) costs ``n``. Other key implementations use ``jax.random.bits``.
     """
+    key = checks.prng_key(key)
+    shape = tuple(checks.nonnegative_int(n, f"shape[{i}]") for i, n in enumerate(
+        checks.instance(shape, "shape", (tuple, list), "tuple of sizes")))
     n = math.prod(shape)
     words = (n + 1) // 2
     if str(jax.random.key_impl(key)) == "threefry2x32":
@@ -66,13 +69,20 @@ def bernoulli16(key: jax.Array, p: jax.Array) -> jax.Array:
     ``p = 0`` and ``p = 1``), at a quarter of the hashes of
     ``jax.random.bernoulli``'s 32-bit uniforms.
     """
+    key = checks.prng_key(key)
+    p = checks.float_array(p, "p", allow_int=False, domain="unit")
     threshold = jnp.floor(p * 65536.0 + 0.5).astype(jnp.int32)
     return (uniform_bits16(key, p.shape) < threshold).astype(p.dtype)
 
 
 def binarize_dynamic(key: jax.Array, x: jax.Array) -> jax.Array:
     """A fresh Bernoulli sample with probabilities ``x`` (same shape, same dtype): :func:`bernoulli16`
-    (MNIST's levels ``k / 255`` are 8-bit, so 16-bit uniforms lose nothing that matters)."""
+    (MNIST's levels ``k / 255`` are 8-bit, so 16-bit uniforms lose nothing that matters).
+
+    ``x``: floats in [0, 1] (checked where concrete; integer images are refused:
+    convert them with :func:`to_float`)."""
+    key = checks.prng_key(key)
+    x = checks.float_array(x, "x", allow_int=False, domain="unit")
     return bernoulli16(key, x)
 
 
@@ -81,9 +91,7 @@ def binarize_fixed(x: np.ndarray, seed: int = FIXED_TEST_SEED) -> np.ndarray:
 
     ``x`` holds probabilities in ``[0, 1]``; NaN or values outside are errors.
     """
-    x = np.asarray(x, np.float32)
-    checks.check_finite(x, "x")
-    checks.check_in_range(x, "x (probabilities)", 0.0, 1.0)
+    x = np.asarray(checks.float_array(x, "x", allow_int=False, domain="unit"), np.float32)
     seed = checks.nonnegative_int(seed, "seed")
     rng = np.random.default_rng(seed)
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
@@ -91,6 +99,7 @@ def binarize_fixed(x: np.ndarray, seed: int = FIXED_TEST_SEED) -> np.ndarray:
 
 def prepare_inputs(key: jax.Array, x: jax.Array, binarization: str) -> jax.Array:
     """Per-batch input transform used inside a jitted train step."""
+    checks.one_of(binarization, "binarization", BINARIZATIONS)
     if binarization == "dynamic":
         return binarize_dynamic(key, x)
     if binarization == "continuous":

@@ -27,7 +27,7 @@ from ebm_jax.models import vae as vae_lib
 
 
 def _check_data(x, output_dim: int, binary: bool) -> np.ndarray:
-    x = np.asarray(x)
+    x = np.asarray(checks.float_array(x, "x", nonempty=False, finite=False, allow_int=False))
     if x.ndim != 2 or x.shape[1] != output_dim or x.shape[0] == 0:
         raise ValueError(f"x must have shape (N, {output_dim}) with N > 0, got {x.shape}")
     checks.check_finite(x, "x")
@@ -59,6 +59,8 @@ def evaluate_elbo(model: vae_lib.Autoencoder, params, x, key: jax.Array, *, batc
     For the AE, ``recon`` is −log p(x | μ(x)) and there is no KL or ELBO.
     ``binary=True`` requires 0/1 data (the Bernoulli likelihood assumes it).
     """
+    checks.instance(model, "model", vae_lib.Autoencoder, "ebm_jax.models.vae.Autoencoder")
+    key = checks.prng_key(key)
     x = _check_data(x, model.output_dim, binary)
     batch_size = checks.positive_int(batch_size, "batch_size")
     model = _float32(model)
@@ -131,6 +133,8 @@ def importance_sampled_log_likelihood(model: vae_lib.Autoencoder, params, x, key
     Samples are drawn ``chunk`` at a time to bound memory (``num_samples``
     must be a multiple of ``min(chunk, num_samples)``).
     """
+    checks.instance(model, "model", vae_lib.Autoencoder, "ebm_jax.models.vae.Autoencoder")
+    key = checks.prng_key(key)
     if model.kind != "vae":
         raise ValueError("importance sampling needs a VAE (kind='vae')")
     num_samples = checks.positive_int(num_samples, "num_samples")

@@ -107,6 +107,10 @@ def softmin_free_energy(energies: jax.Array, beta, axis: int = -1) -> jax.Array:
     """``F_β = −(1/β) [logsumexp(−β E) − log K]`` over ``axis`` (``K`` entries); ``β > 0``."""
     if checks.is_concrete(beta):
         beta = check_beta(beta)
+        if beta is None:
+            raise TypeError("beta must be a number > 0 for the soft minimum (use min over the axis for β = ∞)")
+    energies = checks.float_array(energies, "energies", min_ndim=1)
+    axis = checks.integer(axis, "axis", ge=-energies.ndim, lt=energies.ndim)
     k = energies.shape[axis]
     return -(jax.nn.logsumexp(-beta * energies, axis=axis) - jnp.log(k)) / beta
 
@@ -269,25 +273,34 @@ def random_starts(key: jax.Array, num_starts: int, latent_dim: int, *, low: floa
     num_starts = checks.positive_int(num_starts, "num_starts")
     latent_dim = checks.positive_int(latent_dim, "latent_dim")
     shape = (num_starts, latent_dim) if batch is None else (checks.positive_int(batch, "batch"), num_starts, latent_dim)
+    key = checks.prng_key(key)
+    low = checks.real(low, "low")
+    high = checks.real(high, "high", gt=low)
     return jax.random.uniform(key, shape, minval=low, maxval=high)
 
 
 # ---------------------------------------------------------------------------- sparse coding
 
 
-def lasso_inference(model, params, y, *, tol: float = 1e-6, num_iters: int = 10_000) -> Inference:
+def lasso_inference(model, params, y, *, tol: float | None = None, num_iters: int = 10_000) -> Inference:
     """ž and F∞ for a linear decoder with the L1 regularizer, by the sparse solver.
 
     ``E(y, z) = ‖y − D z‖² + λ‖z‖₁ = 2 [½‖y − D z‖² + (λ/2)‖z‖₁]``, so ž is the
     lasso solution with ``λ/2``: :func:`ebm_jax.sparse.fista` solves it to a
-    relative duality gap of ``tol``.
+    relative duality gap of ``tol`` (None: the dtype's default, 1e-4 in float32).
     """
     from ebm_jax import sparse
+    from ebm_jax.lvebm.energies import LatentEBM
+    from ebm_jax.sparse import validation
+
+    checks.instance(model, "model", LatentEBM, "LatentEBM")
 
     if model.decoder != "linear" or model.regularizer.kind != "l1":
         raise ValueError(f"lasso_inference needs decoder='linear' and the 'l1' regularizer, "
                          f"got decoder={model.decoder!r}, regularizer={model.regularizer.kind!r}")
     _, y = check_batch(None, y, y_dim=model.y_dim)
+    tol = validation.check_tol(tol, y.dtype)
+    num_iters = checks.positive_int(num_iters, "num_iters")
     result = sparse.fista(y, params["D"], model.regularizer.weight / 2, tol=tol, num_iters=num_iters, restart=True)
     z = getattr(result, "codes", result)
     f = jax.vmap(lambda yi, zi: model.energy(params, None, yi, zi))(y, z)

@@ -29,6 +29,7 @@ def vae_loss(model: vae_lib.Autoencoder, params, x: jax.Array, key: jax.Array, i
     IWAE bound −L_k (Burda et al. 2015), with ``recon``/``kl`` still reported
     from a single-sample ELBO for comparability.
     """
+    iwae_k = checks.positive_int(iwae_k, "iwae_k")
     recon, kl = vae_lib.negative_elbo_terms(model, params, x, key)
     if iwae_k == 1:
         loss = jnp.mean(recon + kl)
@@ -40,7 +41,7 @@ def vae_loss(model: vae_lib.Autoencoder, params, x: jax.Array, key: jax.Array, i
 
 def ae_loss(model: vae_lib.Autoencoder, params, x: jax.Array, key: jax.Array | None = None):
     """Classic AE: mean Bernoulli reconstruction cross-entropy ``−log p(x | μ(x))``."""
-    del key
+    x = vae_lib.check_inputs(model, params, x, key, need_key=False)
     logits, _, _ = model.apply({"params": params}, x)
     recon = jnp.mean(-losses.bernoulli_log_likelihood(logits, x))
     return recon, {"loss": recon, "recon": recon}
@@ -48,7 +49,8 @@ def ae_loss(model: vae_lib.Autoencoder, params, x: jax.Array, key: jax.Array | N
 
 def validate_images(x, output_dim: int, name: str = "x") -> None:
     """Require float images ``(N, output_dim)`` with N > 0 and values in ``[0, 1]``."""
-    x = np.asarray(x)
+    output_dim = checks.positive_int(output_dim, "output_dim")
+    x = np.asarray(checks.float_array(x, name, allow_int=False, nonempty=False, finite=False))
     if x.ndim != 2 or x.shape[1] != output_dim:
         raise ValueError(f"{name} must have shape (N, {output_dim}) (flattened images), got {x.shape}")
     if x.shape[0] == 0:
@@ -69,6 +71,8 @@ def create_state(key: jax.Array, model: vae_lib.Autoencoder, learning_rate, *, o
     Adam by default; ``schedule="cosine"`` decays the rate to 0 over
     ``total_steps``. The learning rate must be finite and > 0.
     """
+    key = checks.prng_key(key)
+    checks.instance(model, "model", vae_lib.Autoencoder, "ebm_jax.models.vae.Autoencoder")
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule, total_steps=total_steps, **optimizer_options)
     params = model.init(key, jnp.zeros((1, model.output_dim), jnp.float32), key)["params"]
     return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
@@ -94,6 +98,7 @@ def make_train_step(model: vae_lib.Autoencoder, *, binarization: str = "dynamic"
     rate that is not scale-free). ``metrics`` holds ``loss``, ``recon`` and
     (VAE) ``kl``, batch means in nats per image either way.
     """
+    checks.instance(model, "model", vae_lib.Autoencoder, "ebm_jax.models.vae.Autoencoder")
     checks.one_of(binarization, "binarization", transforms.BINARIZATIONS)
     checks.one_of(reduction, "reduction", REDUCTIONS)
     iwae_k = checks.positive_int(iwae_k, "iwae_k")

@@ -107,6 +107,17 @@ def _check_visible(v, params, name: str) -> None:
     validate_binary(v, name)
 
 
+def _units(params, x, name: str, axis: int, domain: str) -> jax.Array:
+    """Validate ``params`` and a layer's states ``x (..., n)`` (n = W.shape[axis]) in ``domain``."""
+    sizes = validate_params(params)
+    x = checks.float_array(x, name, min_ndim=1, domain=domain)
+    if x.shape[-1] != sizes[axis]:
+        layer = "visible" if axis == 0 else "hidden"
+        raise ValueError(f"{name} must have shape (..., {sizes[axis]}) ({layer} units of W {params[0].shape}), "
+                         f"got {x.shape}")
+    return x
+
+
 # --------------------------------------------------------------------------- model math
 
 
@@ -129,17 +140,21 @@ def init_rbm(key: jax.Array, num_visible: int, num_hidden: int, *, scale: float 
 
 def base_rate_bias(data_mean: jax.Array, eps: float = 1e-3) -> jax.Array:
     """``logit(clip(p, eps, 1 - eps))``: visible biases of the base-rate model, shape ``(V,)``."""
-    p = jnp.clip(jnp.asarray(data_mean, jnp.float32), eps, 1 - eps)
+    data_mean = checks.float_array(data_mean, "data_mean", domain="unit")
+    eps = checks.real(eps, "eps", gt=0, lt=0.5)
+    p = jnp.clip(data_mean.astype(jnp.float32), eps, 1 - eps)
     return jnp.log(p) - jnp.log1p(-p)
 
 
 def hidden_logits(params: RBMParams, v: jax.Array) -> jax.Array:
-    """``b_hid + v W``: ``(..., V) -> (..., H)``."""
+    """``b_hid + v W``: ``(..., V) -> (..., H)``; ``v`` in [0, 1] (binary states or their probabilities)."""
+    v = _units(params, v, "v", 0, "unit")
     return v @ params.W + params.b_hid
 
 
 def visible_logits(params: RBMParams, h: jax.Array) -> jax.Array:
-    """``b_vis + W h``: ``(..., H) -> (..., V)``."""
+    """``b_vis + W h``: ``(..., H) -> (..., V)``; ``h`` in [0, 1]."""
+    h = _units(params, h, "h", 1, "unit")
     return h @ params.W.T + params.b_vis
 
 
@@ -154,7 +169,11 @@ def visible_probs(params: RBMParams, h: jax.Array) -> jax.Array:
 
 
 def energy(params: RBMParams, v: jax.Array, h: jax.Array) -> jax.Array:
-    """Joint energy ``E(v, h)``, shape ``(...)``."""
+    """Joint energy ``E(v, h)``, shape ``(...)``; ``v`` and ``h`` binary."""
+    v = _units(params, v, "v", 0, "binary")
+    h = _units(params, h, "h", 1, "binary")
+    if v.shape[:-1] != h.shape[:-1]:
+        raise ValueError(f"v {v.shape} and h {h.shape} must have the same leading (batch) shape")
     return -(v @ params.b_vis) - (h @ params.b_hid) - jnp.sum((v @ params.W) * h, axis=-1)
 
 
@@ -165,14 +184,16 @@ def _softplus(x: jax.Array) -> jax.Array:
 
 
 def free_energy(params: RBMParams, v: jax.Array) -> jax.Array:
-    """``F(v) = -v.b_vis - sum_j softplus(b_hid_j + (vW)_j)``, shape ``(...)``."""
+    """``F(v) = -v.b_vis - sum_j softplus(b_hid_j + (vW)_j)``, shape ``(...)``; ``v`` binary (checked where concrete)."""
+    v = _units(params, v, "v", 0, "binary")
     return -(v @ params.b_vis) - jnp.sum(_softplus(hidden_logits(params, v)), axis=-1)
 
 
 @precision.highest
 def log_likelihood(params: RBMParams, v: jax.Array, log_z) -> jax.Array:
     """``log p(v) = -F(v) - log Z`` per example, shape ``(...)`` (nats); ``v`` binary."""
-    _check_visible(v, params, "v")
+    v = _units(params, v, "v", 0, "binary")
+    log_z = checks.real_or_traced(log_z, "log_z")
     return -free_energy(params, v) - log_z
 
 
@@ -185,9 +206,21 @@ def pseudo_log_likelihood(key: jax.Array, params: RBMParams, v: jax.Array, flip_
     get ``v~`` and return ``V * log sigmoid(F(v~) - F(v))`` (an unbiased estimate of
     ``sum_i log p(v_i | v_{-i})``), shape ``(N,)``. ``v`` must be binary ``(N, V)``.
     """
-    _check_visible(v, params, "v")
+    v = _units(params, v, "v", 0, "binary")
+    if v.ndim != 2:
+        raise ValueError(f"v must have shape (N, V), got {v.shape}")
     n, V = v.shape
-    idx = jax.random.randint(key, (n,), 0, V) if flip_index is None else jnp.asarray(flip_index)
+    if flip_index is None:
+        key = checks.prng_key(key)  # only needed to draw the flipped bits
+        idx = jax.random.randint(key, (n,), 0, V)
+    else:
+        idx = checks.array(flip_index, "flip_index", ndim=1)
+        if not jnp.issubdtype(idx.dtype, jnp.integer):
+            raise TypeError(f"flip_index must hold integers, got dtype {idx.dtype}")
+        if idx.shape != (n,):
+            raise ValueError(f"flip_index must have shape ({n},) (one index per example), got {idx.shape}")
+        if checks.is_concrete(idx) and not np.all((np.asarray(idx) >= 0) & (np.asarray(idx) < V)):
+            raise ValueError(f"flip_index must lie in [0, {V}), got values in [{int(np.min(np.asarray(idx)))}, {int(np.max(np.asarray(idx)))}]")
     flipped = v.at[jnp.arange(n), idx].set(1 - v[jnp.arange(n), idx])
     return V * jax.nn.log_sigmoid(free_energy(params, flipped) - free_energy(params, v))
 
@@ -209,8 +242,7 @@ class GibbsInfo(NamedTuple):
 
 def gibbs_init(v: jax.Array, params: RBMParams) -> GibbsState:
     """The sampler state of a visible vector (binary; checked where concrete)."""
-    validate_binary(v, "v")
-    return GibbsState(jnp.asarray(v))
+    return GibbsState(_units(params, v, "v", 0, "binary"))
 
 
 def gibbs_step(key: jax.Array, state: GibbsState, params: RBMParams) -> tuple[GibbsState, GibbsInfo]:
@@ -232,9 +264,9 @@ def sample_gibbs(key: jax.Array, params: RBMParams, v0, num_steps: int, *, num_s
 
     Returns :class:`~ebm_jax.samplers.ChainResult`; the samples are ``result.state.position``.
     """
-    validate_params(params)
-    v0 = checks.float_array(v0, "v0", ndim=2)
-    _check_visible(v0, params, "v0")
+    v0 = _units(params, v0, "v0", 0, "binary")
+    if v0.ndim != 2:
+        raise ValueError(f"v0 must have shape (num_chains, V), got {v0.shape}")
     return sample_chains(GIBBS, key, v0, params, num_steps, num_saved=num_saved, chunk_steps=chunk_steps)
 
 
@@ -312,7 +344,10 @@ def ais_log_partition(key: jax.Array, params: RBMParams, *, num_betas: int = 145
     """
     V, _ = validate_params(params)
     W = params[0]
-    betas = beta_schedule(num_betas, schedule) if betas is None else betas
+    if betas is None:
+        num_betas = checks.integer(num_betas, "num_betas", ge=2)
+        checks.one_of(schedule, "schedule", ("sm08", "linear", "sigmoid"))
+        betas = beta_schedule(num_betas, schedule)
     if data is not None and base_b_vis is not None:
         raise ValueError("give at most one of data and base_b_vis")
     if data is not None:

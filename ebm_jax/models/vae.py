@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ebm_jax import losses, precision
+from ebm_jax import checks, losses, precision
 
 MODEL_KINDS = ("vae", "ae")
 
@@ -94,6 +94,19 @@ class Autoencoder(nn.Module):
     kind: str = "vae"
     compute_dtype: str | None = None
 
+    def __post_init__(self):
+        # checked where the module is built, before any tracing (a zero-width layer
+        # would otherwise fail inside flax's initialisers with a ZeroDivisionError)
+        checks.positive_int(self.latent_dim, "latent_dim")
+        checks.positive_int(self.output_dim, "output_dim")
+        if isinstance(self.hidden_dims, (str, bytes)) or not isinstance(self.hidden_dims, (tuple, list)):
+            raise TypeError(f"hidden_dims must be a tuple of widths, got {type(self.hidden_dims).__name__} "
+                            f"{self.hidden_dims!r}")
+        for i, width in enumerate(self.hidden_dims):
+            checks.positive_int(width, f"hidden_dims[{i}]")
+        checks.one_of(self.kind, "kind", MODEL_KINDS)
+        super().__post_init__()
+
     def setup(self):
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"kind must be one of {MODEL_KINDS}, got {self.kind!r}")
@@ -117,12 +130,26 @@ class Autoencoder(nn.Module):
         return self.decode(z), mean, logvar
 
 
+def check_inputs(model, params, x, key=None, *, need_key: bool = True) -> jax.Array:
+    """Validate a model, its params and a batch ``x (B, output_dim)`` in [0, 1] (values where concrete)."""
+    checks.instance(model, "model", Autoencoder, "ebm_jax.models.vae.Autoencoder")
+    if params is None or not hasattr(params, "keys"):
+        raise TypeError(f"params must be the model's parameter dict (state.params), got {type(params).__name__}")
+    if need_key or key is not None:
+        checks.prng_key(key)
+    x = checks.float_array(x, "x", ndim=2, domain="unit")
+    if x.shape[1] != model.output_dim:
+        raise ValueError(f"x must have shape (batch, {model.output_dim}) (model.output_dim), got {x.shape}")
+    return x
+
+
 def negative_elbo_terms(model: Autoencoder, params, x: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Single-sample reconstruction term and analytic KL, each ``(B,)`` in nats.
 
     ``recon = −log p(x | z)`` with ``z = μ + σ ε`` (reparameterised),
     ``kl = KL(q(z | x) ‖ N(0, I))``; ``recon + kl`` is an unbiased estimate of −ELBO.
     """
+    x = check_inputs(model, params, x, key)
     logits, mean, logvar = model.apply({"params": params}, x, key)
     recon = -losses.bernoulli_log_likelihood(logits, x)
     kl = losses.gaussian_kl_to_standard_normal(mean, logvar)
@@ -131,6 +158,10 @@ def negative_elbo_terms(model: Autoencoder, params, x: jax.Array, key: jax.Array
 
 def log_importance_weights(model: Autoencoder, params, x: jax.Array, key: jax.Array, num_samples: int) -> jax.Array:
     """``(num_samples, B)`` log-weights log p(x, z_i) − log q(z_i | x), z_i ~ q(z | x)."""
+    x = check_inputs(model, params, x, key)
+    if model.kind != "vae":
+        raise ValueError("model must be a VAE (kind='vae') for importance weights, got kind='ae'")
+    num_samples = checks.positive_int(num_samples, "num_samples")
     mean, logvar = model.apply({"params": params}, x, method=Autoencoder.encode)
     eps = jax.random.normal(key, (num_samples,) + mean.shape, mean.dtype)
     z = mean + jnp.exp(0.5 * logvar) * eps

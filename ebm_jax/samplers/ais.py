@@ -87,7 +87,7 @@ def beta_schedule(num_betas: int, kind: str = "sm08") -> np.ndarray:
 
 def validate_betas(betas) -> np.ndarray:
     """Raise ``ValueError`` unless ``betas`` is 1-D, finite, strictly increasing from 0 to 1."""
-    b = np.asarray(betas, np.float64)
+    b = np.asarray(checks.array(betas, "betas", dtype="float"), np.float64)
     if b.ndim != 1 or b.size < 2:
         raise ValueError(f"betas must be a 1-D schedule with at least 2 points, got shape {b.shape}")
     if b.size > MAX_NUM_BETAS:
@@ -154,7 +154,7 @@ _ais_steps_jit = jax.jit(ais_steps, static_argnames="target")
 
 def log_mean_exp_with_std(log_w: np.ndarray) -> tuple[float, float]:
     """``log mean exp(log_w)`` and the delta-method std of it, ``std(w) / (mean(w) sqrt(M))``."""
-    log_w = np.asarray(log_w, np.float64)
+    log_w = np.asarray(checks.float_array(log_w, "log_w", ndim=1), np.float64)
     m = log_w.max()
     r = np.exp(log_w - m)
     return float(m + np.log(r.mean())), float(r.std() / (r.mean() * np.sqrt(len(r))))
@@ -172,6 +172,8 @@ def ais(key: jax.Array, target: TemperedTarget, params, betas, num_runs: int, *,
       ValueError: a bad schedule, ``num_runs`` or ``chunk_size``.
       FloatingPointError: non-finite log-weights (NaN/inf parameters).
     """
+    key = checks.prng_key(key)
+    checks.instance(target, "target", TemperedTarget)
     num_runs = checks.positive_int(num_runs, "num_runs")
     chunk_size = checks.positive_int(chunk_size, "chunk_size")
     betas = jnp.asarray(validate_betas(betas), jnp.result_type(float))

@@ -33,6 +33,15 @@ Params = Any
 EnergyFn = Callable[[Params, jax.Array], jax.Array]
 
 
+def check_algorithm(algorithm, name: str = "algorithm") -> "SamplingAlgorithm":
+    """``algorithm`` if it is a :class:`SamplingAlgorithm` (callable ``init`` and ``step``), else a TypeError."""
+    if not (isinstance(algorithm, tuple) and hasattr(algorithm, "init") and hasattr(algorithm, "step")
+            and callable(algorithm.init) and callable(algorithm.step)):
+        raise TypeError(f"{name} must be a SamplingAlgorithm(init, step) (e.g. ebm_jax.samplers.rwmh(energy_fn, "
+                        f"step_size) or ebm_jax.models.rbm.GIBBS), got {type(algorithm).__name__} {algorithm!r}"[:300])
+    return algorithm
+
+
 class SamplingAlgorithm(NamedTuple):
     """``init(position, params) -> State`` and ``step(rng_key, state, params) -> (State, Info)`` for one chain."""
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ebm_jax import checks
-from ebm_jax.samplers.base import SamplingAlgorithm
+from ebm_jax.samplers.base import SamplingAlgorithm, check_algorithm
 
 #: Most steps one compiled call may run; longer chains go through :func:`sample_chains` (chunked).
 MAX_STEPS_PER_CALL = 100_000
@@ -51,6 +51,8 @@ def check_num_steps(num_steps, name: str = "num_steps", *, ge: int = 0, bound: i
 
 def init_chains(algorithm: SamplingAlgorithm, positions: jax.Array, params):
     """``vmap(algorithm.init)`` over the leading (chain) axis of ``positions``."""
+    check_algorithm(algorithm)
+    positions = checks.float_array(positions, "positions", min_ndim=1)
     return jax.vmap(algorithm.init, in_axes=(0, None))(positions, params)
 
 
@@ -81,6 +83,11 @@ def run_chain(algorithm: SamplingAlgorithm, key: jax.Array, x0, params, num_step
     """
     num_steps = check_num_steps(num_steps)
     num_saved = checks.integer(num_saved, "num_saved", ge=0)
+    _check_saved(num_saved, num_steps)
+    check_algorithm(algorithm)
+    key = checks.prng_key(key)
+    if not hasattr(x0, "position"):
+        x0 = checks.float_array(x0, "x0", min_ndim=1)
     state = _as_state(algorithm, x0, params)
     num_chains = jax.tree.leaves(state)[0].shape[0]
     step = jax.vmap(algorithm.step, in_axes=(0, 0, None))
@@ -109,6 +116,13 @@ def run_chain(algorithm: SamplingAlgorithm, key: jax.Array, x0, params, num_step
 
     (state, info_sum), snaps = jax.lax.scan(outer, (state, zero_info), jnp.arange(num_saved))
     return ChainResult(state, mean(info_sum), snaps)
+
+
+def _check_saved(num_saved: int, num_steps: int) -> None:
+    if num_saved > num_steps:
+        raise ValueError(f"num_saved ({num_saved}) must be <= num_steps ({num_steps}): each snapshot needs a step")
+    if num_saved and num_steps % num_saved:
+        raise ValueError(f"num_steps ({num_steps}) must be a multiple of num_saved ({num_saved})")
 
 
 def check_finite(x, name: str = "chains") -> None:
@@ -140,12 +154,10 @@ def sample_chains(algorithm: SamplingAlgorithm, key: jax.Array, x0, params, num_
     num_steps = checks.integer(num_steps, "num_steps", ge=0)
     num_saved = checks.integer(num_saved, "num_saved", ge=0)
     chunk_steps = check_num_steps(chunk_steps, "chunk_steps", ge=1)
-    if num_saved and num_steps % num_saved:
-        raise ValueError(f"num_steps ({num_steps}) must be a multiple of num_saved ({num_saved})")
-    x0 = checks.array(x0, "x0")
-    if x0.ndim < 1 or x0.shape[0] < 1:
-        raise ValueError(f"x0 must have shape (num_chains, ...) with num_chains >= 1, got {x0.shape}")
-    checks.check_finite(x0, "x0")
+    _check_saved(num_saved, num_steps)
+    check_algorithm(algorithm)
+    key = checks.prng_key(key)
+    x0 = checks.float_array(x0, "x0", min_ndim=1)
     every = num_steps // num_saved if num_saved else num_steps
     state, info_sum, snaps, done = x0, None, [], 0
     for _ in range(max(num_saved, 1)):

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from ebm_jax import checks
-from ebm_jax.samplers.base import EnergyFn, SamplingAlgorithm
+from ebm_jax.samplers.base import EnergyFn, SamplingAlgorithm, check_algorithm
 from ebm_jax.samplers.chains import run_chain
 
 #: Largest number of sampler steps per update (one compiled train step); more would run for hours.
@@ -68,6 +68,11 @@ class ContrastiveResult(NamedTuple):
     info: ContrastiveInfo
 
 
+def _check_batch(x, name: str) -> jax.Array:
+    """A finite (where concrete), non-empty float batch ``(B, ...)`` with a feature axis."""
+    return checks.float_array(x, name, min_ndim=2)
+
+
 def _loss_and_mean_energies(energy_fn, params, x_pos, x_neg):
     """``(mean E(x_pos) - mean E(stop_gradient(x_neg)), (mean E(x_pos), mean E(x_neg)))``.
 
@@ -106,7 +111,14 @@ def cd_k(key: jax.Array, params, x_data: jax.Array, *, energy_fn: EnergyFn, algo
       :class:`ContrastiveResult` ``(loss, grads, negatives (B, ...), info)``.
     """
     k = check_k(k)
+    key, x_data = _check_common(key, x_data, energy_fn, algorithm)
     return _estimate(key, params, x_data, x_data, energy_fn, algorithm, k)
+
+
+def _check_common(key, x_data, energy_fn, algorithm):
+    checks.function(energy_fn, "energy_fn")
+    check_algorithm(algorithm)
+    return checks.prng_key(key), _check_batch(x_data, "x_data")
 
 
 def pcd(key: jax.Array, params, x_data: jax.Array, chains: jax.Array, *, energy_fn: EnergyFn,
@@ -117,8 +129,8 @@ def pcd(key: jax.Array, params, x_data: jax.Array, chains: jax.Array, *, energy_
     state. The number of chains ``C`` need not equal the batch size.
     """
     k = check_k(k)
-    if chains.ndim < 1 or chains.shape[0] < 1:
-        raise ValueError(f"chains must have shape (num_chains, ...) with num_chains >= 1, got {chains.shape}")
+    key, x_data = _check_common(key, x_data, energy_fn, algorithm)
+    chains = _check_batch(chains, "chains")
     if chains.shape[1:] != x_data.shape[1:]:
         raise ValueError(f"chains {chains.shape} and x_data {x_data.shape} must agree after the leading axis")
     return _estimate(key, params, x_data, chains, energy_fn, algorithm, k)

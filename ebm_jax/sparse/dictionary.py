@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
@@ -44,6 +45,7 @@ class DictState(NamedTuple):
 
 def normalize_atoms(D: jax.Array) -> jax.Array:
     """Columns of D (n, k) scaled to unit ℓ2 norm (zero columns stay zero)."""
+    D = checks.float_array(D, "D", ndim=2)
     norms = jnp.linalg.norm(D, axis=0, keepdims=True)
     return D / jnp.where(norms > 0, norms, 1.0)
 
@@ -124,6 +126,8 @@ def evaluate_dictionary(x, D, lam, *, tol: float = 1e-4, nonneg: bool = False) -
     ``energy`` (mean free energy), ``rel_recon_error`` (Σ‖x − Dz‖²/Σ‖x‖²),
     ``mse`` (per pixel), ``mean_nonzeros`` (per example) and ``frac_nonzero``."""
     x, D = validation.check_x_D(x, D)
+    if checks.is_concrete(x) and not np.any(np.asarray(x) != 0):
+        raise ValueError("x is all zeros: the relative reconstruction error Σ‖x − Dz‖²/Σ‖x‖² is undefined")
     z, info = fista(x, D, lam, tol=tol, restart=True, polish=True, nonneg=nonneg)
     r = x - z @ D.T
     nnz = jnp.sum(z != 0, axis=-1)

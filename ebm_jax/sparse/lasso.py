@@ -44,7 +44,7 @@ from ebm_jax.sparse.prox import (
     lipschitz_constant,
     objective,
     relative_gap,
-    soft_threshold,
+    soft_threshold_kernel,
     stall_update,
     still_running,
 )
@@ -56,9 +56,9 @@ def _make_prox_grad(x, D, step, thresh, nonneg, gram):
     if gram:
         We, S = ista_operators(D, step)
         b = x @ We
-        return (lambda y: soft_threshold(b + y @ S, thresh, nonneg=nonneg)), b
+        return (lambda y: soft_threshold_kernel(b + y @ S, thresh, nonneg=nonneg)), b
     Ds = D * step
-    return (lambda y: soft_threshold(y + (x - y @ D.T) @ Ds, thresh, nonneg=nonneg)), None
+    return (lambda y: soft_threshold_kernel(y + (x - y @ D.T) @ Ds, thresh, nonneg=nonneg)), None
 
 
 def prox_grad_scan(x, D, lam2, step, z0, z_ref=None, *, num_iters: int, momentum: bool, restart: bool,
@@ -257,11 +257,11 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
     else:
         tol = validation.check_tol(tol)
         num_iters = checks.positive_int(num_iters if num_iters is not None else 100_000, "num_iters")
-        check_every = checks.positive_int(check_every, "check_every")
         stall_window = validation.check_stall_window(stall_window)
         if trace:
             raise ValueError("trace is only available in the fixed-iteration form (tol=None)")
     max_support = checks.positive_int(max_support, "max_support")
+    check_every = checks.positive_int(check_every, "check_every")
     x, D, lam2, step, z0, gram = _prepare(x, D, lam, step, z0, gram)
     z_ref = _check_ref(z_ref, x, D, trace)
     if tol is None:

@@ -26,10 +26,11 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ebm_jax import checks
 from ebm_jax.sparse import validation
-from ebm_jax.sparse.prox import ista_operators, lipschitz_constant, soft_threshold
+from ebm_jax.sparse.prox import ista_operators, lipschitz_constant, soft_threshold_kernel
 
 
 class LISTA(nn.Module):
@@ -50,6 +51,13 @@ class LISTA(nn.Module):
     step: Any = None
     tied: bool = True
     nonneg: bool = False
+
+    def __post_init__(self):
+        # checked before any tracing: 0 layers would fail with an IndexError inside __call__
+        checks.positive_int(self.num_layers, "num_layers")
+        checks.nonnegative_float(self.lam, "lam")
+        checks.array(self.dictionary, "dictionary", ndim=2, dtype="float")
+        super().__post_init__()
 
     def _operators(self):
         D = jnp.asarray(self.dictionary)
@@ -73,10 +81,10 @@ class LISTA(nn.Module):
             Ss = [self.param(f"S_{t}", lambda _: S0) for t in range(1, T)]
             thetas = [self.param(f"theta_{t}", lambda _: theta0) for t in range(T)]
         b = x @ We
-        z = soft_threshold(b, thetas[0], nonneg=self.nonneg)
+        z = soft_threshold_kernel(b, thetas[0], nonneg=self.nonneg)
         zs = [z]
         for t in range(1, T):
-            z = soft_threshold(b + z @ Ss[t - 1], thetas[t], nonneg=self.nonneg)
+            z = soft_threshold_kernel(b + z @ Ss[t - 1], thetas[t], nonneg=self.nonneg)
             zs.append(z)
         return (z, jnp.stack(zs)) if return_all else z
 
@@ -97,6 +105,13 @@ def make_lista(D, lam: float, num_layers: int, *, tied: bool = True, nonneg: boo
 
 def lista_loss(module: LISTA, params, x, z_star=None, *, objective: str = "supervised"):
     """Mean training loss over the batch (see module docstring); x (batch, n), z_star (batch, k)."""
+    checks.one_of(objective, "objective", ("supervised", "unsupervised"))
+    x = _check_x(module, x)
+    if objective == "supervised":
+        if z_star is None:
+            raise ValueError("z_star (the target codes) is required for objective='supervised'")
+        z_star = checks.float_array(z_star, "z_star", ndim=2)
+        checks.check_shape(z_star, "z_star", (x.shape[0], np.shape(module.dictionary)[1]))
     z = module.apply({"params": params}, x)
     if objective == "supervised":
         return 0.5 * jnp.mean(jnp.sum((z - z_star) ** 2, axis=-1))
@@ -107,8 +122,18 @@ def lista_loss(module: LISTA, params, x, z_star=None, *, objective: str = "super
     raise ValueError(f"objective must be 'supervised' or 'unsupervised', got {objective!r}")
 
 
+def _check_x(module, x):
+    checks.instance(module, "module", LISTA, "LISTA module (from make_lista)")
+    x = checks.float_array(x, "x", ndim=2)
+    n = np.shape(module.dictionary)[0]
+    if x.shape[1] != n:
+        raise ValueError(f"x must have shape (batch, {n}) (rows of the dictionary), got {x.shape}")
+    return x
+
+
 def lista_apply_all(module: LISTA, params, x):
     """Every layer's codes, (T, batch, k) (jitted)."""
+    x = _check_x(module, x)
     return jax.jit(lambda p, v: module.apply({"params": p}, v, return_all=True)[1])(params, x)
 
 
@@ -146,7 +171,7 @@ def support_select(v, theta, num_pass: int, *, nonneg: bool = False):
     among the row's ``num_pass`` largest ``|v|`` (largest v if ``nonneg``) and
     exceeds θ in magnitude; ``num_pass = 0`` is the plain soft threshold.
     """
-    shrunk = soft_threshold(v, theta, nonneg=nonneg)
+    shrunk = soft_threshold_kernel(v, theta, nonneg=nonneg)
     if num_pass <= 0:
         return shrunk
     mag = v if nonneg else jnp.abs(v)
@@ -157,6 +182,10 @@ def support_select(v, theta, num_pass: int, *, nonneg: bool = False):
 
 def support_counts(num_layers: int, k: int, percent_per_layer: float, max_percent: float) -> tuple[int, ...]:
     """Entries that bypass the threshold at each layer: ``⌊min(p·t, p_max)·k/100⌋`` for t = 1..T."""
+    num_layers = checks.positive_int(num_layers, "num_layers")
+    k = checks.positive_int(k, "k")
+    percent_per_layer = checks.real(percent_per_layer, "percent_per_layer", ge=0, le=100)
+    max_percent = checks.real(max_percent, "max_percent", ge=0, le=100)
     return tuple(int(min(percent_per_layer * t, max_percent) * k / 100.0) for t in range(1, num_layers + 1))
 
 
@@ -202,6 +231,7 @@ def make_context(D, lam, kind: str = "untied", *, nonneg: bool = False) -> Unrol
 
 def fista_momentum_schedule(num_layers: int) -> tuple[float, ...]:
     """FISTA's extrapolation weights ``(τ_{t−1} − 1)/τ_t`` before layers t = 1..T (0 for the first two)."""
+    num_layers = checks.positive_int(num_layers, "num_layers")
     taus = [1.0]
     for _ in range(num_layers):
         taus.append(0.5 * (1.0 + (1.0 + 4.0 * taus[-1] ** 2) ** 0.5))
@@ -258,7 +288,16 @@ def apply_layer(ctx: UnrolledContext, p: dict, inp, z, num_pass: int, first: boo
 
 def unrolled_apply(ctx: UnrolledContext, params, x, num_pass=None, *, return_all: bool = False):
     """T = len(params) layers from z = 0: x (batch, n) -> z_T (batch, k) (and every layer, (T, batch, k))."""
+    checks.instance(ctx, "ctx", UnrolledContext, "UnrolledContext (from make_context)")
+    if not isinstance(params, (tuple, list)) or not params:
+        raise ValueError(f"params must be a non-empty tuple of per-layer dicts, got {type(params).__name__} "
+                         f"of length {len(params) if hasattr(params, '__len__') else '?'}")
+    x = checks.float_array(x, "x", ndim=2)
+    if x.shape[1] != ctx.D.shape[0]:
+        raise ValueError(f"x must have shape (batch, {ctx.D.shape[0]}) (rows of D), got {x.shape}")
     num_pass = num_pass if num_pass is not None else (0,) * len(params)
+    if len(num_pass) < len(params):
+        raise ValueError(f"num_pass must give one count per layer ({len(params)}), got {len(num_pass)}")
     z = apply_layer(ctx, params[0], x, None, num_pass[0], first=True)
     zs, z_prev = [z], None
     inp = layer_input(ctx, x)

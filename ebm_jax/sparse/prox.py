@@ -15,8 +15,9 @@ columns, ``z`` (batch, k); λ one per example, held as (batch, 1))::
 * :func:`lipschitz_constant`: ``L ≥ λ_max(DᵀD)`` by power iteration, certified;
 * :func:`ista_operators`: ISTA written as ``z ← S_θ(x W_e + z S)``.
 
-The functions without a public-boundary check (``objective``, ``gap_*``,
-``fista_momentum``, ``power_iteration``, ``certified_lipschitz``) are traceable kernels for use inside
+The functions without a public-boundary check (``soft_threshold_kernel``,
+``objective``, ``gap_*``, ``example_gap``, ``stall_update``, ``still_running``,
+``relative_gap``, ``fista_momentum``, ``power_iteration``, ``certified_lipschitz``) are traceable kernels for use inside
 other jitted code; :func:`lasso_objective`, :func:`duality_gap` and
 :func:`lipschitz_constant` validate their inputs.
 """
@@ -27,6 +28,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ebm_jax import checks, precision
 from ebm_jax.sparse import validation
@@ -36,8 +38,23 @@ def soft_threshold(v: jax.Array, thresh, *, nonneg: bool = False) -> jax.Array:
     r"""Proximal operator of ``thresh·‖·‖₁`` (plus the indicator of ``z ≥ 0`` if ``nonneg``).
 
     ``S_θ(v) = sign(v) max(|v| − θ, 0)``; non-negative: ``max(v − θ, 0)``.
-    ``thresh`` broadcasts against ``v`` (scalar, (batch, 1) or (k,)).
+    ``thresh`` broadcasts against ``v`` (scalar, (batch, 1) or (k,)); it must be
+    >= 0 (a negative threshold would widen instead of shrink).
     """
+    v = checks.float_array(v, "v", nonempty=False)
+    if isinstance(thresh, (int, float, np.generic)) or (hasattr(thresh, "ndim") and thresh.ndim == 0
+                                                        and not isinstance(thresh, jax.core.Tracer)):
+        thresh = checks.nonnegative_float(thresh, "thresh")
+    else:
+        thresh = checks.float_array(thresh, "thresh", nonempty=False)
+        if checks.is_concrete(thresh) and bool(np.any(np.asarray(thresh) < 0)):
+            raise ValueError(f"thresh must be >= 0, got min {float(np.min(np.asarray(thresh)))}")
+    return soft_threshold_kernel(v, thresh, nonneg=nonneg)
+
+
+def soft_threshold_kernel(v, thresh, *, nonneg: bool = False):
+    """:func:`soft_threshold` without checks: the traceable kernel inside solvers and LISTA layers
+    (whose learned thresholds are not validated)."""
     if nonneg:
         return jnp.maximum(v - thresh, 0.0)
     return jnp.sign(v) * jnp.maximum(jnp.abs(v) - thresh, 0.0)
@@ -203,21 +220,28 @@ def lipschitz_constant(D, *, num_iters: int = 100, safety: float = 1.001) -> jax
 
     ``safety`` times the power-iteration estimate after ``num_iters`` iterations
     when a factorisation certifies it, otherwise the certified bound that
-    :func:`certified_lipschitz` finds. D: (n, k) -> scalar.
+    :func:`certified_lipschitz` finds. D: (n, k) -> scalar; ``safety`` >= 1.
     """
     D = checks.float_array(D, "D", ndim=2)
     num_iters = checks.positive_int(num_iters, "num_iters")
+    safety = checks.real(safety, "safety", ge=1)
     validation.check_nonzero_dictionary(D)
     return _certified_lipschitz_jit(D, num_iters, safety)
 
 
-@jax.jit
 def ista_operators(D, step):
     """``(W_e, S) = (η D, I − η DᵀD)``: ISTA as ``z ← S_θ(x W_e + z S)``. D (n, k) -> (n, k), (k, k).
 
     LISTA's initialisation calls this very function, so that an untrained LISTA
-    reproduces ISTA bit for bit.
+    reproduces ISTA bit for bit. ``step`` > 0 (a number, or a concrete-or-traced scalar).
     """
+    D = checks.float_array(D, "D", ndim=2)
+    step = validation.check_step(step)
+    return _ista_operators(D, step)
+
+
+@jax.jit
+def _ista_operators(D, step):
     G = D.T @ D
     return D * step, jnp.eye(G.shape[0], dtype=G.dtype) - step * G
 

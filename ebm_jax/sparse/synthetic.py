@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ebm_jax import checks
 
@@ -26,6 +27,7 @@ def gaussian_dictionary(key, num_measurements: int, num_atoms: int, dtype=jnp.fl
 def sparse_codes(key, num_examples: int, num_atoms: int, p_nonzero: float = 0.1, dtype=jnp.float32) -> jax.Array:
     """z (N, n): Bernoulli(p_nonzero) support times N(0, 1) values."""
     num_examples = checks.positive_int(num_examples, "num_examples")
+    num_atoms = checks.positive_int(num_atoms, "num_atoms")
     p_nonzero = checks.probability(p_nonzero, "p_nonzero")
     k_support, k_values = jax.random.split(key)
     support = jax.random.bernoulli(k_support, p_nonzero, (num_examples, num_atoms))
@@ -34,6 +36,10 @@ def sparse_codes(key, num_examples: int, num_atoms: int, p_nonzero: float = 0.1,
 
 def measure(key, A, z, snr_db: float | None = None) -> jax.Array:
     """x = z Aᵀ (+ Gaussian noise with ‖signal‖²/‖noise‖² = 10^(snr_db/10) on average); None: noiseless."""
+    A = checks.float_array(A, "A", ndim=2)
+    z = checks.float_array(z, "z", ndim=2)
+    if z.shape[1] != A.shape[1]:
+        raise ValueError(f"z must have {A.shape[1]} columns (one per atom of A {A.shape}), got shape {z.shape}")
     x = z @ A.T
     if snr_db is None:
         return x
@@ -45,6 +51,8 @@ def measure(key, A, z, snr_db: float | None = None) -> jax.Array:
 
 def nmse_db(z, z_ref) -> float:
     """``10 log10(Σ‖z − z_ref‖² / Σ‖z_ref‖²)`` over all examples (the papers' NMSE in dB)."""
-    z, z_ref = jnp.asarray(z), jnp.asarray(z_ref)
-    checks.check_shape(z, "z", z_ref.shape)
+    z, z_ref = checks.float_array(z, "z"), checks.float_array(z_ref, "z_ref")
+    checks.check_shape(z_ref, "z_ref", z.shape)
+    if checks.is_concrete(z_ref) and not np.any(np.asarray(z_ref) != 0):
+        raise ValueError("z_ref is all zeros: the NMSE is undefined")
     return float(10.0 * jnp.log10(jnp.sum((z - z_ref) ** 2) / jnp.sum(z_ref ** 2)))

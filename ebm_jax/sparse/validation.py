@@ -19,7 +19,7 @@ from ebm_jax.sparse.result import ConvergenceWarning, SolverResult
 
 def check_nonzero_dictionary(D) -> None:
     """ValueError for a concrete all-zero dictionary (its Lipschitz step 1/L is undefined)."""
-    if checks.is_concrete(D) and not bool(jnp.any(D != 0)):
+    if checks.is_concrete(D) and not np.any(np.asarray(D) != 0):
         raise ValueError("D is the zero dictionary: the lasso step 1/L is undefined")
 
 
@@ -46,8 +46,8 @@ def check_lam(lam, batch: int, dtype, *, unit: str = "example") -> jax.Array:
         out = lam.reshape(batch, 1)
     else:
         raise ValueError(f"lam must be a scalar or have shape ({batch},) (one per {unit}), got shape {lam.shape}")
-    if checks.is_concrete(out) and bool(jnp.any(out < 0)):
-        raise ValueError(f"lam must be >= 0, got min {float(jnp.min(out))}")
+    if checks.is_concrete(out) and bool(np.any(np.asarray(out) < 0)):
+        raise ValueError(f"lam must be >= 0, got min {float(np.min(np.asarray(out)))}")
     return jnp.broadcast_to(out, (batch, 1))
 
 
@@ -58,7 +58,7 @@ def check_step(step):
     if isinstance(step, (int, float, np.number)) and not isinstance(step, bool):
         return checks.positive_float(step, "step")
     arr = checks.float_array(step, "step", ndim=0)
-    if checks.is_concrete(arr) and not bool(arr > 0):
+    if checks.is_concrete(arr) and not float(np.asarray(arr)) > 0:
         raise ValueError(f"step must be a finite number > 0, got {float(arr)}")
     return arr
 
@@ -85,6 +85,20 @@ def check_stall_window(window) -> int:
     return checks.positive_int(window, "stall_window")
 
 
+def _power_iteration_np(D: np.ndarray, num_iters: int = 100) -> float:
+    """Rayleigh quotient of DᵀD after ``num_iters`` power iterations, in numpy (a lower bound on λ_max;
+    host code, so that it also runs where the caller is being traced)."""
+    G = D.T @ D
+    v = np.random.default_rng(0).standard_normal(G.shape[0])
+    for _ in range(num_iters):
+        w = G @ v
+        norm = np.linalg.norm(w)
+        if norm == 0:
+            return 0.0
+        v = w / norm
+    return float(v @ G @ v)
+
+
 def check_step_bound(step, D, *, limit: float = 2.0) -> None:
     """DivergenceError for a concrete ``step`` above ``limit / L`` (L ≈ λ_max(DᵀD)).
 
@@ -94,9 +108,7 @@ def check_step_bound(step, D, *, limit: float = 2.0) -> None:
     """
     if step is None or not (checks.is_concrete(step) and checks.is_concrete(D)):
         return
-    from ebm_jax.sparse.prox import lipschitz_constant
-
-    L = float(lipschitz_constant(D))
+    L = _power_iteration_np(np.asarray(D, np.float64))
     if float(step) * L > limit:
         raise checks.DivergenceError(
             f"step={float(step):.4g} is above the safe bound {limit:g}/L = {limit / L:.4g} "

@@ -41,7 +41,7 @@ from ebm_jax.sparse.prox import (
     gap_gram,
     lipschitz_constant,
     relative_gap,
-    soft_threshold,
+    soft_threshold_kernel,
     stall_update,
     still_running,
 )
@@ -183,7 +183,7 @@ def _ws_solver(x, D, lam, z0, tol, L, *, p, inner_iters, max_outer, nonneg, cg_i
 
         def fista_step(_, carry):
             u, y, t = carry
-            u_new = soft_threshold(y - step * (_bmv(y, Gw) - cw), thresh, nonneg=nonneg)
+            u_new = soft_threshold_kernel(y - step * (_bmv(y, Gw) - cw), thresh, nonneg=nonneg)
             y_new, t_new = fista_momentum(u_new, u, y, t, restart=True)
             return u_new, y_new, t_new
 

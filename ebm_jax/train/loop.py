@@ -34,18 +34,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from typing import Any, Callable, Mapping
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from ebm_jax import precision
+from ebm_jax import checks, precision
 from ebm_jax.train import distributed, interrupt, seeds
 from ebm_jax.train.checkpoint import Checkpointer
 from ebm_jax.train.progress import Progress
@@ -101,8 +103,7 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
     n = num_examples(data)
     if n == 0:
         raise ValueError("data is empty: it has 0 examples")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = checks.positive_int(batch_size, "batch_size")
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) is larger than the dataset ({n} examples)")
     if batch_size % num_devices:
@@ -110,12 +111,17 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
         where = f" ({processes} processes x their devices)" if processes > 1 else ""
         raise ValueError(f"batch_size ({batch_size}) must be divisible by the number of devices "
                          f"({num_devices}{where})")
-    if not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
-        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
-    for leaf in jax.tree.leaves(data):
+    checks.positive_int(num_epochs, "num_epochs")
+    for path, leaf in jax.tree_util.tree_leaves_with_path(data):
+        where = "data" + jax.tree_util.keystr(path)
         values = np.asarray(leaf)
+        if values.dtype == np.uint8:
+            raise TypeError(f"{where} is uint8 (raw image bytes, 0-255): convert it to floats in [0, 1] "
+                            "first (ebm_jax.data.to_float)")
+        if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_) or np.iscomplexobj(values):
+            raise TypeError(f"{where} must be a real numeric array, got dtype {values.dtype}")
         if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
-            raise ValueError("data contains NaN or infinite values")
+            raise ValueError(f"{where} contains NaN or infinite values")
     return n
 
 
@@ -196,6 +202,41 @@ def _scalars(metrics: Mapping[str, Any], index: int | None = None) -> dict[str, 
     return out
 
 
+@contextlib.contextmanager
+def _first_batch_errors(first: bool, data):
+    """On the first chunk, a step that cannot trace on the data (a width mismatch: flax's
+    ScopeParamShapeError, a dot_general TypeError) becomes one ValueError naming ``data``."""
+    if not first:
+        yield
+        return
+    try:
+        yield
+    except (flax.errors.FlaxError, TypeError, ValueError) as e:
+        shapes = jax.tree.map(lambda a: tuple(np.shape(a)[1:]), data)
+        raise ValueError(f"data does not fit step_fn and state: per-example shapes {shapes} fail on the first "
+                         f"batch with {type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
+
+
+def _check_metrics(metrics, loss_key: str) -> None:
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"step_fn must return (state, metrics) with metrics a dict, got {type(metrics).__name__}")
+    if loss_key not in metrics:
+        raise ValueError(f"loss_key {loss_key!r} is not among the step's metrics {sorted(metrics)}")
+
+
+def _check_eval(result, num_seeds):
+    """eval_fn's metrics: a mapping of scalars (one value per seed when training seeds at once)."""
+    if not isinstance(result, Mapping):
+        raise TypeError(f"eval_fn must return a dict of scalar metrics, got {type(result).__name__}")
+    allowed = ((), (num_seeds,)) if num_seeds is not None else ((),)
+    for name, value in result.items():
+        shape = np.shape(value)
+        if shape not in allowed:
+            want = "a scalar" + (f" or one value per seed ({num_seeds},)" if num_seeds is not None else "")
+            raise ValueError(f"eval_fn must return {want} per metric, got {name!r} of shape {shape}")
+    return result
+
+
 def _global_step(state) -> int:
     """``state.step`` as an int (with a seed axis, every replica is at the same step)."""
     return int(np.asarray(state.step).reshape(-1)[0])
@@ -255,6 +296,20 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         ``state`` is the state reached; rerunning with the same ``workdir`` resumes.
       CheckpointError: no intact checkpoint, or one of another structure (one line).
     """
+    checks.function(step_fn, "step_fn")
+    if eval_fn is not None:
+        checks.function(eval_fn, "eval_fn")
+    rng = checks.prng_key(rng, "rng")
+    if not hasattr(state, "step"):
+        raise TypeError(f"state must be a train state with a .step (e.g. flax TrainState), got {type(state).__name__}")
+    if not isinstance(loss_key, str):
+        raise TypeError(f"loss_key must be a string (a key of the step's metrics), got {loss_key!r}")
+    max_steps = checks.integer(max_steps, "max_steps", ge=1, allow_none=True)
+    checkpoint_every_steps = checks.integer(checkpoint_every_steps, "checkpoint_every_steps", ge=1, allow_none=True)
+    log_every_steps = checks.positive_int(log_every_steps, "log_every_steps")
+    max_chunk_seconds = checks.real(max_chunk_seconds, "max_chunk_seconds", gt=0, allow_none=True)
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    num_epochs = checks.positive_int(num_epochs, "num_epochs")
     if matmul_precision is not None:
         precision.check_matmul_precision(matmul_precision)
     mesh = batch_mesh(batch_size, warn=_warn_main) if mesh is None else mesh
@@ -268,10 +323,7 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             checkpoint_every_steps=checkpoint_every_steps, log_every_steps=log_every_steps, max_steps=max_steps,
             num_seeds=num_seeds))
     n = validate_fit_args(data, batch_size, num_epochs, mesh.devices.size)
-    if checkpoint_every_steps is not None and checkpoint_every_steps < 1:
-        raise ValueError(f"checkpoint_every_steps must be >= 1, got {checkpoint_every_steps}")
-    if log_every_steps < 1:
-        raise ValueError(f"log_every_steps must be >= 1, got {log_every_steps}")
+    batch_size, num_epochs = int(batch_size), int(num_epochs)
     steps_per_epoch = n // batch_size
     total_steps = num_epochs * steps_per_epoch
     stop_at = total_steps if max_steps is None else min(total_steps, max_steps)
@@ -317,6 +369,7 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     bar = Progress(stop_at, step, steps_per_epoch=steps_per_epoch, num_epochs=num_epochs, desc=desc,
                    enabled=distributed.is_main_process())
     stop = interrupt.InterruptRequest()
+    first = True  # the first chunk traces step_fn on the data and returns the first metrics
     try:
         stop.__enter__()
         while step < stop_at:
@@ -327,17 +380,21 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
                 if multi_process:
                     perm = np.asarray(perm)
             t0 = time.perf_counter()
-            if multi_process:
-                indices = perm[..., offset * batch_size: (offset + end - step) * batch_size]
-                indices = np.moveaxis(indices.reshape(indices.shape[:-1] + (end - step, batch_size)), -2, 0)
-                batches = distributed.feed_batches(host_data, indices, mesh)  # (steps, [S,] batch, ...)
-                state, metrics = run_fed_chunk(state, batches, step_key)
-            else:
-                state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
+            with _first_batch_errors(first, data):
+                if multi_process:
+                    indices = perm[..., offset * batch_size: (offset + end - step) * batch_size]
+                    indices = np.moveaxis(indices.reshape(indices.shape[:-1] + (end - step, batch_size)), -2, 0)
+                    batches = distributed.feed_batches(host_data, indices, mesh)  # (steps, [S,] batch, ...)
+                    state, metrics = run_fed_chunk(state, batches, step_key)
+                else:
+                    state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
             t_dispatched = time.perf_counter()  # compiling happens before the asynchronous dispatch returns
             metrics = jax.device_get(metrics)
             t1 = time.perf_counter()
             seconds = t1 - t0
+            if first:
+                _check_metrics(metrics, loss_key)
+                first = False
             losses = np.asarray(metrics[loss_key])
             if not np.isfinite(losses).all():
                 bad = step + 1 + int(np.argmin(np.isfinite(losses).reshape(len(losses), -1).all(axis=1)))
@@ -355,7 +412,7 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
             step = end
             if step % steps_per_epoch == 0 and eval_fn is not None:
                 records.append({"step": step, "epoch": step // steps_per_epoch,
-                                **_scalars(eval_fn(state))})
+                                **_scalars(_check_eval(eval_fn(state), num_seeds))})
             if writer is not None:
                 writer.write_many(records)
             history.extend(records)

@@ -50,7 +50,7 @@ def make_optimizer(name: str, learning_rate, *, schedule: str = "constant", tota
     (on the leaves ``decay_mask`` selects, default all); for ``adamw`` it is
     the decoupled decay; ``adam`` refuses a non-zero one (use ``adamw``).
     """
-    checks.one_of(name, "optimizer", OPTIMIZERS)
+    checks.one_of(name, "name (the optimizer)", OPTIMIZERS)
     lr = make_schedule(learning_rate, schedule, total_steps=total_steps, warmup_steps=warmup_steps)
     momentum = checks.real(momentum, "momentum", ge=0, lt=1)
     weight_decay = checks.nonnegative_float(weight_decay, "weight_decay")

@@ -1,0 +1,215 @@
+"""Misuse survey: bad inputs to the public API, classified as clear, obscure, silent or hung.
+
+Each public function gets one valid call (``Spec``) and a kind per argument; the
+survey derives the bad inputs from the kinds (``MUTATIONS``: NaN/inf in concrete
+arrays, empty batches, complex or integer data where a float or [0, 1] data is
+meant, grey levels where binary data is meant, zero/negative/boolean/fractional/
+string counts, negative/zero/NaN/inf/string parameters, None, a string key) and
+adds the hand-written cases of ``EXTRA`` (degenerate settings, wrong widths,
+non-scalar metrics). A result is
+
+* clear:   a ValueError/TypeError whose message names the argument;
+* obscure: any other exception, or one that does not name the argument;
+* silent:  the call returned;
+* hung:    the call ran past ``--timeout`` seconds.
+
+    python scripts/misuse_survey.py [--family losses] [--verbose] [--json PATH]
+
+``tests/test_misuse.py`` runs the same table: every case must be clear, and every
+public function of a surveyed module must have a spec (or a listed reason not to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import math
+import signal
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+KIND_MUTATIONS: dict[str, list[tuple[str, Any]]] = {}
+
+
+def _nan(a):
+    a = np.array(a, dtype=np.float32, copy=True)
+    a.reshape(-1)[0] = np.nan
+    return a
+
+
+def _inf(a):
+    a = np.array(a, dtype=np.float32, copy=True)
+    a.reshape(-1)[-1] = np.inf
+    return a
+
+
+def _empty(a):
+    a = np.asarray(a)
+    return np.zeros((0,) + a.shape[1:], a.dtype)
+
+
+def _complex(a):
+    return np.asarray(a).astype(np.complex64)
+
+
+def _set(value):
+    def f(a):
+        a = np.array(a, dtype=np.float32, copy=True)
+        a.reshape(-1)[0] = value
+        return a
+    return f
+
+
+def _uint8(a):
+    return (np.asarray(a) * 255).astype(np.uint8)
+
+
+ARRAY = [("nan", _nan), ("inf", _inf), ("complex", _complex), ("None", lambda a: None),
+         ("string", lambda a: "abc")]
+BATCH = ARRAY + [("empty batch", _empty)]
+MUTATIONS: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {
+    "array": ARRAY,                                   # a real array, finite where concrete
+    "batch": BATCH,                                   # ... with a non-empty leading batch axis
+    "unit": BATCH + [("value 2.0", _set(2.0)), ("value -0.5", _set(-0.5))],        # data in [0, 1]
+    "binary": BATCH + [("grey 0.5", _set(0.5)), ("grey 255", _set(255.0))],        # 0/1 data
+    "image01": BATCH + [("value 2.0", _set(2.0)), ("uint8 0-255", _uint8)],         # images in [0, 1]
+    "posint": [("0", lambda v: 0), ("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5),
+               ("'3'", lambda v: "3"), ("None", lambda v: None)],
+    "nnint": [("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5), ("'3'", lambda v: "3")],
+    "posfloat": [("0", lambda v: 0.0), ("-1", lambda v: -1.0), ("nan", lambda v: math.nan),
+                 ("inf", lambda v: math.inf), ("'x'", lambda v: "x"), ("True", lambda v: True),
+                 ("complex", lambda v: 1j)],
+    "nnfloat": [("-1", lambda v: -1.0), ("nan", lambda v: math.nan), ("inf", lambda v: math.inf),
+                ("'x'", lambda v: "x"), ("True", lambda v: True)],
+    "real": [("nan", lambda v: math.nan), ("inf", lambda v: math.inf), ("'x'", lambda v: "x"), ("True", lambda v: True)],
+    "prob": [("-0.1", lambda v: -0.1), ("1.5", lambda v: 1.5), ("nan", lambda v: math.nan), ("'x'", lambda v: "x")],
+    "key": [("None", lambda v: None), ("string", lambda v: "seed"), ("float", lambda v: 1.5)],
+    "seed": [("string", lambda v: "0"), ("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5)],
+    "str": [("unknown", lambda v: "nosuch"), ("int", lambda v: 3)],
+    "callable": [("None", lambda v: None), ("float", lambda v: 3.0)],
+    "model": [("float", lambda v: 3.0), ("None", lambda v: None)],
+    "params": [("None", lambda v: None), ("float", lambda v: 3.0)],
+}
+
+
+@dataclasses.dataclass
+class Spec:
+    """One public function: a valid call and a kind per argument (the keys of ``MUTATIONS``)."""
+    fn: Callable
+    args: Callable[[], dict]             # builds the valid keyword arguments
+    kinds: dict[str, str]
+    extra: list = dataclasses.field(default_factory=list)   # (label, argument named, kwargs -> kwargs)
+    family: str = ""
+
+
+@dataclasses.dataclass
+class Case:
+    spec: Spec
+    label: str
+    arg: str
+    make: Callable[[], dict]
+
+    @property
+    def id(self) -> str:
+        return f"{self.spec.fn.__module__.removeprefix('ebm_jax.')}.{self.spec.fn.__name__}[{self.arg}: {self.label}]"
+
+
+def cases_of(spec: Spec) -> list[Case]:
+    out = []
+    for arg, kind in spec.kinds.items():
+        for label, mutate in MUTATIONS[kind]:
+            def make(arg=arg, mutate=mutate):
+                kw = spec.args()
+                kw[arg] = mutate(kw.get(arg))
+                return kw
+            out.append(Case(spec, label, arg, make))
+    for label, arg, change in spec.extra:
+        out.append(Case(spec, label, arg, lambda change=change: change(spec.args())))
+    return out
+
+
+def call(fn, kwargs):
+    result = fn(**kwargs)
+    import jax
+    jax.block_until_ready(jax.tree.map(lambda a: a, result)) if result is not None else None
+    return result
+
+
+class _Timeout(Exception):
+    pass
+
+
+def classify(case: Case, timeout: float = 120.0) -> tuple[str, str]:
+    """``(outcome, detail)`` for one case: clear / obscure / silent / hung."""
+    def alarm(*_):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(int(timeout))
+    try:
+        kwargs = case.make()
+        call(case.spec.fn, kwargs)
+        return "silent", "returned"
+    except _Timeout:
+        return "hung", f"no answer in {timeout:.0f} s"
+    except (ValueError, TypeError) as e:
+        message = str(e).splitlines()[0] if str(e) else ""
+        if case.arg in str(e):
+            return "clear", f"{type(e).__name__}: {message[:200]}"
+        return "obscure", f"{type(e).__name__} without '{case.arg}': {message[:200]}"
+    except Exception as e:  # noqa: BLE001 - anything else is obscure by definition
+        return "obscure", f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", action="append", help="only these families (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print every case, not only the unclear ones")
+    parser.add_argument("--json", help="write the counts and the unclear cases as JSON")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    import pathlib
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from scripts.misuse_table import SPECS
+
+    counts: dict[str, dict[str, int]] = {}
+    unclear = []
+    t0 = time.perf_counter()
+    for spec in SPECS:
+        if args.family and spec.family not in args.family:
+            continue
+        try:
+            call(spec.fn, spec.args())
+        except Exception as e:  # noqa: BLE001
+            print(f"VALID CALL FAILED {spec.fn.__module__}.{spec.fn.__name__}: {type(e).__name__}: {e}"[:400])
+            unclear.append({"case": f"{spec.fn.__module__}.{spec.fn.__name__}[valid call]", "outcome": "broken"})
+            continue
+        for case in cases_of(spec):
+            outcome, detail = classify(case, args.timeout)
+            fam = counts.setdefault(spec.family, {"tried": 0, "clear": 0, "obscure": 0, "silent": 0, "hung": 0})
+            fam["tried"] += 1
+            fam[outcome] += 1
+            if outcome != "clear" or args.verbose:
+                print(f"{outcome:8s} {case.id}: {detail}")
+            if outcome != "clear":
+                unclear.append({"case": case.id, "outcome": outcome, "detail": detail})
+    total = {k: sum(c[k] for c in counts.values()) for k in ("tried", "clear", "obscure", "silent", "hung")}
+    print(f"\n{'family':16s} {'tried':>6s} {'clear':>6s} {'obscure':>8s} {'silent':>7s} {'hung':>5s}")
+    for fam, c in sorted(counts.items()) + [("total", total)]:
+        print(f"{fam:16s} {c['tried']:6d} {c['clear']:6d} {c['obscure']:8d} {c['silent']:7d} {c['hung']:5d}")
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"counts": counts, "total": total, "unclear": unclear}, indent=1))
+    return 0 if not unclear else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
