@@ -142,6 +142,14 @@ def one_of(value, name: str, choices: Iterable[Any], error=ValueError):
     return value
 
 
+def batch_size(value, num_examples: int, name: str = "batch_size") -> int:
+    """A positive integer batch size no larger than the data: the one rule for every training loop."""
+    value = integer(value, name, ge=1)
+    if value > num_examples:
+        raise ValueError(f"{name} ({value}) is larger than the data ({num_examples} examples)")
+    return value
+
+
 def divides(divisor: int, total: int, divisor_name: str, total_name: str) -> None:
     if total % divisor:
         raise ValueError(f"{divisor_name} ({divisor}) must divide {total_name} ({total})")
@@ -226,6 +234,11 @@ def prng_key(key, name: str = "key"):
             return key
     raise TypeError(f"{name} must be a JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), "
                     f"got {type(key).__name__} {key!r}"[:300])
+
+
+def seed(value, name: str = "seed") -> int:
+    """A random seed: an integer in [0, 2**32) (not a string, a bool or a float)."""
+    return integer(value, name, ge=0, lt=2**32)
 
 
 def function(fn, name: str):

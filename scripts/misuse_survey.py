@@ -26,6 +26,7 @@ import dataclasses
 import inspect
 import json
 import math
+import pathlib
 import signal
 import sys
 import time
@@ -169,6 +170,47 @@ def classify(case: Case, timeout: float = 120.0) -> tuple[str, str]:
         signal.signal(signal.SIGALRM, old)
 
 
+def cli_cases(root) -> list[tuple[str, list[str], str, str]]:
+    """``(id, argv, experiment file, text the message must contain)`` for every experiment's command line:
+    an unknown variant, a config file with a syntax error, a missing config file, an unknown key."""
+    import tempfile
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="misuse_cli_"))
+    (tmp / "syntax.py").write_text("def get_config(:\n")
+    out = []
+    for exp in sorted((root / "experiments").glob("[a-z]*.py")):
+        config = root / "experiments" / "configs" / exp.name
+        if not config.exists():
+            continue
+        for label, arg, expect in (("unknown variant", f"--config={config}:nosuch", "nosuch"),
+                                   ("syntax error", f"--config={tmp / 'syntax.py'}", "SyntaxError"),
+                                   ("missing file", f"--config={tmp / 'missing.py'}", "missing.py"),
+                                   ("unknown key", "--config.no_such_key=1", "config.no_such_key")):
+            out.append((f"cli.{exp.stem}[{label}]", [exp.stem, f"--workdir={tmp / 'run'}", arg], str(exp), expect))
+    return out
+
+
+def classify_cli(argv, experiment_file, expect) -> tuple[str, str]:
+    """clear: exit status 2 and one line on stderr that contains ``expect``."""
+    import contextlib
+    import io
+
+    from ebm_jax import cli
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            cli.main(lambda config, workdir: {}, experiment_file, argv=argv)
+    except SystemExit as e:
+        text = err.getvalue().strip()
+        if e.code == 2 and text.count("\n") == 0 and expect in text:
+            return "clear", text[:200]
+        return "obscure", f"exit {e.code}: {text[:200]}"
+    except Exception as e:  # noqa: BLE001
+        return "obscure", f"{type(e).__name__}: {e}"[:200]
+    return "silent", "ran"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", action="append", help="only these families (repeatable)")
@@ -176,8 +218,8 @@ def main(argv=None):
     parser.add_argument("--json", help="write the counts and the unclear cases as JSON")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
-    import pathlib
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    root = pathlib.Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
     from scripts.misuse_table import SPECS
 
     counts: dict[str, dict[str, int]] = {}
@@ -201,6 +243,16 @@ def main(argv=None):
                 print(f"{outcome:8s} {case.id}: {detail}")
             if outcome != "clear":
                 unclear.append({"case": case.id, "outcome": outcome, "detail": detail})
+    if not args.family or "cli" in args.family:
+        for case_id, cli_argv, experiment_file, expect in cli_cases(root):
+            outcome, detail = classify_cli(cli_argv, experiment_file, expect)
+            fam = counts.setdefault("cli", {"tried": 0, "clear": 0, "obscure": 0, "silent": 0, "hung": 0})
+            fam["tried"] += 1
+            fam[outcome] += 1
+            if outcome != "clear" or args.verbose:
+                print(f"{outcome:8s} {case_id}: {detail}")
+            if outcome != "clear":
+                unclear.append({"case": case_id, "outcome": outcome, "detail": detail})
     total = {k: sum(c[k] for c in counts.values()) for k in ("tried", "clear", "obscure", "silent", "hung")}
     print(f"\n{'family':16s} {'tried':>6s} {'clear':>6s} {'obscure':>8s} {'silent':>7s} {'hung':>5s}")
     for fam, c in sorted(counts.items()) + [("total", total)]:

@@ -397,3 +397,44 @@ spec(F, linf.lasso_inference, lambda: dict(model=_lin()[0], params=_lin()[1], y=
 spec(F, linf.random_starts, lambda: dict(key=_key(), num_starts=4, latent_dim=1),
      {"key": "key", "num_starts": "posint", "latent_dim": "posint", "low": "real"},
      [("low above high", "high", _with(low=1.0, high=-1.0))])
+
+# ------------------------------------------------------------------------------------------- methods
+import optax  # noqa: E402
+
+from ebm_jax.methods import conv_sparse as mconv, dae as mdae, dictionary as mdict, energy_mlp as menergy  # noqa: E402
+from ebm_jax.methods import lista as mlista, lvebm as mlvebm, ssl as mssl  # noqa: E402
+from ebm_jax.models import dae as dae_models, energy_mlp as energy_models, ssl as ssl_models  # noqa: E402
+
+F = "methods"
+_x16 = lambda: _rng(12).standard_normal((16, 8)).astype(np.float32)  # noqa: E731
+spec(F, mdict.create_state, lambda: dict(key=_key(), x=_x16(), num_atoms=4),
+     {"key": "key", "x": "batch", "num_atoms": "posint", "init": "str"})
+spec(F, mdict.learn_dictionary, lambda: dict(x=_x16(), num_atoms=4, lam=0.1, num_epochs=1, batch_size=8),
+     {"x": "batch", "num_atoms": "posint", "num_epochs": "posint", "batch_size": "posint", "seed": "seed"},
+     [("batch larger than the data", "batch_size", _with(batch_size=64))])
+spec(F, mlista.create_state, lambda: dict(key=_key(), module=_lista()[0]),
+     {"module": "model", "learning_rate": "posfloat", "optimizer": "str"})
+spec(F, mlista.train_lista, lambda: dict(module=_lista()[0], params=_lista()[1], x_train=_lasso()["x"], z_train=_codes(),
+                                         num_epochs=1, batch_size=5),
+     {"x_train": "batch", "z_train": "array", "num_epochs": "posint", "batch_size": "posint", "objective": "str",
+      "seed": "seed"},
+     [("batch larger than the data", "batch_size", _with(batch_size=64)),
+      ("LISTA with 0 layers", "num_layers", lambda kw: {**kw, "module": slista.LISTA(_lasso()["D"], 0.1, 0)})])
+spec(F, mconv.learn_conv_dictionary,
+     lambda: dict(images=_rng(13).random((4, 8, 8)).astype(np.float32), num_filters=2, filter_size=3, lam=0.1,
+                  batch_size=2),
+     {"images": "batch", "num_filters": "posint", "filter_size": "posint", "num_epochs": "posint",
+      "batch_size": "posint", "seed": "seed"},
+     [("all-zero images", "images", lambda kw: {**kw, "images": np.zeros_like(kw["images"])}),
+      ("batch larger than the data", "batch_size", _with(batch_size=64))])
+spec(F, mdae.create_state, lambda: dict(key=_key(), model=dae_models.DAE(hidden=(8,), latent=4, out_dim=6),
+                                        tx=optax.adam(1e-3), dim=6),
+     {"key": "key", "model": "model", "tx": "model", "dim": "posint"})
+spec(F, menergy.create_state, lambda: dict(key=_key(), model=energy_models.EnergyMLP(hidden=(8,)), tx=optax.adam(1e-3),
+                                           dim=2),
+     {"key": "key", "model": "model", "tx": "model", "dim": "posint"})
+spec(F, mlvebm.create_state, lambda: dict(key=_key(), model=lvebm.LatentEBM()),
+     {"key": "key", "model": "model", "learning_rate": "posfloat", "optimizer": "str"})
+spec(F, mssl.create_simclr_state, lambda: dict(model=ssl_models.SSLNet(widths=(4,), rep_dim=8), tx=optax.adam(1e-3),
+                                               rng=_key(), image_shape=(8, 8)),
+     {"model": "model", "rng": "key"}, [("zero-size image", "image_shape[0]", _with(image_shape=(0, 8)))])

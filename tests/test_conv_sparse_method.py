@@ -42,7 +42,7 @@ def test_training_lowers_the_energy_keeps_unit_filters_and_the_encoder_learns(en
 
 
 def test_learn_conv_dictionary_refuses_a_batch_larger_than_the_tiles():
-    with pytest.raises(ValueError, match=r"batch_size \(5\) exceeds the number of training tiles \(4\)"):
+    with pytest.raises(ValueError, match=r"batch_size \(5\) is larger than the data \(4 examples\)"):
         conv_sparse.learn_conv_dictionary(np.zeros((4, 16, 16), np.float32), 2, 3, 0.1, batch_size=5)
 
 

@@ -36,6 +36,7 @@ MODULES = {
     "data": ["ebm_jax.data.transforms", "ebm_jax.data.corruptions", "ebm_jax.data.augment", "ebm_jax.data.toy2d"],
     "vae": ["ebm_jax.models.vae", "ebm_jax.methods.vae", "ebm_jax.eval.likelihood"],
     "train": ["ebm_jax.train.optim"],
+    "methods": ["ebm_jax.methods.dictionary"],
 }
 
 _KERNEL = "a traceable kernel without boundary checks (documented as such), used inside jitted code"
@@ -98,3 +99,15 @@ CASES = [case for spec in SPECS for case in cases_of(spec)]
 def test_a_bad_input_is_a_clear_error(case):
     outcome, detail = classify(case, timeout=120)
     assert outcome == "clear", f"{case.id}: {outcome}: {detail}"
+
+
+from scripts.misuse_survey import classify_cli, cli_cases  # noqa: E402
+
+CLI_CASES = cli_cases(ROOT)
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_every_command_line_refuses_a_config_that_does_not_load_in_one_line(case):
+    case_id, argv, experiment_file, expect = case
+    outcome, detail = classify_cli(argv, experiment_file, expect)
+    assert outcome == "clear", f"{case_id}: {outcome}: {detail}"

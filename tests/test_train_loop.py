@@ -89,7 +89,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tmp_path):
     "data, batch_size, num_epochs, match",
     [
         ({"x": np.zeros((0, 3), np.float32)}, 1, 1, "empty"),
-        ({"x": np.zeros((10, 3), np.float32)}, 11, 1, "larger than the dataset"),
+        ({"x": np.zeros((10, 3), np.float32)}, 11, 1, "larger than the data"),
         ({"x": np.zeros((10, 3), np.float32)}, 0, 1, "batch_size"),
         ({"x": np.zeros((10, 3), np.float32)}, 2, 0, "num_epochs"),
         ({"x": np.zeros((10, 3), np.float32), "y": np.zeros(9)}, 2, 1, "leading"),

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 from flax.training import train_state
 
-from ebm_jax import precision
+from ebm_jax import checks, precision
 from ebm_jax.data.augment import AugmentConfig, augment, check_images
 from ebm_jax.models.ssl import Classifier
 
@@ -126,7 +126,7 @@ def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_
         raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
     model, train = _supervised_trainer(tuple(widths), rep_dim, conv, steps, batch_size, learning_rate,
                                        weight_decay, aug)
-    key = jax.random.key(seed)
+    key = jax.random.key(checks.seed(seed))
     params = model.init(key, jnp.zeros((1, *train_x.shape[1:])))["params"]
     params, losses = train(params, jnp.asarray(train_x), jnp.asarray(train_y, jnp.int32), jax.random.fold_in(key, 1))
     predict = jax.jit(lambda xb: jnp.argmax(model.apply({"params": params}, xb), -1))

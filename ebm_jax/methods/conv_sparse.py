@@ -79,6 +79,7 @@ def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_filter
     encoder_layers = checks.nonnegative_int(encoder_layers, "encoder_layers")
     lam = checks.nonnegative_float(lam, "lam")
     H, W = (checks.positive_int(v, "image_shape") for v in image_shape)
+    filter_size = checks.positive_int(filter_size, "filter_size")
     if filter_size > min(H, W):
         raise ValueError(f"filter_size ({filter_size}) is larger than the training images ({H}x{W})")
     D = init_filters(key, num_filters, filter_size, images)
@@ -219,11 +220,11 @@ def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, nu
     (:func:`scale_encoder_updates`); off, the encoder gets the filters' step, which wipes it out.
     Returns ``(state, history)``. With ``workdir`` the run checkpoints there and a second call resumes."""
     images = check_images(images, "images")
-    batch_size = checks.positive_int(batch_size, "batch_size")
-    if batch_size > images.shape[0]:
-        raise ValueError(f"batch_size ({batch_size}) exceeds the number of training tiles ({images.shape[0]})")
+    if not np.any(np.asarray(images) != 0):
+        raise ValueError("images are all zeros: there is nothing to learn filters from (errors would be 0/0)")
+    batch_size = checks.batch_size(batch_size, images.shape[0])
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
-    key = jax.random.PRNGKey(seed)
+    key = jax.random.PRNGKey(checks.seed(seed))
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule,
                         total_steps=num_epochs * (images.shape[0] // batch_size))
     init_key = jax.random.fold_in(key, 2**31 - 1)

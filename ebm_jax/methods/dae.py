@@ -21,6 +21,9 @@ from ebm_jax.models.dae import DAE, LOSSES, output_to_reconstruction
 def create_state(key: jax.Array, model: DAE, tx: optax.GradientTransformation, *, dim: int
                  ) -> train_state.TrainState:
     """Parameters initialised from ``key`` (``state.params`` is the plain tree) and optimiser ``tx``."""
+    key = checks.prng_key(key)
+    checks.instance(model, "model", DAE, "ebm_jax.models.dae.DAE")
+    checks.function(getattr(tx, "update", None), "tx (an optax.GradientTransformation)")
     dim = checks.positive_int(dim, "dim")
     params = model.init(key, jnp.zeros((1, dim), jnp.float32))["params"]
     return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)

@@ -59,11 +59,9 @@ def learn_dictionary(x, num_atoms: int, lam, *, num_epochs: int = 5, batch_size:
     x = checks.float_array(x, "x", ndim=2)
     lam = float(check_lam(lam, 1, x.dtype)[0, 0])
     checks.one_of(update, "update", UPDATES)
-    batch_size = checks.positive_int(batch_size, "batch_size")
-    if batch_size > x.shape[0]:
-        raise ValueError(f"batch_size ({batch_size}) exceeds the number of training examples ({x.shape[0]})")
+    batch_size = checks.batch_size(batch_size, x.shape[0])
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
-    key = jax.random.PRNGKey(seed)
+    key = jax.random.PRNGKey(checks.seed(seed))
     state = create_state(jax.random.fold_in(key, 2**31 - 1), x, num_atoms, init=init)
     step_fn = make_train_step(lam, inference_iters=inference_iters, update=update, forget=forget, nonneg=nonneg,
                               nonneg_atoms=nonneg_atoms)

@@ -41,6 +41,7 @@ def create_state(key, module: LISTA, *, optimizer: str = "adam", learning_rate=1
     """A train state whose ``params`` are the ISTA-initialised LISTA parameters (``key`` is unused: the
     initialisation is deterministic) and whose optimizer comes from :func:`make_optimizer`."""
     del key
+    checks.instance(module, "module", LISTA, "LISTA module (from ebm_jax.sparse.lista.make_lista)")
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule, total_steps=total_steps)
     D = jnp.asarray(module.dictionary)
     params = module.init(jax.random.PRNGKey(0), jnp.zeros((1, D.shape[0]), D.dtype))["params"]
@@ -88,12 +89,12 @@ def train_lista(module: LISTA, params, x_train, z_train=None, *, objective: str 
         if z_train.shape[0] != x_train.shape[0]:
             raise ValueError(f"z_train has {z_train.shape[0]} rows, x_train has {x_train.shape[0]}")
         data["z"] = z_train
-    batch_size = min(checks.positive_int(batch_size, "batch_size"), x_train.shape[0])
+    batch_size = checks.batch_size(batch_size, x_train.shape[0])
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
     state = create_state(None, module, learning_rate=learning_rate)
     state = state.replace(params=_own_buffers(params))
     state, history = fit(state, make_train_step(module, objective=objective), data, batch_size=batch_size,
-                         num_epochs=num_epochs, rng=jax.random.PRNGKey(seed), workdir=workdir, log_every_steps=1,
+                         num_epochs=num_epochs, rng=jax.random.PRNGKey(checks.seed(seed)), workdir=workdir, log_every_steps=1,
                          desc=desc)
     per_epoch = {}
     for r in history:
@@ -187,9 +188,9 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
     layer_epochs = checks.nonnegative_int(layer_epochs, "layer_epochs")
     finetune_epochs = checks.nonnegative_int(finetune_epochs, "finetune_epochs")
-    batch_size = min(checks.positive_int(batch_size, "batch_size"), x.shape[0])
+    batch_size = checks.batch_size(batch_size, x.shape[0])
     wd = pathlib.Path(workdir) if workdir is not None else None
-    rng = jax.random.PRNGKey(seed)
+    rng = jax.random.PRNGKey(checks.seed(seed))
     steps = layer_epochs * (x.shape[0] // batch_size)
     inp, z, z_prev = x, jnp.zeros_like(z_star), jnp.zeros_like(z_star)  # layer 1 reads x, the later ones layer_input(x)
     params, stage_losses = [], []

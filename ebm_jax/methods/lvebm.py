@@ -44,6 +44,8 @@ def create_state(key: jax.Array, model: LatentEBM, *, optimizer: str = "adam", l
     :func:`ebm_jax.train.optim.make_optimizer`. ``radii``: initial ``w`` of the unconditional ellipse."""
     if not isinstance(model, LatentEBM):
         raise TypeError(f"model must be a LatentEBM, got {type(model).__name__}")
+    if params is None:
+        key = checks.prng_key(key)
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule, total_steps=total_steps)
     params = model.init(key, radii=radii) if params is None else params
     return train_state.TrainState.create(apply_fn=None, params=params, tx=tx)

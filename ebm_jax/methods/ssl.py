@@ -82,6 +82,11 @@ def _jitted_init(model: SSLNet, image_shape: tuple[int, int]):
 
 def _init_params(model: SSLNet, rng, image_shape):
     """All parameters, including PIRL's jigsaw branch (one tree for the three methods); jitted."""
+    checks.instance(model, "model", SSLNet, "ebm_jax.models.ssl.SSLNet")
+    rng = checks.prng_key(rng, "rng")
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+        raise TypeError(f"image_shape must be (height, width), got {image_shape!r}")
+    image_shape = tuple(checks.positive_int(v, f"image_shape[{i}]") for i, v in enumerate(image_shape))
     return _jitted_init(model, tuple(image_shape))(rng)
 
 

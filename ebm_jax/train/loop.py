@@ -103,9 +103,7 @@ def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) 
     n = num_examples(data)
     if n == 0:
         raise ValueError("data is empty: it has 0 examples")
-    batch_size = checks.positive_int(batch_size, "batch_size")
-    if batch_size > n:
-        raise ValueError(f"batch_size ({batch_size}) is larger than the dataset ({n} examples)")
+    batch_size = checks.batch_size(batch_size, n)
     if batch_size % num_devices:
         processes = distributed.process_count()
         where = f" ({processes} processes x their devices)" if processes > 1 else ""
