@@ -81,6 +81,8 @@ MUTATIONS: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {
     "image01": BATCH + [("value 2.0", _set(2.0)), ("uint8 0-255", _uint8)],         # images in [0, 1]
     "posint": [("0", lambda v: 0), ("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5),
                ("'3'", lambda v: "3"), ("None", lambda v: None)],
+    "count": [("0", lambda v: 0), ("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5),
+              ("'3'", lambda v: "3")],                     # a positive count where None means a default
     "nnint": [("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5), ("'3'", lambda v: "3")],
     "posfloat": [("0", lambda v: 0.0), ("-1", lambda v: -1.0), ("nan", lambda v: math.nan),
                  ("inf", lambda v: math.inf), ("'x'", lambda v: "x"), ("True", lambda v: True),

@@ -409,6 +409,8 @@ F = "methods"
 _x16 = lambda: _rng(12).standard_normal((16, 8)).astype(np.float32)  # noqa: E731
 spec(F, mdict.create_state, lambda: dict(key=_key(), x=_x16(), num_atoms=4),
      {"key": "key", "x": "batch", "num_atoms": "posint", "init": "str"})
+spec(F, mdict.make_train_step, lambda: dict(lam=0.1), {"lam": "nnfloat", "inference_iters": "posint", "update": "str",
+                                                      "forget": "prob"})
 spec(F, mdict.learn_dictionary, lambda: dict(x=_x16(), num_atoms=4, lam=0.1, num_epochs=1, batch_size=8),
      {"x": "batch", "num_atoms": "posint", "num_epochs": "posint", "batch_size": "posint", "seed": "seed"},
      [("batch larger than the data", "batch_size", _with(batch_size=64))])
@@ -438,3 +440,30 @@ spec(F, mlvebm.create_state, lambda: dict(key=_key(), model=lvebm.LatentEBM()),
 spec(F, mssl.create_simclr_state, lambda: dict(model=ssl_models.SSLNet(widths=(4,), rep_dim=8), tx=optax.adam(1e-3),
                                                rng=_key(), image_shape=(8, 8)),
      {"model": "model", "rng": "key"}, [("zero-size image", "image_shape[0]", _with(image_shape=(0, 8)))])
+
+# ------------------------------------------------------------------------------------------- eval
+from ebm_jax.eval import images as eimg, landscape as eland  # noqa: E402
+from ebm_jax.sparse import conv as sconv  # noqa: E402
+
+F = "eval"
+_im784 = lambda: _rng(14).random((3, 784)).astype(np.float32)  # noqa: E731
+_ep = lambda: _rng(15).standard_normal(20).astype(np.float32)  # noqa: E731
+spec(F, eimg.mse, lambda: dict(x=_im784(), y=_im784()), {"x": "batch", "y": "batch"})
+spec(F, eimg.psnr, lambda: dict(mse_value=0.01), {"mse_value": "nnfloat", "peak": "posfloat"})
+spec(F, eimg.sharpness, lambda: dict(x=_im784()), {"x": "batch"})
+spec(F, eimg.grey_fraction, lambda: dict(x=_im784()), {"x": "batch", "low": "real", "high": "real"},
+     [("low above high", "high", _with(low=0.9, high=0.1))])
+spec(F, eland.low_energy_fraction, lambda: dict(e_points=_ep(), e_data=_ep(), mask=np.ones(20, bool)),
+     {"e_points": "batch", "e_data": "batch", "percentile": "nnfloat", "factor": "posfloat"})
+spec(F, eland.energy_gap, lambda: dict(e_points=_ep(), e_data=_ep(), mask=np.ones(20, bool)),
+     {"e_points": "batch", "e_data": "batch"})
+spec(F, eland.energy_by_distance, lambda: dict(e_points=_ep(), distance=np.abs(_ep()), edges=np.array([0.0, 1.0, 2.0])),
+     {"e_points": "batch", "distance": "batch"}, [("edges decreasing", "edges", _with(edges=np.array([2.0, 1.0])))])
+spec(F, eland.histogram_tv_distance, lambda: dict(samples=_pts(), data=_pts(), box=(-3.0, 3.0)),
+     {"samples": "batch", "data": "batch", "bins": "posint"}, [("box reversed", "box", _with(box=(3.0, -3.0)))])
+spec(F, eland.off_data_statistics, lambda: dict(distance_to_data=np.abs(_ep()), threshold=0.5),
+     {"distance_to_data": "batch", "threshold": "posfloat"})
+spec(F, sconv.conv_sparse_code,
+     lambda: dict(s=_rng(16).random((2, 8, 8)).astype(np.float32),
+                  D=_rng(17).standard_normal((2, 3, 3)).astype(np.float32), lam=0.1, num_iters=3),
+     {"s": "batch", "D": "array", "lam": "nnfloat", "num_iters": "count", "boundary": "str"})

@@ -37,6 +37,7 @@ MODULES = {
     "vae": ["ebm_jax.models.vae", "ebm_jax.methods.vae", "ebm_jax.eval.likelihood"],
     "train": ["ebm_jax.train.optim"],
     "methods": ["ebm_jax.methods.dictionary"],
+    "eval": ["ebm_jax.eval.images", "ebm_jax.eval.landscape"],
 }
 
 _KERNEL = "a traceable kernel without boundary checks (documented as such), used inside jitted code"
@@ -111,3 +112,27 @@ def test_every_command_line_refuses_a_config_that_does_not_load_in_one_line(case
     case_id, argv, experiment_file, expect = case
     outcome, detail = classify_cli(argv, experiment_file, expect)
     assert outcome == "clear", f"{case_id}: {outcome}: {detail}"
+
+
+def test_value_checks_are_skipped_inside_jit_and_leave_no_host_callback():
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from ebm_jax import losses
+    from ebm_jax.methods import vae as mvae
+    from ebm_jax.models import rbm, vae as vae_models
+
+    nan = jnp.full((4, 3), jnp.nan)
+    # the same inputs are refused eagerly (test_a_bad_input_is_a_clear_error); traced, they pass through
+    assert np.isnan(float(jax.jit(losses.nt_xent)(nan, nan)))
+    params = rbm.init_rbm(jax.random.PRNGKey(0), 3, 2)
+    grey = jnp.full((4, 3), 0.5)
+    assert np.isfinite(np.asarray(jax.jit(rbm.free_energy)(params, grey))).all()
+    with pytest.raises(ValueError, match="v must be binary"):
+        rbm.free_energy(params, grey)
+    # a training step traces its checks away: no callbacks (host syncs) in the compiled program
+    model = vae_models.Autoencoder(latent_dim=2, hidden_dims=(4,), output_dim=3)
+    state = mvae.create_state(jax.random.PRNGKey(0), model, 1e-3)
+    jaxpr = str(jax.make_jaxpr(mvae.make_train_step(model))(state, jnp.full((4, 3), 0.5), jax.random.PRNGKey(1)))
+    assert "callback" not in jaxpr and "debug" not in jaxpr

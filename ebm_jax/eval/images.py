@@ -11,9 +11,8 @@ from ebm_jax import checks
 
 
 def _images(x, name, image_shape):
+    checks.float_array(x, name)  # real, non-empty, finite
     x = np.asarray(x, np.float64)
-    if x.size == 0:
-        raise ValueError(f"{name} is empty")
     h, w = (checks.positive_int(s, "image_shape") for s in image_shape)
     if x.shape[-2:] != (h, w):
         if x.shape[-1] != h * w:
@@ -24,6 +23,7 @@ def _images(x, name, image_shape):
 
 def mse(x, y) -> float:
     """Mean squared error over every pixel."""
+    checks.float_array(x, "x"), checks.float_array(y, "y")
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
@@ -45,8 +45,8 @@ def sharpness(x, image_shape=(28, 28)) -> float:
 
 def grey_fraction(x, low: float = 0.1, high: float = 0.9) -> float:
     """Fraction of pixels strictly between ``low`` and ``high`` (neither ink nor background)."""
+    checks.float_array(x, "x")
     x = np.asarray(x, np.float64)
-    low, high = checks.real(low, "low"), checks.real(high, "high")
-    if not low < high:
-        raise ValueError(f"low must be < high, got {low}, {high}")
+    low = checks.real(low, "low")
+    high = checks.real(high, "high", gt=low)
     return float(np.mean((x > low) & (x < high)))

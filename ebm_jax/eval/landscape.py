@@ -15,12 +15,8 @@ from ebm_jax import checks
 
 
 def _vector(x, name):
-    arr = np.asarray(x, np.float64).reshape(-1)
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN")
-    return arr
+    checks.float_array(x, name)  # real, non-empty, finite
+    return np.asarray(x, np.float64).reshape(-1)
 
 
 def low_energy_fraction(e_points, e_data, mask, *, percentile: float = 95.0, factor: float = 1.0) -> float:
@@ -69,6 +65,8 @@ def histogram_tv_distance(samples, data, box: tuple[float, float], bins: int = 1
     """Total-variation distance between the ``bins x bins`` histograms of 2-D ``samples`` and ``data`` on
     ``box^2``: ``0.5 sum |p_s - p_d|``, each histogram normalised over the points inside the box
     (NaN when no data point is inside)."""
+    checks.float_array(samples, "samples", ndim=2)
+    checks.float_array(data, "data", ndim=2)
     samples, data = np.asarray(samples, np.float64), np.asarray(data, np.float64)
     checks.check_shape(samples, "samples", (None, 2))
     checks.check_shape(data, "data", (None, 2))
