@@ -220,9 +220,9 @@ def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, nu
     (:func:`scale_encoder_updates`); off, the encoder gets the filters' step, which wipes it out.
     Returns ``(state, history)``. With ``workdir`` the run checkpoints there and a second call resumes."""
     images = check_images(images, "images")
+    batch_size = checks.batch_size(batch_size, images.shape[0])
     if not np.any(np.asarray(images) != 0):
         raise ValueError("images are all zeros: there is nothing to learn filters from (errors would be 0/0)")
-    batch_size = checks.batch_size(batch_size, images.shape[0])
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
     key = jax.random.PRNGKey(checks.seed(seed))
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule,

@@ -59,6 +59,10 @@ def learn_dictionary(x, num_atoms: int, lam, *, num_epochs: int = 5, batch_size:
     x = checks.float_array(x, "x", ndim=2)
     lam = float(check_lam(lam, 1, x.dtype)[0, 0])
     checks.one_of(update, "update", UPDATES)
+    num_atoms = checks.positive_int(num_atoms, "num_atoms")
+    if init == "data" and num_atoms > x.shape[0]:
+        raise ValueError(f"num_atoms={num_atoms} exceeds the number of examples {x.shape[0]} (init='data' draws "
+                         "the atoms from them)")
     batch_size = checks.batch_size(batch_size, x.shape[0])
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
     key = jax.random.PRNGKey(checks.seed(seed))

@@ -151,7 +151,7 @@ def warn_unconverged(result: SolverResult, tol: float, solver: str, cap: str) ->
         f"> tol={tol:g} ({cap}): {missed.size} of {gaps.size} example(s) did not reach tol (worst: {listing}); "
         f"they stalled (float32 rounding, or a support too large for the solver) or ran out of iterations; "
         f"info.converged and info.example_gap list them all",
-        ConvergenceWarning, stacklevel=3)
+        ConvergenceWarning, stacklevel=4)  # warn_unconverged < solver < precision.highest < caller
     return result
 
 
