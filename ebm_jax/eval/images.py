@@ -47,6 +47,7 @@ def grey_fraction(x, low: float = 0.1, high: float = 0.9) -> float:
     """Fraction of pixels strictly between ``low`` and ``high`` (neither ink nor background)."""
     checks.float_array(x, "x")
     x = np.asarray(x, np.float64)
-    low = checks.real(low, "low")
-    high = checks.real(high, "high", gt=low)
+    low, high = checks.real(low, "low"), checks.real(high, "high")
+    if not low < high:
+        raise ValueError(f"low must be < high, got low={low}, high={high}")
     return float(np.mean((x > low) & (x < high)))
