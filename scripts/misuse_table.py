@@ -176,8 +176,6 @@ spec(F, schains.sample_chains, lambda: dict(algorithm=_rw(), key=_key(), x0=_pts
      [("num_saved > num_steps", "num_saved", _with(num_steps=0, num_saved=3))])
 spec(F, schains.init_chains, lambda: dict(algorithm=_rw(), positions=_pts(), params=np.zeros(2, np.float32)),
      {"positions": "batch", "algorithm": "model"})
-spec(F, scon.contrastive_loss, lambda: dict(energy_fn=_energy, params=np.zeros(2, np.float32), x_pos=_pts(), x_neg=_pts()),
-     {"energy_fn": "callable", "x_pos": "batch", "x_neg": "batch"})
 spec(F, scon.cd_k, lambda: dict(key=_key(), params=np.zeros(2, np.float32), x_data=_pts(), energy_fn=_energy,
                                 algorithm=_rw(), k=2),
      {"key": "key", "x_data": "batch", "k": "posint", "energy_fn": "callable", "algorithm": "model"},
@@ -261,7 +259,6 @@ spec(F, daug.augment, lambda: dict(key=_key(), images=_img()), {"key": "key", "i
      [("90 degree shear", "max_shear", _with(config=daug.AugmentConfig(max_shear=90.0))),
       ("NaN noise", "noise_std", _with(config=daug.AugmentConfig(noise_std=float("nan")))),
       ("crop_scale reversed", "crop_scale", _with(config=daug.AugmentConfig(crop_scale=(0.9, 0.2))))])
-spec(F, daug.two_views, lambda: dict(key=_key(), images=_img()), {"key": "key", "images": "image01", "config": "model"})
 spec(F, daug.jigsaw, lambda: dict(key=_key(), images=_img(), grid=2), {"key": "key", "images": "image01", "grid": "posint"},
      [("grid not dividing", "grid", _with(grid=3))])
 spec(F, dtoy.sample_toy2d, lambda: dict(key=_key(), name="rings", n=8), {"key": "key", "name": "str", "n": "posint",
@@ -310,6 +307,8 @@ spec(F, mvae.create_state, lambda: dict(key=_key(), model=_vae()[0], learning_ra
 spec(F, mvae.make_train_step, lambda: dict(model=_vae()[0]), {"model": "model", "binarization": "str", "iwae_k": "posint"})
 spec(F, elik.evaluate_elbo, lambda: dict(model=_vae()[0], params=_vae()[1], x=_bin6(), key=_key()),
      {"model": "model", "params": "params", "x": "binary", "key": "key", "batch_size": "posint"})
+spec(F, elik.evaluate_at_mean, lambda: dict(model=_vae()[0], params=_vae()[1], x=_flat()),
+     {"model": "model", "x": "unit", "batch_size": "posint"})
 spec(F, elik.importance_sampled_log_likelihood,
      lambda: dict(model=_vae()[0], params=_vae()[1], x=_bin6(), key=_key(), num_samples=4, chunk=2, progress=False),
      {"model": "model", "params": "params", "x": "binary", "key": "key", "num_samples": "posint",

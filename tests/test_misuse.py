@@ -45,7 +45,7 @@ _TYPE = "a type (NamedTuple, exception, warning or flax submodule), not a functi
 EXEMPT = {
     "ebm_jax.sparse.prox": {n: _KERNEL for n in ("soft_threshold_kernel", "objective", "gap_direct", "gap_gram",
                                                   "relative_gap", "example_gap", "stall_update", "still_running",
-                                                  "fista_momentum", "power_iteration")},
+                                                  "fista_momentum", "power_iteration", "certified_lipschitz")},
     "ebm_jax.sparse.lasso": {"prox_grad_scan": _KERNEL},
     "ebm_jax.sparse.lista": {"UnrolledContext": _TYPE, "support_select": _KERNEL, "init_layer": _KERNEL,
                              "init_layers": _KERNEL, "layer_input": _KERNEL, "apply_layer": _KERNEL,

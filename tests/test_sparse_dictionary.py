@@ -42,7 +42,7 @@ def test_normalize_atoms_and_errors():
         learn_dictionary(x, 2, -0.1, batch_size=10)
     with pytest.raises(ValueError, match="num_atoms=20 exceeds"):
         learn_dictionary(x, 20, 0.1, batch_size=10)
-    with pytest.raises(ValueError, match=r"batch_size \(11\) exceeds the number of training examples \(10\)"):
+    with pytest.raises(ValueError, match=r"batch_size \(11\) is larger than the data \(10 examples\)"):
         learn_dictionary(x, 2, 0.1, batch_size=11)
 
 

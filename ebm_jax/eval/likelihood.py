@@ -97,6 +97,7 @@ def evaluate_at_mean(model: vae_lib.Autoencoder, params, x, *, batch_size: int =
     includes the pixels' own entropy, not a likelihood, and ``loss`` is no bound
     on −log p(x). For the AE, ``kl`` is 0. A bfloat16 model is evaluated in float32.
     """
+    checks.instance(model, "model", vae_lib.Autoencoder, "ebm_jax.models.vae.Autoencoder")
     model = _float32(model)
     x = _check_data(x, model.output_dim, binary=False)
     batch_size = checks.positive_int(batch_size, "batch_size")

@@ -41,7 +41,7 @@ def solver_curves(x, D, lam, z_star, num_iters: int) -> dict[str, dict[str, np.n
     """``{"ISTA"|"FISTA": {"code_error": (T,), "rel_energy": (T,)}}`` after every iteration 1..T from z = 0."""
     num_iters = checks.positive_int(num_iters, "num_iters")
     x, D = validation.check_x_D(x, D)
-    z_star = validation.check_codes(z_star, "z_star", x.shape[0], D.shape[1], x.dtype)
+    z_star = validation.check_codes(z_star, "z_star", (x.shape[0], D.shape[1]), x.dtype)
     F = float(jnp.sum(lasso_objective(x, D, z_star, lam)))
     zz = float(jnp.sum(jnp.asarray(z_star) ** 2))
     curves = {}
