@@ -235,7 +235,7 @@ def working_set_lasso(x, D, lam, *, tol: float | None = None, working_set_size: 
     ``tol=None`` is the dtype's default (1e-4 in float32, 1e-8 in float64;
     :func:`~ebm_jax.sparse.validation.default_tol`). In float32 the gap itself is
     only accurate to about 1e-6 relative (the correlations c − zG carry rounding of
-    order eps·|c|), and single examples stall above that: ask for float64 inputs
+    order ``eps·|c|``), and single examples stall above that: ask for float64 inputs
     (with ``jax_enable_x64``) to certify smaller tolerances. The solver also stops
     once every example above ``tol`` has stalled (relative gap improved by less than
     1% over ``stall_window`` outer iterations; e.g. a support larger than
