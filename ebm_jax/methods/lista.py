@@ -160,6 +160,17 @@ def make_unrolled_step(ctx: UnrolledContext, num_pass, *, loss: str = "all_layer
     return step_fn
 
 
+def _layer_plan(ctx: UnrolledContext, num_layers: int, num_pass, new_layer_init):
+    """``num_pass`` as one count per layer (default 0s) and ``new_layer_init`` resolved ("copy" for ALISTA)."""
+    num_pass = tuple(num_pass) if num_pass is not None else (0,) * num_layers
+    if len(num_pass) != num_layers:
+        raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
+    if new_layer_init is None:
+        new_layer_init = "copy" if ctx.kind == "alista" else "ista"
+    checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
+    return num_pass, new_layer_init
+
+
 def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pass=None, layer_epochs: int = 5,
                     finetune_epochs: int = 0, batch_size: int = 128, learning_rate=1e-3, finetune_lr=1e-4,
                     finetune_loss: str = "all_layers_db", new_layer_init: str | None = None, seed: int = 0,
@@ -180,12 +191,7 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     x = checks.float_array(x, "x", ndim=2)
     z_star = checks.float_array(z_star, "z_star", ndim=2)
     checks.check_shape(z_star, "z_star", (x.shape[0], ctx.D.shape[1]))
-    num_pass = tuple(num_pass) if num_pass is not None else (0,) * num_layers
-    if len(num_pass) != num_layers:
-        raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
-    if new_layer_init is None:
-        new_layer_init = "copy" if ctx.kind == "alista" else "ista"
-    checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
+    num_pass, new_layer_init = _layer_plan(ctx, num_layers, num_pass, new_layer_init)
     layer_epochs = checks.nonnegative_int(layer_epochs, "layer_epochs")
     finetune_epochs = checks.nonnegative_int(finetune_epochs, "finetune_epochs")
     batch_size = checks.batch_size(batch_size, x.shape[0])
@@ -350,12 +356,7 @@ def train_staged(ctx: UnrolledContext, sample_batch, data, x_val, z_val, num_lay
     x_val = checks.float_array(x_val, "x_val", ndim=2)
     z_val = checks.float_array(z_val, "z_val", ndim=2)
     checks.check_shape(z_val, "z_val", (x_val.shape[0], ctx.D.shape[1]))
-    num_pass = tuple(num_pass) if num_pass is not None else (0,) * num_layers
-    if len(num_pass) != num_layers:
-        raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
-    if new_layer_init is None:
-        new_layer_init = "copy" if ctx.kind == "alista" else "ista"
-    checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
+    num_pass, new_layer_init = _layer_plan(ctx, num_layers, num_pass, new_layer_init)
 
     S = len(stage_lr_factors)
     record = {"params": init_layers(ctx, num_layers), "layers_done": jnp.asarray(0),
