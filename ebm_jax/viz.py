@@ -13,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ebm_jax import checks  # noqa: E402
+
 
 def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
     """Tile ``(N, H, W)`` (or ``(N, H*W)`` square) images into one 2-D array."""
@@ -38,7 +40,7 @@ def save_image_grid(path: str | os.PathLike, images: np.ndarray, *, ncols: int |
                     title: str | None = None, cmap: str = "gray", normalize: bool = False) -> None:
     """Save a grid of images; ``normalize`` rescales each image to ``[0, 1]`` (for filters)."""
     images = np.asarray(images, np.float32)
-    if normalize:
+    if checks.boolean(normalize, "normalize"):
         flat = images.reshape(len(images), -1)
         lo, hi = flat.min(1, keepdims=True), flat.max(1, keepdims=True)
         images = ((flat - lo) / np.maximum(hi - lo, 1e-8)).reshape(images.shape)
@@ -72,7 +74,7 @@ def save_curves(path: str | os.PathLike, curves: Mapping[str, tuple[Sequence[flo
         ax.plot(xs, ys, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if logy:
+    if checks.boolean(logy, "logy"):
         ax.set_yscale("log")
     if title:
         ax.set_title(title)

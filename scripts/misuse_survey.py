@@ -4,7 +4,8 @@ Each public function gets one valid call (``Spec``) and a kind per argument; the
 survey derives the bad inputs from the kinds (``MUTATIONS``: NaN/inf in concrete
 arrays, empty batches, complex or integer data where a float or [0, 1] data is
 meant, grey levels where binary data is meant, zero/negative/boolean/fractional/
-string counts, negative/zero/NaN/inf/string parameters, None, a string key) and
+string counts, negative/zero/NaN/inf/string parameters, ``'False'`` or None for a flag,
+None, a string key) and
 adds the hand-written cases of ``EXTRA`` (degenerate settings, wrong widths,
 non-scalar metrics). A result is
 
@@ -89,6 +90,7 @@ MUTATIONS: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {
     "nnfloat": [("-1", lambda v: -1.0), ("nan", lambda v: math.nan), ("inf", lambda v: math.inf),
                 ("'x'", lambda v: "x"), ("True", lambda v: True)],
     "real": [("nan", lambda v: math.nan), ("inf", lambda v: math.inf), ("'x'", lambda v: "x"), ("True", lambda v: True)],
+    "bool": [("'False'", lambda v: "False"), ("None", lambda v: None)],   # a flag read by truthiness otherwise
     "prob": [("-0.1", lambda v: -0.1), ("1.5", lambda v: 1.5), ("nan", lambda v: math.nan), ("'x'", lambda v: "x")],
     "key": [("None", lambda v: None), ("string", lambda v: "seed"), ("float", lambda v: 1.5)],
     "seed": [("string", lambda v: "0"), ("-1", lambda v: -1), ("True", lambda v: True), ("2.5", lambda v: 2.5)],

@@ -8,15 +8,72 @@ here or in ``EXEMPT`` with its reason). Kinds are the keys of
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pathlib
+
 import numpy as np
 
 from scripts.misuse_survey import Spec
 
 SPECS: list[Spec] = []
 
+#: The surveyed modules, by family: every public function or class defined there needs a spec
+#: or an entry in EXEMPT.
+MODULES = {
+    "losses": ["ebm_jax.losses"],
+    "sparse": ["ebm_jax.sparse.prox", "ebm_jax.sparse.lasso", "ebm_jax.sparse.working_set", "ebm_jax.sparse.path",
+               "ebm_jax.sparse.evaluation", "ebm_jax.sparse.synthetic", "ebm_jax.sparse.lista",
+               "ebm_jax.sparse.dictionary"],
+    "samplers": ["ebm_jax.samplers.chains", "ebm_jax.samplers.contrastive", "ebm_jax.samplers.rwmh",
+                 "ebm_jax.samplers.ais"],
+    "lvebm": ["ebm_jax.lvebm.inference"],
+    "models": ["ebm_jax.models.rbm"],
+    "data": ["ebm_jax.data.transforms", "ebm_jax.data.corruptions", "ebm_jax.data.augment", "ebm_jax.data.toy2d"],
+    "vae": ["ebm_jax.models.vae", "ebm_jax.methods.vae", "ebm_jax.eval.likelihood"],
+    "train": ["ebm_jax.train.optim"],
+    "methods": ["ebm_jax.methods.dictionary"],
+    "eval": ["ebm_jax.eval.images", "ebm_jax.eval.landscape"],
+}
+
+_KERNEL = "a traceable kernel without boundary checks (documented as such), used inside jitted code"
+_TYPE = "a type (NamedTuple, exception, warning or flax submodule), not a function of user data"
+EXEMPT = {
+    "ebm_jax.sparse.prox": {n: _KERNEL for n in ("soft_threshold_kernel", "objective", "gap_direct", "gap_gram",
+                                                  "relative_gap", "example_gap", "stall_update", "still_running",
+                                                  "fista_momentum", "power_iteration", "certified_lipschitz")},
+    "ebm_jax.sparse.lasso": {"prox_grad_scan": _KERNEL},
+    "ebm_jax.sparse.lista": {"UnrolledContext": _TYPE, "support_select": _KERNEL, "init_layer": _KERNEL,
+                             "init_layers": _KERNEL, "layer_input": _KERNEL, "apply_layer": _KERNEL,
+                             "LISTA": "a flax module, checked in __post_init__ and by make_lista (in the table)"},
+    "ebm_jax.sparse.dictionary": {"DictState": _TYPE, "dictionary_step": _KERNEL},
+    "ebm_jax.samplers.ais": {"TemperedTarget": _TYPE, "AISResult": _TYPE, "AISCarry": _TYPE,
+                             "ais_init": _KERNEL, "ais_steps": _KERNEL},
+    "ebm_jax.lvebm.inference": {"Inference": _TYPE, "check_batch": "a check itself", "check_z_grid": "a check itself",
+                                "check_beta": "a check itself", "first_argmin": _KERNEL},
+    "ebm_jax.samplers.chains": {"ChainResult": _TYPE, "NonFiniteChainError": _TYPE,
+                                "check_num_steps": "a check itself (tested in test_samplers)",
+                                "check_finite": "a check itself (tested in test_samplers)"},
+    "ebm_jax.samplers.contrastive": {"ContrastiveInfo": _TYPE, "ContrastiveResult": _TYPE,
+                                     "check_k": "a check itself", "parse_method": "a check itself",
+                                     "contrastive_step": "dispatches to cd_k / pcd, which are in the table"},
+    "ebm_jax.samplers.rwmh": {"RWMHState": _TYPE, "RWMHInfo": _TYPE},
+    "ebm_jax.models.rbm": {"RBMParams": _TYPE, "GibbsState": _TYPE, "GibbsInfo": _TYPE,
+                           "validate_params": "a check itself", "validate_binary": "a check itself",
+                           "validate_unit_interval": "a check itself",
+                           "gibbs_step": "the sampler's step, run under vmap/scan by run_chain (in the table)"},
+    "ebm_jax.models.vae": {"MLP": _TYPE, "Encoder": _TYPE, "Decoder": _TYPE,
+                           "check_inputs": "a check itself"},
+    "ebm_jax.data.augment": {"AugmentConfig": "checked by AugmentConfig.validate, exercised through augment",
+                             "bilinear_resample": "a kernel of random_geometric", "affine_matrices": "a kernel of "
+                             "random_geometric", "elastic_displacement": "a kernel of random_geometric"},
+}
+
 
 def spec(family, fn, args, kinds, extra=()):
-    SPECS.append(Spec(fn=fn, args=args, kinds=kinds, extra=list(extra), family=family))
+    """Add ``fn``'s spec; every parameter whose default is True or False is also tried as a flag."""
+    flags = {name: "bool" for name, p in inspect.signature(fn).parameters.items() if isinstance(p.default, bool)}
+    SPECS.append(Spec(fn=fn, args=args, kinds={**flags, **kinds}, extra=list(extra), family=family))
 
 
 def _rng(seed=0):
@@ -466,3 +523,9 @@ spec(F, sconv.conv_sparse_code,
      lambda: dict(s=_rng(16).random((2, 8, 8)).astype(np.float32),
                   D=_rng(17).standard_normal((2, 3, 3)).astype(np.float32), lam=0.1, num_iters=3),
      {"s": "batch", "D": "array", "lam": "nnfloat", "num_iters": "count", "boundary": "str"})
+
+
+# ------------------------------------------------------------------------------------------- more families
+# Each of these files adds its specs with spec() and its modules to MODULES and EXEMPT.
+for _table in sorted(pathlib.Path(__file__).parent.glob("misuse_table_*.py")):
+    importlib.import_module(f"scripts.{_table.stem}")

@@ -1,7 +1,8 @@
 """Bad inputs to the public API: every one must be a clear error naming the argument.
 
-The table lives in ``scripts/misuse_table.py`` (one valid call per public function and
-a kind per argument; the bad inputs derive from the kinds); ``scripts/misuse_survey.py``
+The table lives in ``scripts/misuse_table.py`` and the ``scripts/misuse_table_*.py`` files
+it loads (one valid call per public function and a kind per argument; the bad inputs
+derive from the kinds; ``MODULES`` names the surveyed modules); ``scripts/misuse_survey.py``
 counts the same cases. A public function of a surveyed module joins the table by being
 exported: ``test_every_public_function_is_in_the_table`` fails until it has a spec or a
 reason in ``EXEMPT``.
@@ -20,59 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scripts.misuse_survey import cases_of, classify  # noqa: E402
-from scripts.misuse_table import SPECS  # noqa: E402
-
-#: The surveyed modules, by family: every public function or class defined there needs a spec
-#: or an entry in EXEMPT.
-MODULES = {
-    "losses": ["ebm_jax.losses"],
-    "sparse": ["ebm_jax.sparse.prox", "ebm_jax.sparse.lasso", "ebm_jax.sparse.working_set", "ebm_jax.sparse.path",
-               "ebm_jax.sparse.evaluation", "ebm_jax.sparse.synthetic", "ebm_jax.sparse.lista",
-               "ebm_jax.sparse.dictionary"],
-    "samplers": ["ebm_jax.samplers.chains", "ebm_jax.samplers.contrastive", "ebm_jax.samplers.rwmh",
-                 "ebm_jax.samplers.ais"],
-    "lvebm": ["ebm_jax.lvebm.inference"],
-    "models": ["ebm_jax.models.rbm"],
-    "data": ["ebm_jax.data.transforms", "ebm_jax.data.corruptions", "ebm_jax.data.augment", "ebm_jax.data.toy2d"],
-    "vae": ["ebm_jax.models.vae", "ebm_jax.methods.vae", "ebm_jax.eval.likelihood"],
-    "train": ["ebm_jax.train.optim"],
-    "methods": ["ebm_jax.methods.dictionary"],
-    "eval": ["ebm_jax.eval.images", "ebm_jax.eval.landscape"],
-}
-
-_KERNEL = "a traceable kernel without boundary checks (documented as such), used inside jitted code"
-_TYPE = "a type (NamedTuple, exception, warning or flax submodule), not a function of user data"
-EXEMPT = {
-    "ebm_jax.sparse.prox": {n: _KERNEL for n in ("soft_threshold_kernel", "objective", "gap_direct", "gap_gram",
-                                                  "relative_gap", "example_gap", "stall_update", "still_running",
-                                                  "fista_momentum", "power_iteration", "certified_lipschitz")},
-    "ebm_jax.sparse.lasso": {"prox_grad_scan": _KERNEL},
-    "ebm_jax.sparse.lista": {"UnrolledContext": _TYPE, "support_select": _KERNEL, "init_layer": _KERNEL,
-                             "init_layers": _KERNEL, "layer_input": _KERNEL, "apply_layer": _KERNEL,
-                             "LISTA": "a flax module, checked in __post_init__ and by make_lista (in the table)"},
-    "ebm_jax.sparse.dictionary": {"DictState": _TYPE, "dictionary_step": _KERNEL},
-    "ebm_jax.samplers.ais": {"TemperedTarget": _TYPE, "AISResult": _TYPE, "AISCarry": _TYPE,
-                             "ais_init": _KERNEL, "ais_steps": _KERNEL},
-    "ebm_jax.lvebm.inference": {"Inference": _TYPE, "check_batch": "a check itself", "check_z_grid": "a check itself",
-                                "check_beta": "a check itself", "first_argmin": _KERNEL},
-    "ebm_jax.samplers.chains": {"ChainResult": _TYPE, "NonFiniteChainError": _TYPE,
-                                "check_num_steps": "a check itself (tested in test_samplers)",
-                                "check_finite": "a check itself (tested in test_samplers)"},
-    "ebm_jax.samplers.contrastive": {"ContrastiveInfo": _TYPE, "ContrastiveResult": _TYPE,
-                                     "check_k": "a check itself", "parse_method": "a check itself",
-                                     "contrastive_step": "dispatches to cd_k / pcd, which are in the table"},
-    "ebm_jax.samplers.rwmh": {"RWMHState": _TYPE, "RWMHInfo": _TYPE},
-    "ebm_jax.models.rbm": {"RBMParams": _TYPE, "GibbsState": _TYPE, "GibbsInfo": _TYPE,
-                           "validate_params": "a check itself", "validate_binary": "a check itself",
-                           "validate_unit_interval": "a check itself",
-                           "gibbs_step": "the sampler's step, run under vmap/scan by run_chain (in the table)"},
-    "ebm_jax.models.vae": {"MLP": _TYPE, "Encoder": _TYPE, "Decoder": _TYPE,
-                           "check_inputs": "a check itself"},
-    "ebm_jax.data.augment": {"AugmentConfig": "checked by AugmentConfig.validate, exercised through augment",
-                             "bilinear_resample": "a kernel of random_geometric", "affine_matrices": "a kernel of "
-                             "random_geometric", "elastic_displacement": "a kernel of random_geometric"},
-}
-
+from scripts.misuse_table import EXEMPT, MODULES, SPECS  # noqa: E402
 
 def _public(module):
     for name, obj in vars(module).items():

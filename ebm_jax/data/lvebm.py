@@ -69,7 +69,7 @@ def uniform_z_grid(num: int, low: float = 0.0, high: float = 2 * np.pi, *, endpo
     low, high = checks.real(low, "low"), checks.real(high, "high")
     if not high > low:
         raise ValueError(f"high must be > low, got low={low}, high={high}")
-    return jnp.asarray(np.linspace(low, high, num, endpoint=endpoint), jnp.float32)[:, None]
+    return jnp.asarray(np.linspace(low, high, num, endpoint=checks.boolean(endpoint, "endpoint")), jnp.float32)[:, None]
 
 
 def box_grid(num: int, half_widths, center=(0.0, 0.0)) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ebm_jax import checks
 from ebm_jax.data import natural_images
 
 
@@ -66,6 +67,6 @@ def extract_patches(num_patches: int, patch_size: int = 8, *, seed: int = 0, whi
         win = np.lib.stride_tricks.sliding_window_view(img, (patch_size, patch_size))
         out[sel] = win[rows, cols].reshape(len(sel), -1)
     out = contrast_normalize(out, eps)
-    if whiten:
+    if checks.boolean(whiten, "whiten"):
         out, _ = zca_whitening(out)
     return out

@@ -37,7 +37,7 @@ def to_float(images: np.ndarray, *, flatten: bool = True) -> np.ndarray:
         raise ValueError(f"images must be a batch (N, H, W) or (N, D), got shape {images.shape}; "
                          "for one image pass images[None]")
     x = images.astype(np.float32) / 255.0
-    return x.reshape(len(x), -1) if flatten else x
+    return x.reshape(len(x), -1) if checks.boolean(flatten, "flatten") else x
 
 
 def uniform_bits16(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:

@@ -61,7 +61,7 @@ def evaluate_elbo(model: vae_lib.Autoencoder, params, x, key: jax.Array, *, batc
     """
     checks.instance(model, "model", vae_lib.Autoencoder, "ebm_jax.models.vae.Autoencoder")
     key = checks.prng_key(key)
-    x = _check_data(x, model.output_dim, binary)
+    x = _check_data(x, model.output_dim, checks.boolean(binary, "binary"))
     batch_size = checks.positive_int(batch_size, "batch_size")
     model = _float32(model)
     recon, kl = [], []
@@ -145,7 +145,7 @@ def importance_sampled_log_likelihood(model: vae_lib.Autoencoder, params, x, key
     x = _check_data(x, model.output_dim, binary=True)
     model = _float32(model)
     out = []
-    for i in tqdm(range(0, len(x), batch_size), desc=f"log p(x), k={num_samples}", disable=None if progress else True):
+    for i in tqdm(range(0, len(x), batch_size), desc=f"log p(x), k={num_samples}", disable=None if checks.boolean(progress, "progress") else True):
         out.append(np.asarray(_log_likelihood_bound(model, params, jnp.asarray(x[i:i + batch_size]),
                                                     jax.random.fold_in(key, i), num_samples, chunk)))
     return np.concatenate(out)

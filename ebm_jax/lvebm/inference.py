@@ -175,7 +175,7 @@ def grid_inference(energy: Energy, params, x, y, z_grid, *, beta=None, return_en
     x, y = check_batch(x, y, y_dim=dims.get("y_dim"), conditional=dims.get("conditional"))
     z_grid = check_z_grid(z_grid, dims.get("latent_dim"))
     return _grid_inference(energy, params, x, y, z_grid, 1.0 if beta is None else beta,
-                           zero_temperature=beta is None, return_energies=bool(return_energies))
+                           zero_temperature=beta is None, return_energies=checks.boolean(return_energies, "return_energies"))
 
 
 def free_energy(energy: Energy, params, x, y, z_grid, *, beta=None) -> jax.Array:

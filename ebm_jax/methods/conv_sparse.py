@@ -225,6 +225,7 @@ def learn_conv_dictionary(images, num_filters: int, filter_size: int, lam, *, nu
     if not np.any(np.asarray(images) != 0):
         raise ValueError("images are all zeros: there is nothing to learn filters from (errors would be 0/0)")
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
+    encoder_lr_scaling = checks.boolean(encoder_lr_scaling, "encoder_lr_scaling")
     key = jax.random.PRNGKey(checks.seed(seed))
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule,
                         total_steps=num_epochs * (images.shape[0] // batch_size))

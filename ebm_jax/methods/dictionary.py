@@ -37,10 +37,11 @@ def make_train_step(lam, *, inference_iters: int = 50, update: str = "bcd", forg
     inference_iters = checks.positive_int(inference_iters, "inference_iters")
     checks.one_of(update, "update", UPDATES)
     forget = checks.probability(forget, "forget")
+    nonneg, nonneg_atoms = checks.boolean(nonneg, "nonneg"), checks.boolean(nonneg_atoms, "nonneg_atoms")
 
     def step_fn(state, xb, key):
         state, energy = dictionary_step(state, xb, key, lam, inference_iters=inference_iters, update=update,
-                                        forget=forget, nonneg=bool(nonneg), nonneg_atoms=bool(nonneg_atoms))
+                                        forget=forget, nonneg=nonneg, nonneg_atoms=nonneg_atoms)
         return state, {"loss": energy}
 
     return step_fn

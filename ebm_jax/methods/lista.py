@@ -350,6 +350,7 @@ def train_staged(ctx: UnrolledContext, sample_batch, data, x_val, z_val, num_lay
     layer and a rerun resumes at the next one.
     """
     num_layers = checks.positive_int(num_layers, "num_layers")
+    progress = checks.boolean(progress, "progress")
     stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps = validate_stage_schedule(
         stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps)
     learning_rate = checks.positive_float(learning_rate, "learning_rate")

@@ -77,6 +77,7 @@ def make_train_step(method: str, k: int, *, binarize: bool = True) -> Callable:
     (no extra matrix products beyond the gradient's: 6 of size ``B x V x H`` per step for k = 1).
     """
     checks.one_of(method, "method", ESTIMATORS)
+    binarize = checks.boolean(binarize, "binarize")
     k = check_k(k)
 
     def step_fn(state: RBMTrainState, batch: jax.Array, key: jax.Array):

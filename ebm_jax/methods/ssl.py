@@ -108,8 +108,9 @@ def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: in
     :func:`keys_per_step` (each step enqueues its keys, ``2 · batch_size`` of them when
     ``symmetric``, at ``queue_ptr``).
     """
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    batch_size = checks.integer(batch_size, "batch_size", ge=2)
+    queue_size = checks.positive_int(queue_size, "queue_size")
+    symmetric = checks.boolean(symmetric, "symmetric")
     per_step = keys_per_step(batch_size, symmetric)
     if queue_size < per_step or queue_size % per_step:
         raise ValueError(f"queue_size ({queue_size}) must be a positive multiple of the {per_step} keys a step "
@@ -344,6 +345,7 @@ def make_train_step(method: str, aug: AugmentConfig = AugmentConfig(), *, temper
     """
     checks.one_of(method, "method", METHODS)
     temperature = checks.positive_float(temperature, "temperature")
+    symmetric = checks.boolean(symmetric, "symmetric")
     if method == "simclr":
         return make_simclr_step(aug, temperature)
     if method == "moco":

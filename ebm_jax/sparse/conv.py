@@ -386,6 +386,7 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
     rho = checks.positive_float(rho, "rho", allow_none=True)
     adapt_rho = checks.nonnegative_int(adapt_rho, "adapt_rho")
     rho_period = checks.positive_int(rho_period, "rho_period")
+    record = checks.boolean(record, "record")
     if record and tol is not None:
         raise ValueError("record=True needs the fixed-iteration form (tol=None, num_iters given)")
     z0 = jnp.zeros(s.shape[:1] + D.shape[:1] + s.shape[1:], s.dtype) if z0 is None else \
@@ -395,5 +396,5 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
                   None if step is None else jnp.asarray(step, s.dtype),
                   None if rho is None else jnp.asarray(rho, s.dtype),
                   method=method, boundary=boundary, num_iters=num_iters if num_iters is not None else 1000,
-                  use_tol=use_tol, check_every=check_every, restart=bool(restart), record=bool(record),
+                  use_tol=use_tol, check_every=check_every, restart=checks.boolean(restart, "restart"), record=record,
                   adapt_rho=adapt_rho, relax=relax, rho_period=rho_period, filters=backend.admm_filters(filters))

@@ -194,7 +194,7 @@ def _prepare(x, D, lam, step, z0, gram):
     z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", (B, k), x.dtype)
     if gram is None:
         gram = k <= 2 * D.shape[0]
-    return x, D, lam2, step, z0, bool(gram)
+    return x, D, lam2, step, z0, checks.boolean(gram, "gram")
 
 
 def _check_ref(z_ref, x, D, trace):
@@ -217,10 +217,11 @@ def ista(x, D, lam, *, num_iters: int, step=None, z0=None, nonneg: bool = False,
     ``lam``: scalar or (batch,). ``step`` defaults to 1/L (power iteration).
     """
     num_iters = checks.positive_int(num_iters, "num_iters")
+    nonneg, trace = checks.boolean(nonneg, "nonneg"), checks.boolean(trace, "trace")
     x, D, lam2, step, z0, gram = _prepare(x, D, lam, step, z0, gram)
     z_ref = _check_ref(z_ref, x, D, trace)
     result = _scan_solver(x, D, lam2, step, z0, z_ref, num_iters=num_iters, momentum=False, restart=False,
-                          nonneg=bool(nonneg), gram=gram, record=bool(trace))
+                          nonneg=nonneg, gram=gram, record=trace)
     return validation.check_converged_finite(result, "ista", step)
 
 
@@ -250,6 +251,8 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
     only): active-set step at each check on the top ``max_support`` entries.
     ``z0``: warm start. ``nonneg``: constrain z ≥ 0.
     """
+    nonneg, restart = checks.boolean(nonneg, "nonneg"), checks.boolean(restart, "restart")
+    trace, polish = checks.boolean(trace, "trace"), checks.boolean(polish, "polish")
     if tol is None:
         num_iters = checks.positive_int(num_iters, "num_iters")
         if polish:
@@ -266,11 +269,11 @@ def fista(x, D, lam, *, num_iters: int | None = None, tol: float | None = None, 
     z_ref = _check_ref(z_ref, x, D, trace)
     if tol is None:
         result = _scan_solver(x, D, lam2, step, z0, z_ref, num_iters=num_iters, momentum=True,
-                              restart=bool(restart), nonneg=bool(nonneg), gram=gram, record=bool(trace))
+                              restart=restart, nonneg=nonneg, gram=gram, record=trace)
         return validation.check_converged_finite(result, "fista", step)
     result = _while_solver(x, D, lam2, step, z0, jnp.asarray(tol, x.dtype), max_iters=num_iters,
-                           check_every=check_every, restart=bool(restart), nonneg=bool(nonneg),
-                           gram=gram, polish=bool(polish), max_support=max_support, stall_window=stall_window)
+                           check_every=check_every, restart=restart, nonneg=nonneg,
+                           gram=gram, polish=polish, max_support=max_support, stall_window=stall_window)
     validation.check_converged_finite(result, "fista", step)
     return validation.warn_unconverged(result, tol, "fista", f"cap num_iters={num_iters}, "
                                        f"stall window {stall_window} checks of {check_every} iterations")

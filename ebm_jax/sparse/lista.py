@@ -95,6 +95,7 @@ def make_lista(D, lam: float, num_layers: int, *, tied: bool = True, nonneg: boo
     validation.check_nonzero_dictionary(D)
     lam = checks.nonnegative_float(lam, "lam")
     num_layers = checks.positive_int(num_layers, "num_layers")
+    tied, nonneg = checks.boolean(tied, "tied"), checks.boolean(nonneg, "nonneg")
     step = validation.check_step(step)
     if step is None:
         step = 1.0 / lipschitz_constant(D)
@@ -216,6 +217,7 @@ class UnrolledContext(NamedTuple):
 def make_context(D, lam, kind: str = "untied", *, nonneg: bool = False) -> UnrolledContext:
     """Validated :class:`UnrolledContext` for ``kind`` in :data:`KINDS` on D (n, k) with penalty λ."""
     checks.one_of(kind, "kind", KINDS)
+    nonneg = checks.boolean(nonneg, "nonneg")
     D = checks.float_array(D, "D", ndim=2)
     validation.check_nonzero_dictionary(D)
     lam = checks.nonnegative_float(lam, "lam")
@@ -289,6 +291,7 @@ def apply_layer(ctx: UnrolledContext, p: dict, inp, z, num_pass: int, first: boo
 def unrolled_apply(ctx: UnrolledContext, params, x, num_pass=None, *, return_all: bool = False):
     """T = len(params) layers from z = 0: x (batch, n) -> z_T (batch, k) (and every layer, (T, batch, k))."""
     checks.instance(ctx, "ctx", UnrolledContext, "UnrolledContext (from make_context)")
+    return_all = checks.boolean(return_all, "return_all")
     if not isinstance(params, (tuple, list)) or not params:
         raise ValueError(f"params must be a non-empty tuple of per-layer dicts, got {type(params).__name__} "
                          f"of length {len(params) if hasattr(params, '__len__') else '?'}")

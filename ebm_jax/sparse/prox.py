@@ -49,7 +49,7 @@ def soft_threshold(v: jax.Array, thresh, *, nonneg: bool = False) -> jax.Array:
         thresh = checks.float_array(thresh, "thresh", nonempty=False)
         if checks.is_concrete(thresh) and bool(np.any(np.asarray(thresh) < 0)):
             raise ValueError(f"thresh must be >= 0, got min {float(np.min(np.asarray(thresh)))}")
-    return soft_threshold_kernel(v, thresh, nonneg=nonneg)
+    return soft_threshold_kernel(v, thresh, nonneg=checks.boolean(nonneg, "nonneg"))
 
 
 def soft_threshold_kernel(v, thresh, *, nonneg: bool = False):
@@ -260,4 +260,4 @@ def duality_gap(x, D, z, lam, *, nonneg: bool = False) -> jax.Array:
     x, D = validation.check_x_D(x, D)
     z = validation.check_codes(z, "z", (x.shape[0], D.shape[1]), x.dtype)
     lam2 = validation.check_lam(lam, x.shape[0], x.dtype)
-    return gap_direct(x, D, z, lam2[:, 0], nonneg)[1]
+    return gap_direct(x, D, z, lam2[:, 0], checks.boolean(nonneg, "nonneg"))[1]

@@ -258,7 +258,8 @@ def working_set_lasso(x, D, lam, *, tol: float | None = None, working_set_size: 
     z0 = jnp.zeros((B, k), x.dtype) if z0 is None else validation.check_codes(z0, "z0", (B, k), x.dtype)
     L = lipschitz_constant(D)
     result = _ws_solver(x, D, lam, z0, jnp.asarray(tol, x.dtype), L, p=p, inner_iters=inner_iters,
-                        max_outer=max_outer, nonneg=bool(nonneg), cg_iters=cg_iters, polish=bool(polish),
+                        max_outer=max_outer, nonneg=checks.boolean(nonneg, "nonneg"), cg_iters=cg_iters,
+                        polish=checks.boolean(polish, "polish"),
                         stall_window=stall_window)
     validation.check_converged_finite(result, "working_set_lasso")
     return validation.warn_unconverged(result, tol, "working_set_lasso",
