@@ -2,6 +2,7 @@
 # The prepared accelerator check: one command that shows what this project does on a GPU.
 #
 #   scripts/gpu_check.sh --out DIR [--dry-run] [--wheels DIR] [--mnist PATH] [--python PY] [--jobs N]
+#                        [--step-timeout S]
 #
 # Steps (each logged to DIR/logs/<step>.log, its status and seconds to DIR/steps.tsv):
 #   backend     the backend line; without --dry-run the backend must be a GPU
@@ -12,8 +13,9 @@
 #               sequential, each beside its peer (scripts/bench_*.py --device gpu), DIR/bench_*.json
 #   report      DIR/README.md: a markdown table of every step and benchmark (scripts/gpu_check_report.py)
 #
-# --dry-run runs the same steps on the CPU at smoke sizes (a few minutes on two cores): the plan
-# and every script's arguments are exercised where no GPU is. --wheels DIR installs the wheels in
+# --dry-run runs the same steps on the CPU at smoke sizes (about 9 minutes on two cores): the plan
+# and every script's arguments are exercised where no GPU is. A step that runs past --step-timeout
+# seconds fails (default 240 on the GPU; 600 in the dry run, which checks the plan, not the speed). --wheels DIR installs the wheels in
 # DIR (pure-Python packages the GPU machine lacks) into DIR/../site and puts them on PYTHONPATH;
 # --mnist PATH uses the MNIST cache mnist.npz at PATH (the file or its folder). A benchmark whose
 # peer library is missing is marked "skipped" with the reason. Exit status: 0 when every step that
@@ -77,7 +79,7 @@ if [ -n "$MNIST" ]; then
 fi
 
 if [ "$DRY" = 1 ]; then
-    DEVICE=cpu; PLATFORM=cpu; JOBS="${JOBS:-2}"; STEP_TIMEOUT="${STEP_TIMEOUT:-240}"
+    DEVICE=cpu; PLATFORM=cpu; JOBS="${JOBS:-2}"; STEP_TIMEOUT="${STEP_TIMEOUT:-600}"
     export JAX_PLATFORMS=cpu
 else
     DEVICE=gpu; PLATFORM=gpu; JOBS="${JOBS:-4}"; STEP_TIMEOUT="${STEP_TIMEOUT:-240}"
