@@ -6,6 +6,7 @@
 import ml_collections
 
 from ebm_jax import checks, precision
+from experiments.configs import _lista_staged
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
@@ -38,13 +39,8 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     # 2018), then finetune_epochs train all layers jointly (mean over layers of each layer's NMSE in dB).
     # Support selection (support_percent > 0) lets the largest entries pass unshrunk: it helps recover a sparse
     # ground truth, but the lasso codes z* here are shrunk, and it raised the held-out error (README).
-    # recipe "layerwise" (default): the greedy layer stages and the joint stage below; "staged": see below.
-    # recipe "staged": LISTA-CPSS / ALISTA's utils/train.py (ebm_jax.methods.lista.train_staged): per new layer,
-    # Adam at learning_rate · stage_lr_factors[0] on the new layer alone, then at the later factors on all layers
-    # so far (layer j's step times its multiplier, which is multiplied by layer_lr_decay after every layer);
-    # each stage ends when the validation NMSE of the new layer (every val_every steps, on num_val fixed examples)
-    # has not improved for more than patience steps, or after max_stage_steps. The authors' values: batch 64,
-    # 5e-4, (1, 0.2, 0.02), 0.3, val_every 10, patience 4000, at most 200,000 steps, 1,000 validation examples.
+    # recipe "layerwise" (default): the greedy layer stages and the joint stage below; "staged": the authors'
+    # staged schedule (experiments/configs/_lista_staged.py).
     config.layerwise = ml_collections.ConfigDict()
     config.layerwise.recipe = "layerwise"
     config.layerwise.kind = "lfista"
@@ -57,15 +53,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.layerwise.learning_rate = 2e-3
     config.layerwise.finetune_lr = 1.25e-4
     config.layerwise.finetune_loss = "all_layers_db"
-    config.layerwise.staged = ml_collections.ConfigDict()
-    config.layerwise.staged.batch_size = 64
-    config.layerwise.staged.learning_rate = 5e-4
-    config.layerwise.staged.stage_lr_factors = (1.0, 0.2, 0.02)
-    config.layerwise.staged.layer_lr_decay = 0.3
-    config.layerwise.staged.val_every = 10
-    config.layerwise.staged.patience = 4000
-    config.layerwise.staged.max_stage_steps = 200000
-    config.layerwise.staged.num_val = 1000
+    config.layerwise.staged = _lista_staged.staged_config(variant)
     # ISTA / FISTA curves
     config.max_iters = 1000
     if variant == "smoke":
@@ -73,13 +61,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
                       objectives=("supervised",), num_epochs=2, batch_size=32, max_iters=20,
                       zstar_solver="fista")
         config.layerwise.update(num_layers=2, layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=4.0)
-        config.layerwise.staged.update(num_val=32, patience=20, max_stage_steps=40)
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config
 
-
-RECIPES = ("layerwise", "staged")
 
 RULES = {
     "seed": checks.Int(ge=0),
@@ -104,23 +89,10 @@ RULES = {
     "max_iters": checks.Int(ge=1),
     "layerwise.kind": checks.OneOf("untied", "alista", "lfista"),
     "layerwise.num_layers": checks.Int(ge=1),
-    "layerwise.support_percent": checks.Float(ge=0, le=100),
-    "layerwise.support_max_percent": checks.Float(ge=0, le=100),
     "layerwise.layer_epochs": checks.Int(ge=0),
-    "layerwise.finetune_epochs": checks.Int(ge=0),
     "layerwise.batch_size": checks.Int(ge=1),
     "layerwise.learning_rate": checks.Float(gt=0),
-    "layerwise.finetune_lr": checks.Float(gt=0),
-    "layerwise.finetune_loss": checks.OneOf("last", "all_layers_db"),
-    "layerwise.recipe": checks.OneOf(*RECIPES),
-    "layerwise.staged.batch_size": checks.Int(ge=1),
-    "layerwise.staged.learning_rate": checks.Float(gt=0),
-    "layerwise.staged.stage_lr_factors": checks.TupleOf(checks.Float(gt=0)),
-    "layerwise.staged.layer_lr_decay": checks.Float(gt=0, le=1),
-    "layerwise.staged.val_every": checks.Int(ge=1),
-    "layerwise.staged.patience": checks.Int(ge=0),
-    "layerwise.staged.max_stage_steps": checks.Int(ge=1),
-    "layerwise.staged.num_val": checks.Int(ge=1),
+    **_lista_staged.rules("layerwise."),
 }
 
 

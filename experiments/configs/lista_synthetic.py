@@ -6,6 +6,7 @@
 import ml_collections
 
 from ebm_jax import checks, precision
+from experiments.configs import _lista_staged
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
@@ -29,23 +30,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     config.lam = 0.1                    # λ of the ISTA/FISTA baselines and of the initial thresholds
     config.match_iters = 1000           # FISTA iterations searched for the depth-equivalence of each layer
     # recipe "layerwise" (default): layer by layer on the fixed training set, then all layers jointly (the keys
-    # below); "staged": fresh problems every batch, as the authors train (num_train unused):
-    # recipe "staged": LISTA-CPSS / ALISTA's utils/train.py (ebm_jax.methods.lista.train_staged): per new layer,
-    # Adam at learning_rate · stage_lr_factors[0] on the new layer alone, then at the later factors on all layers
-    # so far (layer j's step times its multiplier, which is multiplied by layer_lr_decay after every layer);
-    # each stage ends when the validation NMSE of the new layer (every val_every steps, on num_val fixed examples)
-    # has not improved for more than patience steps, or after max_stage_steps. The authors' values: batch 64,
-    # 5e-4, (1, 0.2, 0.02), 0.3, val_every 10, patience 4000, at most 200,000 steps, 1,000 validation examples.
+    # below); "staged": fresh problems every batch, as the authors train (num_train unused), on their staged
+    # schedule (experiments/configs/_lista_staged.py).
     config.recipe = "layerwise"
-    config.staged = ml_collections.ConfigDict()
-    config.staged.batch_size = 64
-    config.staged.learning_rate = 5e-4
-    config.staged.stage_lr_factors = (1.0, 0.2, 0.02)
-    config.staged.layer_lr_decay = 0.3
-    config.staged.val_every = 10
-    config.staged.patience = 4000
-    config.staged.max_stage_steps = 200000
-    config.staged.num_val = 1000
+    config.staged = _lista_staged.staged_config(variant)
     # training of recipe "layerwise":
     config.layer_epochs = 2
     config.finetune_epochs = 3
@@ -56,13 +44,10 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     if variant == "smoke":
         config.update(num_measurements=30, num_atoms=60, num_train=256, num_test=64, num_layers=2, match_iters=50,
                       layer_epochs=1, finetune_epochs=1, batch_size=32, support_percent=3.0)
-        config.staged.update(num_val=32, patience=20, max_stage_steps=40)
     elif variant is not None:
         raise ValueError(f"unknown config variant {variant!r} (known: 'smoke')")
     return config
 
-
-RECIPES = ("layerwise", "staged")
 
 RULES = {
     "seed": checks.Int(ge=0),
@@ -76,25 +61,12 @@ RULES = {
     "num_test": checks.Int(ge=1),
     "kind": checks.OneOf("alista", "untied"),
     "num_layers": checks.Int(ge=1),
-    "support_percent": checks.Float(ge=0, le=100),
-    "support_max_percent": checks.Float(ge=0, le=100),
     "lam": checks.Float(gt=0),
     "match_iters": checks.Int(ge=1),
     "layer_epochs": checks.Int(ge=1),
-    "finetune_epochs": checks.Int(ge=0),
     "batch_size": checks.Int(ge=1),
     "learning_rate": checks.Float(gt=0),
-    "finetune_lr": checks.Float(gt=0),
-    "finetune_loss": checks.OneOf("last", "all_layers_db"),
-    "recipe": checks.OneOf(*RECIPES),
-    "staged.batch_size": checks.Int(ge=1),
-    "staged.learning_rate": checks.Float(gt=0),
-    "staged.stage_lr_factors": checks.TupleOf(checks.Float(gt=0)),
-    "staged.layer_lr_decay": checks.Float(gt=0, le=1),
-    "staged.val_every": checks.Int(ge=1),
-    "staged.patience": checks.Int(ge=0),
-    "staged.max_stage_steps": checks.Int(ge=1),
-    "staged.num_val": checks.Int(ge=1),
+    **_lista_staged.rules(""),
 }
 
 
