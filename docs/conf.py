@@ -168,26 +168,10 @@ def _generated_pages(app) -> None:
 
 def _canonical(target: str, module: str | None) -> str | None:
     """The defining module's path of ``target`` (``ebm_jax.train.fit`` -> ``ebm_jax.train.loop.fit``)."""
-    import importlib
-
-    for prefix in ([module] if module else []) + [""]:
-        path = f"{prefix}.{target}" if prefix else target
-        parts = path.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            try:
-                obj = importlib.import_module(".".join(parts[:i]))
-            except ImportError:
-                continue
-            try:
-                for attr in parts[i:]:
-                    obj = getattr(obj, attr)
-            except AttributeError:
-                break
-            qualname = getattr(obj, "__qualname__", None)
-            owner = getattr(obj, "__module__", None)
-            if qualname and owner and owner.startswith("ebm_jax"):
-                return f"{owner}.{qualname}"
-            break
+    obj = _lookup(target, module)
+    qualname, owner = getattr(obj, "__qualname__", None), getattr(obj, "__module__", None)
+    if qualname and owner and owner.startswith("ebm_jax"):
+        return f"{owner}.{qualname}"
     return None
 
 
