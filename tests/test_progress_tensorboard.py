@@ -158,3 +158,15 @@ def test_tensorboard_gets_numbers_only(tmp_path):
     scalars = _tensorboard_scalars(tmp_path)
     assert set(scalars) == {("loss", 3), ("epoch", 3), ("bad", 3)}
     assert scalars[("loss", 3)] == [0.5] and np.isnan(scalars[("bad", 3)][0])
+
+
+def test_a_run_resumed_within_the_same_second_keeps_the_earlier_events(tmp_path, monkeypatch):
+    from tensorboardX import event_file_writer
+
+    monkeypatch.setattr(event_file_writer.time, "time", lambda: 1_700_000_000.0)  # both writers: one second
+    for step, loss in ((1, 0.5), (2, 0.25)):
+        writer = MetricWriter(tmp_path, tensorboard=True)
+        writer.write_many([{"step": step, "loss": loss}])
+        writer.close()
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert _tensorboard_scalars(tmp_path) == {("loss", 1): [0.5], ("loss", 2): [0.25]}

@@ -34,6 +34,7 @@ import logging
 import math
 import os
 import pathlib
+import secrets
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -237,7 +238,10 @@ class MetricWriter:
                 log.warning("tensorboardX is not installed: no TensorBoard events (pip install tensorboardX)")
                 self.tensorboard = False
                 return
-            self._summary = SummaryWriter(logdir=str(self.path.parent), purge_step=self._purge_step)
+            # Event files are named by the second and the host: a unique suffix keeps a run resumed
+            # within the same second from truncating the file of the run before it.
+            self._summary = SummaryWriter(logdir=str(self.path.parent), purge_step=self._purge_step,
+                                          filename_suffix=f".{os.getpid()}.{secrets.token_hex(4)}")
         for record in records:
             step = int(record.get("step", 0))
             for name, value in _tensorboard_scalars(record).items():
