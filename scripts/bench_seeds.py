@@ -160,12 +160,13 @@ def bench_model(name: str, args) -> dict:
         def sequential():
             out = []
             for i in range(num_seeds):
-                box["states"][i], metrics = one_seed(box["states"][i], data, perms[i], 0, step_keys[i], length=steps)
+                box["states"][i], metrics = one_seed(box["states"][i], data, perms[i], 0, steps, step_keys[i],
+                                                     capacity=steps)
                 out.append(metrics)
             return out
 
         def vmapped():
-            box["stacked"], metrics = many_seeds(box["stacked"], data, perms, 0, step_keys, length=steps)
+            box["stacked"], metrics = many_seeds(box["stacked"], data, perms, 0, steps, step_keys, capacity=steps)
             return metrics
 
         meter = _bench.LoadMeter()

@@ -157,7 +157,7 @@ def vae_ours(x_train, x_test, args, params_path: str) -> dict:
     meter = _bench.LoadMeter()
     for epoch in range(args.vae_epochs):
         t0 = time.perf_counter()
-        state, metrics = run_epoch(state, data, permutation(epoch), 0, step_key, length=steps)
+        state, metrics = run_epoch(state, data, permutation(epoch), 0, steps, step_key, capacity=steps)
         loss = float(metrics["loss"][-1])  # waits for the epoch
         t1 = time.perf_counter()
         test = evaluate_elbo(model, state.params, x_test, jax.random.fold_in(key, 100 + epoch))

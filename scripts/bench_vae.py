@@ -84,7 +84,7 @@ def bench_ours(x, args) -> dict:
     box = {"state": state}
 
     def epoch():
-        box["state"], metrics = run_epoch(box["state"], data, perm, 0, key, length=steps)
+        box["state"], metrics = run_epoch(box["state"], data, perm, 0, steps, key, capacity=steps)
         return metrics
 
     # Our epochs and the step's own GEMMs (x steps) round-robin: load that comes and goes falls on both.

@@ -291,9 +291,9 @@ def test_slow_chunks_are_shortened_without_changing_the_result(monkeypatch, stra
     def recording(*args):
         run = make(*args)
 
-        def run_chunk(*a, length):
-            lengths.append(length)
-            return run(*a, length=length)
+        def run_chunk(state, data, perm, start, length, step_key, *, capacity):
+            lengths.append(int(length))
+            return run(state, data, perm, start, length, step_key, capacity=capacity)
 
         return run_chunk
 

@@ -153,36 +153,63 @@ def _make_run_chunk(step_fn: StepFn, batch_size: int, mesh: Mesh, seeded: bool =
 
     ``perm`` is the epoch's permutation, ``(steps * batch_size,)``, or one per
     seed, ``(S, steps * batch_size)``; the batch is ``(batch, ...)`` or ``(S, batch, ...)``.
+    ``run_chunk(state, data, perm, start, length, step_key, capacity=C)`` runs steps
+    ``start .. start + length − 1`` of the epoch and returns the state and each
+    metric stacked over ``C`` rows, of which the first ``length`` are the steps'.
+
+    ``length`` is a traced loop bound, so one program serves every chunk length up
+    to ``capacity``: a resumed, shortened or last chunk runs the very program (and
+    arithmetic) of a full one. With a static length XLA compiles each length anew,
+    and may simplify a one-step loop into straight-line code whose fused arithmetic
+    differs in the last bit, which would break bit-identical resumption.
     """
     batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
     step = _keyed_step(step_fn, seeded)
 
-    def run_chunk(state, data, perm, start, step_key, *, length):
-        def body(state, i):
+    def run_chunk(state, data, perm, start, length, step_key, *, capacity):
+        def batch_at(i):
             idx = jax.lax.dynamic_slice_in_dim(perm, (start + i) * batch_size, batch_size, axis=perm.ndim - 1)
             batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)
-            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            return step(state, batch, step_key)
+            return jax.lax.with_sharding_constraint(batch, batch_sharding)
+
+        def body(i, carry):
+            state, rows = carry
+            state, metrics = step(state, batch_at(i), step_key)
+            return state, jax.tree.map(lambda buf, value: buf.at[i].set(value), rows, metrics)
 
         with precision.training(matmul_precision):
-            return jax.lax.scan(body, state, jnp.arange(length))
+            shapes = jax.eval_shape(step, state, batch_at(0), step_key)[1]
+            rows = jax.tree.map(lambda a: jnp.zeros((capacity,) + a.shape, a.dtype), shapes)
+            return jax.lax.fori_loop(0, length, body, (state, rows))
 
-    return jax.jit(run_chunk, static_argnames="length", donate_argnums=0,
+    return jax.jit(run_chunk, static_argnames="capacity", donate_argnums=0,
                    out_shardings=NamedSharding(mesh, P()))
 
 
 def _make_run_fed_chunk(step_fn: StepFn, mesh: Mesh, seeded: bool = False, matmul_precision: str | None = None):
-    """Several processes: the chunk's batches arrive as one global ``(steps, [S,] batch, ...)`` array."""
+    """Several processes: the chunk's batches arrive as one global ``(capacity, [S,] batch, ...)`` array.
+
+    ``run_chunk(state, batches, length, step_key)`` runs the first ``length`` of them
+    (a traced bound, as in :func:`_make_run_chunk`: one program for every chunk length)
+    and returns each metric stacked over ``capacity`` rows.
+    """
     batch_sharding = NamedSharding(mesh, P(None, "data") if seeded else P("data"))
     step = _keyed_step(step_fn, seeded)
 
-    def run_chunk(state, batches, step_key):
-        def body(state, batch):
-            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-            return step(state, batch, step_key)
+    def run_chunk(state, batches, length, step_key):
+        def batch_at(i):
+            return jax.lax.with_sharding_constraint(jax.tree.map(lambda a: a[i], batches), batch_sharding)
 
+        def body(i, carry):
+            state, rows = carry
+            state, metrics = step(state, batch_at(i), step_key)
+            return state, jax.tree.map(lambda buf, value: buf.at[i].set(value), rows, metrics)
+
+        capacity = jax.tree.leaves(batches)[0].shape[0]
         with precision.training(matmul_precision):
-            return jax.lax.scan(body, state, batches)
+            shapes = jax.eval_shape(step, state, batch_at(0), step_key)[1]
+            rows = jax.tree.map(lambda a: jnp.zeros((capacity,) + a.shape, a.dtype), shapes)
+            return jax.lax.fori_loop(0, length, body, (state, rows))
 
     return jax.jit(run_chunk, donate_argnums=0, out_shardings=NamedSharding(mesh, P()))
 
@@ -342,9 +369,9 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
         writer.truncate_after(_global_step(state))
         distributed.barrier("fit: metrics.jsonl truncated")
     step = _global_step(state)
-    cap = chunk  # lowered when a chunk runs longer than max_chunk_seconds
+    cap = capacity = chunk  # cap is lowered when a chunk runs longer than max_chunk_seconds
     if max_chunk_seconds and chunk > 2 * interrupt.PROBE_STEPS:  # a long chunk: time a short one first
-        chunk = interrupt.PROBE_STEPS  # (one more compile), then widen it as far as max_chunk_seconds allows
+        chunk = interrupt.PROBE_STEPS  # (the same program), then widen it as far as max_chunk_seconds allows
 
     if seeded:  # replica i: the keys of the unseeded run with rng[i]
         keys = jax.vmap(jax.random.split)(rng)
@@ -382,12 +409,15 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
                 if multi_process:
                     indices = perm[..., offset * batch_size: (offset + end - step) * batch_size]
                     indices = np.moveaxis(indices.reshape(indices.shape[:-1] + (end - step, batch_size)), -2, 0)
-                    batches = distributed.feed_batches(host_data, indices, mesh)  # (steps, [S,] batch, ...)
-                    state, metrics = run_fed_chunk(state, batches, step_key)
+                    padding = np.repeat(indices[-1:], capacity - (end - step), axis=0)  # rows the loop skips
+                    indices = np.concatenate([indices, padding])
+                    batches = distributed.feed_batches(host_data, indices, mesh)  # (capacity, [S,] batch, ...)
+                    state, metrics = run_fed_chunk(state, batches, end - step, step_key)
                 else:
-                    state, metrics = run_chunk(state, data, perm, offset, step_key, length=end - step)
+                    state, metrics = run_chunk(state, data, perm, offset, end - step, step_key,
+                                               capacity=capacity)
             t_dispatched = time.perf_counter()  # compiling happens before the asynchronous dispatch returns
-            metrics = jax.device_get(metrics)
+            metrics = jax.tree.map(lambda rows: rows[: end - step], jax.device_get(metrics))
             t1 = time.perf_counter()
             seconds = t1 - t0
             if first:
