@@ -1,11 +1,12 @@
-"""The training loop: jitted ``lax.scan`` over device-resident minibatches.
+"""The training loop: one jitted loop over device-resident minibatches.
 
 :func:`fit` runs ``num_epochs`` epochs of ``step_fn`` over ``data``:
 
 * each epoch visits a fresh permutation ``permutation(fold_in(data_key, epoch))``
   of the examples in ``N // batch_size`` batches (the remainder is dropped);
-* the steps between two checkpoints are one compiled ``lax.scan`` (no host
-  round trip per step); the step's key is ``fold_in(step_key, state.step)``;
+* the steps between two checkpoints are one compiled ``lax.fori_loop`` (no host
+  round trip per step) whose length is traced, so that every chunk length runs
+  the same program; the step's key is ``fold_in(step_key, state.step)``;
 * the batch is sharded over the ``"data"`` axis of a device mesh; parameters
   are replicated, so XLA all-reduces the gradient (data parallelism);
 * every ``checkpoint_every_steps`` steps and at the end, the state is saved
