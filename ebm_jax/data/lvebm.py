@@ -24,8 +24,9 @@ NOISE_STD = 1.0 / 20.0
 
 
 def rho(x, alpha: float = ALPHA, beta: float = BETA) -> jax.Array:
-    """Semi-axes ``ρ(x)`` of the horn at ``x``: ``(...,)`` or ``(..., 1)`` -> ``(..., 2)``."""
-    x = jnp.asarray(x, jnp.float32)
+    """Semi-axes ``ρ(x)`` of the horn at ``x``: ``(...,)`` or ``(..., 1)`` -> ``(..., 2)``; ``alpha, beta > 0``."""
+    x = checks.float_array(x, "x", nonempty=False).astype(jnp.float32)
+    alpha, beta = checks.positive_float(alpha, "alpha"), checks.positive_float(beta, "beta")
     if x.ndim and x.shape[-1] == 1:
         x = x[..., 0]
     return jnp.stack([alpha * x + beta * (1 - x), beta * x + alpha * (1 - x)], axis=-1) * jnp.exp(2 * x)[..., None]
@@ -38,8 +39,10 @@ def sample_horn(key: jax.Array, n: int, *, x=None, noise_std: float = NOISE_STD,
     ``x=None`` draws ``x ~ U(0, x_max)`` (the course: ``x_max = 1``); a number
     fixes every ``x`` to it (``x=0``: the ellipse with semi-axes (2, 1.5)).
     """
+    key = checks.prng_key(key)
     n = checks.positive_int(n, "n")
     x_max = checks.real(x_max, "x_max", gt=0, le=1)
+    alpha, beta = checks.positive_float(alpha, "alpha"), checks.positive_float(beta, "beta")
     noise_std = checks.nonnegative_float(noise_std, "noise_std")
     k_x, k_theta, k_eps = jax.random.split(key, 3)
     if x is None:
@@ -58,8 +61,9 @@ def sample_ellipse(key: jax.Array, n: int = 24, *, noise_std: float = NOISE_STD)
 
 
 def course_z_grid(step: float = np.pi / 24) -> jax.Array:
-    """The course's latent grid ``[0, 2π)`` in steps of ``step`` (default π/24: 48 points), ``(K, 1)``."""
-    step = checks.positive_float(step, "step")
+    """The course's latent grid ``[0, 2π)`` in steps of ``step`` (default π/24: 48 points), ``(K, 1)``;
+    ``0 < step <= π`` (at least two latents)."""
+    step = checks.real(step, "step", gt=0, le=np.pi)
     return jnp.asarray(np.arange(0.0, 2 * np.pi - 1e-9, step), jnp.float32)[:, None]
 
 
@@ -75,8 +79,12 @@ def uniform_z_grid(num: int, low: float = 0.0, high: float = 2 * np.pi, *, endpo
 def box_grid(num: int, half_widths, center=(0.0, 0.0)) -> np.ndarray:
     """A dense ``num × num`` grid of 2-D points over a box: ``(num², 2)`` (row-major, y₂ varying slowest)."""
     num = checks.integer(num, "num", ge=2)
-    hw = np.asarray(half_widths, np.float32).reshape(2)
-    c = np.asarray(center, np.float32).reshape(2)
+    hw = np.asarray(checks.float_array(half_widths, "half_widths", ndim=1))
+    checks.check_shape(hw, "half_widths", (2,))
+    if not (hw > 0).all():
+        raise ValueError(f"half_widths must be > 0, got {hw.tolist()}")
+    c = np.asarray(checks.float_array(center, "center", ndim=1))
+    checks.check_shape(c, "center", (2,))
     a = np.linspace(c[0] - hw[0], c[0] + hw[0], num, dtype=np.float32)
     b = np.linspace(c[1] - hw[1], c[1] + hw[1], num, dtype=np.float32)
     g1, g2 = np.meshgrid(a, b)

@@ -51,6 +51,10 @@ def distance_to_horn(x, y, *, num_z: int = 2048) -> np.ndarray:
     """
     x = checks.float_array(x, "x", ndim=2)
     y = checks.float_array(y, "y", ndim=2)
+    checks.check_shape(x, "x", (None, 1))
+    checks.check_shape(y, "y", (None, 2))
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same number of examples, got {x.shape[0]} and {y.shape[0]}")
     num_z = checks.positive_int(num_z, "num_z")
     theta = jnp.linspace(0, 2 * jnp.pi, num_z, endpoint=False)
     circle = jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)                     # (Z, 2)
@@ -62,6 +66,11 @@ def distance_to_horn(x, y, *, num_z: int = 2048) -> np.ndarray:
 def model_free_energy(model: LatentEBM, params, x, y, starts, *, num_steps: int = 100,
                       learning_rate: float = 0.1, noise_draws: int = 8) -> jax.Array:
     """F∞(x, y) ``(B,)`` by gradient inference from ``starts`` ``(S, latent_dim)``."""
+    checks.instance(model, "model", LatentEBM, "LatentEBM")
+    model.check_params(params)
+    starts = checks.float_array(starts, "starts", ndim=2)
+    checks.check_shape(starts, "starts", (None, model.latent_dim))
+    noise_draws = checks.positive_int(noise_draws, "noise_draws")
     reg = model.regularizer
     energy = NoisyEnergy(model, num_draws=noise_draws) if reg.noisy else model.energy
     if reg.l1_weight:
@@ -85,6 +94,24 @@ def horn_shape(model: LatentEBM, params, key: jax.Array, *, x_values=(0.1, 0.25,
     "volume_per_x": [...], "maps": [(x, y1 (G,), y2 (G,), F (G, G), data (P, 2))...],
     "extra_free_energy": F of ``extra`` (or None)}``.
     """
+    checks.instance(model, "model", LatentEBM, "LatentEBM")
+    if not model.conditional or model.x_dim != 1 or model.y_dim != 2:
+        raise ValueError(f"horn_shape needs a model of the horn: conditional with x_dim 1 and y_dim 2, got "
+                         f"model with conditional={model.conditional}, x_dim={model.x_dim}, y_dim={model.y_dim}")
+    model.check_params(params)
+    key = checks.prng_key(key)
+    if isinstance(x_values, (str, bytes)) or not hasattr(x_values, "__len__") or len(x_values) == 0:
+        raise ValueError(f"x_values must be a non-empty sequence of slices x in [0, 1], got {x_values!r}")
+    x_values = [checks.real(xv, f"x_values[{i}]", ge=0, le=1) for i, xv in enumerate(x_values)]
+    if extra is not None:
+        if not isinstance(extra, (tuple, list)) or len(extra) != 2:
+            raise TypeError(f"extra must be a pair (x (E, 1), y (E, 2)) or None, got {type(extra).__name__}")
+        extra = (checks.float_array(extra[0], "extra[0] (x)", ndim=2),
+                 checks.float_array(extra[1], "extra[1] (y)", ndim=2))
+        checks.check_shape(extra[0], "extra[0] (x)", (None, 1))
+        checks.check_shape(extra[1], "extra[1] (y)", (extra[0].shape[0], 2))
+    num_steps = checks.positive_int(num_steps, "num_steps")
+    learning_rate = checks.positive_float(learning_rate, "learning_rate")
     grid_size = checks.integer(grid_size, "grid_size", ge=2)
     box_scale = checks.positive_float(box_scale, "box_scale")
     epsilon_rel = checks.positive_float(epsilon_rel, "epsilon_rel")
@@ -95,7 +122,6 @@ def horn_shape(model: LatentEBM, params, key: jax.Array, *, x_values=(0.1, 0.25,
                                 minval=-z_range, maxval=z_range)
     xs, ys, slices = [], [], []
     for i, xv in enumerate(x_values):
-        xv = checks.real(xv, f"x_values[{i}]", ge=0, le=1)
         r = np.asarray(lv_data.rho(jnp.array([xv])))
         points = lv_data.box_grid(grid_size, box_scale * r)
         _, yd, _ = lv_data.sample_horn(jax.random.fold_in(k_data, i), num_data, x=xv)

@@ -25,6 +25,8 @@ The predictor ``f`` (conditional models) is an MLP ``x_dim → predictor_hidden 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -38,9 +40,11 @@ ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "softplus": jax.nn.softplu
 
 
 def squared_norm(v: jax.Array) -> jax.Array:
-    """``‖v‖²`` over the last axis. For a short axis (≤ 8, e.g. the 2-D ``y``) the sum is
-    written out: XLA:CPU reduces a minor axis of size 2 far slower (about 10x on a
-    (1000, 425, 2) grid) than the same sum as elementwise adds it fuses into the min."""
+    """``‖v‖²`` over the last axis: a traceable kernel of the energies, without argument checks.
+
+    For a short axis (≤ 8, e.g. the 2-D ``y``) the sum is written out: XLA:CPU
+    reduces a minor axis of size 2 far slower (about 10x on a (1000, 425, 2) grid)
+    than the same sum as elementwise adds it fuses into the min."""
     if v.shape[-1] <= 8:
         return sum(jnp.square(v[..., i]) for i in range(v.shape[-1]))
     return jnp.sum(jnp.square(v), axis=-1)
@@ -51,14 +55,37 @@ def mlp_init(key: jax.Array, sizes, scale: float = 1.0) -> list[dict]:
 
     ``W`` ``(in, out)`` ~ N(0, scale²/in) (LeCun normal), ``b = 0``.
     """
-    sizes = [checks.positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+    sizes = _widths(sizes, "sizes")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must hold at least 2 widths ([in, ..., out]), got {sizes}")
+    key = checks.prng_key(key)
+    scale = checks.positive_float(scale, "scale")
     keys = jax.random.split(key, len(sizes) - 1)
     return [{"W": scale * jax.random.normal(k, (m, n)) / np.sqrt(m), "b": jnp.zeros((n,))}
             for k, m, n in zip(keys, sizes[:-1], sizes[1:])]
 
 
+def _widths(value, name: str) -> tuple[int, ...]:
+    """A tuple or list of positive layer widths (not a string or a single number)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of layer widths, got {type(value).__name__} {value!r}")
+    return tuple(checks.positive_int(w, f"{name}[{i}]") for i, w in enumerate(value))
+
+
 def mlp_apply(params: list[dict], h: jax.Array, activation=jax.nn.relu) -> jax.Array:
-    """``h (..., in) -> (..., out)``; ``activation`` between layers, none after the last."""
+    """``h (..., in) -> (..., out)``; ``activation`` between layers, none after the last.
+
+    ``params`` as from :func:`mlp_init`. The checks (layers, ``h``'s width, finite
+    where concrete) run once per trace inside ``jit``."""
+    if not isinstance(params, (list, tuple)) or not params or not all(
+            isinstance(layer, dict) and {"W", "b"} <= set(layer) for layer in params):
+        raise TypeError(f"params must be a non-empty list of layers {{'W', 'b'}} (from mlp_init), "
+                        f"got {type(params).__name__} {params!r}"[:300])
+    checks.function(activation, "activation")
+    h = checks.float_array(h, "h", min_ndim=1, nonempty=False)
+    if h.shape[-1] != np.shape(params[0]["W"])[0]:
+        raise ValueError(f"h must have width {np.shape(params[0]['W'])[0]} (the first layer's input), "
+                         f"got shape {h.shape}")
     for layer in params[:-1]:
         h = activation(h @ layer["W"] + layer["b"])
     return h @ params[-1]["W"] + params[-1]["b"]
@@ -103,18 +130,18 @@ class LatentEBM:
         checks.one_of(self.decoder, "decoder", DECODERS)
         checks.one_of(self.activation, "activation", tuple(ACTIVATIONS))
         checks.one_of(self.conditioning, "conditioning", ("concat", "scale"))
+        for name in ("latent_dim", "x_dim", "y_dim", "predictor_dim"):
+            object.__setattr__(self, name, checks.positive_int(getattr(self, name), name))
+        for name in ("conditional", "unit_latent_weights"):
+            object.__setattr__(self, name, checks.boolean(getattr(self, name), name))
+        for name in ("predictor_hidden", "decoder_hidden"):
+            object.__setattr__(self, name, _widths(getattr(self, name), name))
+        if not isinstance(self.regularizer, Regularizer):
+            raise TypeError(f"regularizer must be a Regularizer, got {type(self.regularizer).__name__}")
         if self.decoder == "mlp" and self.conditional and self.conditioning == "scale" \
                 and self.predictor_dim != self.y_dim:
             raise ValueError(f"conditioning='scale' needs predictor_dim == y_dim ({self.y_dim}), "
                              f"got {self.predictor_dim}")
-        for name in ("latent_dim", "x_dim", "y_dim", "predictor_dim"):
-            object.__setattr__(self, name, checks.positive_int(getattr(self, name), name))
-        object.__setattr__(self, "predictor_hidden", tuple(checks.positive_int(h, "predictor_hidden")
-                                                           for h in self.predictor_hidden))
-        object.__setattr__(self, "decoder_hidden", tuple(checks.positive_int(h, "decoder_hidden")
-                                                         for h in self.decoder_hidden))
-        if not isinstance(self.regularizer, Regularizer):
-            raise TypeError(f"regularizer must be a Regularizer, got {type(self.regularizer).__name__}")
         if self.decoder == "ellipse":
             if self.latent_dim != 1:
                 raise ValueError(f"latent_dim must be 1 for the ellipse decoder, got {self.latent_dim}")
@@ -149,6 +176,22 @@ class LatentEBM:
             width_in = self.latent_dim + (self.predictor_dim if concat else 0)
             params["decoder"] = mlp_init(k_dec, [width_in, *self.decoder_hidden, self.y_dim])
         return params
+
+    def check_params(self, params, name: str = "params") -> None:
+        """TypeError/ValueError naming ``name`` unless ``params`` has the leaves and shapes of
+        :meth:`init`'s (checked on shapes only: nothing is computed)."""
+        expected = _param_shapes(self)
+        try:
+            leaves = jax.tree.leaves_with_path(params) if isinstance(params, Mapping) else None
+        except TypeError:
+            leaves = None
+        got = None if leaves is None else {jax.tree_util.keystr(p): np.shape(leaf) for p, leaf in leaves}
+        if got is None or set(got) != set(expected):
+            raise TypeError(f"{name} must be this model's parameters (leaves {sorted(expected)}, as from "
+                            f"model.init), got {type(params).__name__} {sorted(got) if got else ''}"[:400])
+        for path, shape in expected.items():
+            if got[path] != shape:
+                raise ValueError(f"{name}{path} must have shape {shape} for this model, got {got[path]}")
 
     # ------------------------------------------------------------------ pieces
 
@@ -192,6 +235,12 @@ class LatentEBM:
         return self.reconstruction(params, x, y, z) + self.regularizer.smooth_penalty(z)
 
 
+@functools.lru_cache(maxsize=64)
+def _param_shapes(model: LatentEBM) -> dict:
+    tree = jax.eval_shape(lambda key: model.init(key), jax.random.key(0))
+    return {jax.tree_util.keystr(path): leaf.shape for path, leaf in jax.tree.leaves_with_path(tree)}
+
+
 @dataclasses.dataclass(frozen=True)
 class NoisyEnergy:
     r"""The ``noise_l2`` regularizer's energy, averaged over fixed noise draws (the VAE view).
@@ -207,7 +256,9 @@ class NoisyEnergy:
     seed: int = 0
 
     def __post_init__(self):
+        checks.instance(self.model, "model", LatentEBM)
         object.__setattr__(self, "num_draws", checks.positive_int(self.num_draws, "num_draws"))
+        object.__setattr__(self, "seed", checks.seed(self.seed, "seed"))
 
     def __call__(self, params, x, y, z):
         reg = self.model.regularizer

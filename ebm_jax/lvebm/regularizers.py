@@ -54,7 +54,7 @@ class Regularizer:
     noise_std: float = 0.0
 
     def __post_init__(self):
-        checks.one_of(self.kind, "regularizer", REGULARIZERS)
+        checks.one_of(self.kind, "kind (the regularizer)", REGULARIZERS)
         object.__setattr__(self, "weight", checks.nonnegative_float(self.weight, "reg_weight"))
         object.__setattr__(self, "max_dim", checks.positive_int(self.max_dim, "max_dim"))
         object.__setattr__(self, "noise_std", checks.nonnegative_float(self.noise_std, "noise_std"))

@@ -32,7 +32,7 @@ from ebm_jax import checks
 from ebm_jax.lvebm import inference as inf
 from ebm_jax.lvebm.energies import LatentEBM
 from ebm_jax.lvebm.losses import LOSSES, lvebm_loss
-from ebm_jax.train.optim import make_optimizer
+from ebm_jax.train.optim import OPTIMIZERS, make_optimizer
 
 INFERENCE = ("grid", "gradient")
 
@@ -42,8 +42,7 @@ def create_state(key: jax.Array, model: LatentEBM, *, optimizer: str = "adam", l
                  params=None) -> train_state.TrainState:
     """A train state with ``model.init(key)`` parameters (or ``params``) and an optimizer from
     :func:`ebm_jax.train.optim.make_optimizer`. ``radii``: initial ``w`` of the unconditional ellipse."""
-    if not isinstance(model, LatentEBM):
-        raise TypeError(f"model must be a LatentEBM, got {type(model).__name__}")
+    _check_model(model)
     if params is None:
         key = checks.prng_key(key)
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule, total_steps=total_steps)
@@ -51,8 +50,13 @@ def create_state(key: jax.Array, model: LatentEBM, *, optimizer: str = "adam", l
     return train_state.TrainState.create(apply_fn=None, params=params, tx=tx)
 
 
+def _check_model(model) -> LatentEBM:
+    return checks.instance(model, "model", LatentEBM, "LatentEBM")
+
+
 def check_data(model: LatentEBM, data) -> dict:
     """``data`` as ``{"y": (N, y_dim)[, "x": (N, x_dim)]}`` float32 numpy arrays, finite; clear errors otherwise."""
+    _check_model(model)
     if not isinstance(data, dict) or "y" not in data:
         raise TypeError("data must be a dict with key 'y' (and 'x' for a conditional model)")
     x, y = inf.check_batch(data.get("x"), data["y"], y_dim=model.y_dim, conditional=model.conditional)
@@ -69,10 +73,19 @@ def make_free_energy_fn(model: LatentEBM, *, inference: str = "grid", z_grid=Non
                         z_low: float = 0.0, z_high: float = 2 * np.pi):
     """``(params, x, y, key) -> F (B,)``, differentiable in ``params`` (the free energy a step trains on).
 
-    Arguments as in :func:`make_train_step`; checked here, before anything is compiled.
+    Arguments as in :func:`make_train_step`; all of them are checked here (also those the chosen
+    inference does not use), before anything is compiled.
     """
+    _check_model(model)
     checks.one_of(inference, "inference", INFERENCE)
     beta = inf.check_beta(beta)
+    num_starts = checks.positive_int(num_starts, "num_starts")
+    inference_steps = checks.positive_int(inference_steps, "inference_steps")
+    inference_lr = checks.positive_float(inference_lr, "inference_lr")
+    checks.one_of(inference_optimizer, "inference_optimizer", OPTIMIZERS)
+    z_low, z_high = checks.real(z_low, "z_low"), checks.real(z_high, "z_high")
+    if not z_high > z_low:
+        raise ValueError(f"z_high must be > z_low, got z_low={z_low}, z_high={z_high}")
     reg = model.regularizer
     if inference == "grid":
         if z_grid is None:
@@ -92,16 +105,9 @@ def make_free_energy_fn(model: LatentEBM, *, inference: str = "grid", z_grid=Non
 
     if beta is not None:
         raise ValueError("beta (a warm free energy) needs inference='grid'")
-    num_starts = checks.positive_int(num_starts, "num_starts")
-    inference_steps = checks.positive_int(inference_steps, "inference_steps")
-    inference_lr = checks.positive_float(inference_lr, "inference_lr")
     l1 = reg.l1_weight
     if l1:
         inference_optimizer = "sgd"  # proximal gradient
-    make_optimizer(inference_optimizer, inference_lr)  # checks the name
-    z_low, z_high = checks.real(z_low, "z_low"), checks.real(z_high, "z_high")
-    if not z_high > z_low:
-        raise ValueError(f"z_high must be > z_low, got z_low={z_low}, z_high={z_high}")
 
     def free_energy(params, x, y, key):
         k_start, k_noise = jax.random.split(key)
@@ -133,6 +139,7 @@ def make_train_step(model: LatentEBM, *, loss: str = "energy", inference: str = 
         ``inference_optimizer``, ``z_low``, ``z_high`` (gradient inference).
     Metrics: ``loss``, ``free_energy`` (mean F of the batch), and ``free_energy_neg`` for contrastive losses.
     """
+    _check_model(model)
     checks.one_of(loss, "loss", LOSSES)
     margin = checks.nonnegative_float(margin, "margin")
     num_negatives = checks.positive_int(num_negatives, "num_negatives")
@@ -169,6 +176,7 @@ def make_regression_step(model: LatentEBM):
     ellipse centred at 0 for every ``x``, that mean is near 0, off the data.
     ``step_fn(state, batch, key) -> (state, {"loss"})``; parameters ``{"predictor": ...}``.
     """
+    _check_model(model)
     if not model.conditional or model.predictor_dim != model.y_dim:
         raise ValueError("the regression baseline needs a conditional model with predictor_dim == y_dim")
 
