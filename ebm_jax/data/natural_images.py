@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ebm_jax import checks
+
 SOURCES = ("skimage", "sporco", "sklearn")
 REC709 = (0.2125, 0.7154, 0.0721)  # skimage.color.rgb2gray's weights, the default here
 REC601 = (0.299, 0.587, 0.114)     # the older luma weights (PIL's "L" mode); data.patches uses these
@@ -32,11 +34,13 @@ _INSTALL = {"skimage": "scikit-image", "sporco": "sporco", "sklearn": "scikit-le
 
 
 def _split(spec: str) -> tuple[str, str]:
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ValueError(f"an image is named '<source>:<name>' with source in {SOURCES}, got {spec!r}")
+    if not isinstance(spec, str):
+        raise TypeError(f"spec must be an image name '<source>:<name>' (a string), got {type(spec).__name__} {spec!r}")
+    if ":" not in spec:
+        raise ValueError(f"spec must name an image '<source>:<name>' with source in {SOURCES}, got {spec!r}")
     source, name = spec.split(":", 1)
     if source not in SOURCES:
-        raise ValueError(f"unknown image source {source!r} in {spec!r} (known: {', '.join(SOURCES)})")
+        raise ValueError(f"spec {spec!r} has an unknown image source {source!r} (known: {', '.join(SOURCES)})")
     return source, name
 
 
@@ -62,7 +66,8 @@ def _grey(img: np.ndarray, weights=REC709) -> np.ndarray:
 
 
 def package_available(source: str) -> bool:
-    """Whether the package behind ``source`` imports."""
+    """Whether the package behind ``source`` (one of :data:`SOURCES`) imports."""
+    checks.one_of(source, "source", SOURCES)
     module = {"skimage": "skimage.data", "sporco": "sporco.util", "sklearn": "sklearn.datasets"}[source]
     try:
         __import__(module)
@@ -76,9 +81,10 @@ def load_image(spec: str, *, grey_weights=REC709) -> np.ndarray:
 
     ``grey_weights``: the (R, G, B) weights that turn a colour image grey (SPORCO's images come
     grey from SPORCO itself)."""
-    weights = np.asarray(grey_weights, np.float64)
-    if weights.shape != (3,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError(f"grey_weights must be 3 finite non-negative numbers (R, G, B), got {grey_weights!r}")
+    weights = np.asarray(checks.float_array(grey_weights, "grey_weights", ndim=1))
+    if weights.shape != (3,) or np.any(weights < 0) or not weights.sum() > 0:
+        raise ValueError(f"grey_weights must be 3 finite non-negative numbers (R, G, B), not all 0, "
+                         f"got {grey_weights!r}")
     source, name = _split(spec)
     if source == "skimage":
         try:
@@ -87,11 +93,12 @@ def load_image(spec: str, *, grey_weights=REC709) -> np.ndarray:
             raise _missing(source, spec, e) from e
         loader = getattr(skimage.data, name, None)
         if loader is None or not callable(loader):
-            raise ValueError(f"scikit-image has no data image {name!r} ({spec!r})")
+            raise ValueError(f"spec {spec!r}: scikit-image has no data image {name!r}")
         try:
             img = loader()
         except (ModuleNotFoundError, OSError) as e:  # images outside the wheel need pooch and a download
-            raise ValueError(f"scikit-image's {name!r} is not inside its wheel ({e}); pick another image") from e
+            raise ValueError(f"spec {spec!r}: scikit-image's {name!r} is not inside its wheel ({e}); "
+                             "pick another image") from e
         return _grey(img, grey_weights)
     if source == "sporco":
         try:
@@ -101,7 +108,7 @@ def load_image(spec: str, *, grey_weights=REC709) -> np.ndarray:
         examples = util.ExampleImages(scaled=True, gray=True)
         file = name if name.endswith(".png") else f"{name}.png"
         if file not in examples.images():
-            raise ValueError(f"SPORCO ships no image {name!r} (it has {examples.images()})")
+            raise ValueError(f"spec {spec!r}: SPORCO ships no image {name!r} (it has {examples.images()})")
         return _grey(examples.image(file))
     try:
         from sklearn.datasets import load_sample_image
@@ -111,11 +118,13 @@ def load_image(spec: str, *, grey_weights=REC709) -> np.ndarray:
     try:
         return _grey(load_sample_image(file), grey_weights)
     except (AttributeError, FileNotFoundError, ValueError) as e:
-        raise ValueError(f"scikit-learn has no sample image {name!r} (it has china, flower)") from e
+        raise ValueError(f"spec {spec!r}: scikit-learn has no sample image {name!r} (it has china, flower)") from e
 
 
 def center_crop(img: np.ndarray, size: int | None) -> np.ndarray:
-    """The central ``size x size`` square of ``img`` (the whole image if ``size`` is None)."""
+    """The central ``size x size`` square of ``img`` (H, W) (the whole image if ``size`` is None)."""
+    checks.float_array(img, "img", ndim=2)
+    size = checks.positive_int(size, "size", allow_none=True)
     if size is None:
         return img
     H, W = img.shape
@@ -127,8 +136,9 @@ def center_crop(img: np.ndarray, size: int | None) -> np.ndarray:
 
 def load_images(specs, *, crop: int | None = None) -> list[np.ndarray]:
     """:func:`load_image` for each name, optionally centre-cropped to ``crop x crop``."""
-    if isinstance(specs, str) or not len(specs):
-        raise ValueError(f"specs must be a non-empty sequence of image names, got {specs!r}")
+    if isinstance(specs, str) or not isinstance(specs, (list, tuple)) or not len(specs):
+        raise ValueError(f"specs must be a non-empty list of image names, got {specs!r}")
+    crop = checks.positive_int(crop, "crop", allow_none=True)
     return [center_crop(load_image(s), crop) for s in specs]
 
 
@@ -137,9 +147,8 @@ def highpass(images, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     each image (..., H, W) and ``high = images − low``."""
     from scipy.ndimage import gaussian_filter
 
-    images = np.asarray(images, np.float32)
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    images = np.asarray(checks.float_array(images, "images", min_ndim=2), np.float32)
+    sigma = checks.positive_float(sigma, "sigma")
     axes_sigma = (0,) * (images.ndim - 2) + (float(sigma), float(sigma))
     low = gaussian_filter(images, axes_sigma, mode="reflect").astype(np.float32)
     return low, images - low
@@ -148,9 +157,10 @@ def highpass(images, sigma: float) -> tuple[np.ndarray, np.ndarray]:
 def random_crops(images, num: int, size: int, *, seed: int = 0) -> np.ndarray:
     """``num`` random ``size x size`` tiles (num, size, size) cut from the images (a list of (H, W)),
     each image chosen with probability proportional to its area."""
-    if not isinstance(num, (int, np.integer)) or num < 1:
-        raise ValueError(f"num must be a positive int, got {num!r}")
-    rng = np.random.default_rng(seed)
+    images = _image_list(images, "images")
+    num = checks.positive_int(num, "num")
+    size = checks.positive_int(size, "size")
+    rng = np.random.default_rng(checks.seed(seed))
     areas = np.array([im.shape[0] * im.shape[1] for im in images], np.float64)
     if any(size > min(im.shape) for im in images):
         raise ValueError(f"crop size {size} is larger than an image ({[im.shape for im in images]})")
@@ -163,10 +173,19 @@ def random_crops(images, num: int, size: int, *, seed: int = 0) -> np.ndarray:
     return out
 
 
+def _image_list(images, name: str) -> list[np.ndarray]:
+    """A non-empty list of grey images (H, W) (or an array (N, H, W)), real and finite, as float32 arrays."""
+    if isinstance(images, (str, bytes)) or not hasattr(images, "__len__") or len(images) == 0:
+        raise ValueError(f"{name} must be a non-empty list of grey images (H, W), got {images!r}"[:300])
+    return [np.asarray(checks.float_array(im, f"{name}[{i}]", ndim=2), np.float32) for i, im in enumerate(images)]
+
+
 def synthetic_images(num: int, size: int, *, seed: int = 0) -> list[np.ndarray]:
     """Generated test images (num of size x size, in [0, 1]): random rectangles, discs and
     oriented gratings on a smooth background. For tests only."""
-    rng = np.random.default_rng(seed)
+    num = checks.positive_int(num, "num")
+    size = checks.positive_int(size, "size")
+    rng = np.random.default_rng(checks.seed(seed))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     out = []
     for _ in range(num):
@@ -188,10 +207,8 @@ def synthetic_images(num: int, size: int, *, seed: int = 0) -> list[np.ndarray]:
 def tile_patches(images, patch_size: int) -> np.ndarray:
     """The non-overlapping ``patch_size x patch_size`` tiles of images (N, H, W) as rows
     (N * ⌊H/p⌋ * ⌊W/p⌋, p²); a remainder at the right and bottom edges is dropped."""
-    images = np.asarray(images, np.float32)
-    if images.ndim != 3:
-        raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
-    p = int(patch_size)
+    images = np.asarray(checks.float_array(images, "images", ndim=3), np.float32)
+    p = checks.positive_int(patch_size, "patch_size")
     N, H, W = images.shape
     if p < 1 or p > min(H, W):
         raise ValueError(f"patch_size must be in [1, {min(H, W)}], got {patch_size!r}")

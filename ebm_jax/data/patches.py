@@ -27,16 +27,30 @@ def contrast_normalize(patches: np.ndarray, eps: float = 1.5e-4) -> np.ndarray:
     """Per-patch mean removal and division by ``sqrt(var + eps)``: (N, d) -> (N, d), float32.
 
     Computed in float64: a nearly flat patch is scaled by up to ``1/sqrt(eps)`` (~80), which would
-    blow float32's rounding of its mean up to ~1e-5."""
-    patches = np.asarray(patches, np.float64)
-    if patches.ndim != 2:
-        raise ValueError(f"patches must be (N, d), got shape {patches.shape}")
+    blow float32's rounding of its mean up to ~1e-5. ``eps > 0``."""
+    patches = _check_patches(patches)
+    eps = checks.positive_float(eps, "eps")
     p = patches - patches.mean(axis=1, keepdims=True)
     return (p / np.sqrt(p.var(axis=1, keepdims=True) + eps)).astype(np.float32)
 
 
+def _check_patches(patches, min_rows: int = 1) -> np.ndarray:
+    """Patches ``(N, d)`` as float64: real, finite, at least ``min_rows`` rows and two pixels
+    (a one-pixel patch has no contrast to normalise)."""
+    checks.float_array(patches, "patches", ndim=2)
+    patches = np.asarray(patches, np.float64)  # the caller's values, not a float32 copy
+    if patches.shape[0] < min_rows or patches.shape[1] < 2:
+        raise ValueError(f"patches must hold at least {min_rows} patch(es) of at least 2 pixels, "
+                         f"got shape {patches.shape}")
+    return patches
+
+
 def zca_whitening(patches: np.ndarray, eps: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """ZCA matrix W (d, d) of the patch covariance; returns (patches @ W, W)."""
+    """ZCA matrix W (d, d) of the patch covariance; returns (patches @ W, W).
+
+    ``patches`` ``(N, d)`` with ``N >= 2`` (a covariance needs two samples); ``eps > 0``."""
+    patches = _check_patches(patches, min_rows=2)
+    eps = checks.positive_float(eps, "eps")
     cov = np.cov(patches, rowvar=False)
     evals, evecs = np.linalg.eigh(cov)
     W = (evecs / np.sqrt(evals + eps)) @ evecs.T
@@ -51,11 +65,13 @@ def extract_patches(num_patches: int, patch_size: int = 8, *, seed: int = 0, whi
     from a fixed ``seed``). With ``whiten`` the patches are ZCA-whitened after
     contrast normalisation (W fitted on the same patches).
     """
-    if not isinstance(num_patches, (int, np.integer)) or num_patches < 1:
-        raise ValueError(f"num_patches must be a positive int, got {num_patches!r}")
-    if not isinstance(patch_size, (int, np.integer)) or not 2 <= patch_size <= 64:
-        raise ValueError(f"patch_size must be an int in [2, 64], got {patch_size!r}")
-    rng = np.random.default_rng(seed)
+    num_patches = checks.positive_int(num_patches, "num_patches")
+    patch_size = checks.integer(patch_size, "patch_size", ge=2, le=64)
+    whiten = checks.boolean(whiten, "whiten")
+    eps = checks.positive_float(eps, "eps")
+    if whiten and num_patches < 2:
+        raise ValueError(f"num_patches must be >= 2 to whiten (a covariance needs two patches), got {num_patches}")
+    rng = np.random.default_rng(checks.seed(seed))
     images = load_grey_images()
     out = np.empty((num_patches, patch_size * patch_size), np.float32)
     which = rng.integers(0, len(images), num_patches)
@@ -67,6 +83,6 @@ def extract_patches(num_patches: int, patch_size: int = 8, *, seed: int = 0, whi
         win = np.lib.stride_tricks.sliding_window_view(img, (patch_size, patch_size))
         out[sel] = win[rows, cols].reshape(len(sel), -1)
     out = contrast_normalize(out, eps)
-    if checks.boolean(whiten, "whiten"):
+    if whiten:
         out, _ = zca_whitening(out)
     return out
