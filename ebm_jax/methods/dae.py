@@ -30,7 +30,14 @@ def create_state(key: jax.Array, model: DAE, tx: optax.GradientTransformation, *
 
 
 def reconstruction_loss(out: jax.Array, target: jax.Array, loss: str) -> jax.Array:
-    """Per-example loss summed over dimensions, averaged over the batch (scalar)."""
+    """Per-example loss summed over dimensions, averaged over the batch (scalar).
+
+    ``out`` and ``target`` ``(B, D)`` of the same shape; for ``"bce"`` the target lies in [0, 1]
+    (checked where concrete)."""
+    checks.one_of(loss, "loss", LOSSES)
+    out = checks.float_array(out, "out", min_ndim=1)
+    target = checks.float_array(target, "target", min_ndim=1, domain="unit" if loss == "bce" else None)
+    checks.check_shape(target, "target", out.shape)
     if loss == "bce":
         return jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(out, target), axis=-1))
     return jnp.mean(jnp.sum(jnp.square(out - target), axis=-1))
@@ -42,6 +49,7 @@ def make_train_step(model: DAE, kind: str, level, loss: str = "bce"):
     Metrics: ``loss`` (per-example sum over dimensions, averaged), ``mse`` (mean squared
     error of ``r(x~)`` vs ``x`` per dimension).
     """
+    checks.instance(model, "model", DAE, "ebm_jax.models.dae.DAE")
     level = checks.real(level, "level")
     validate_corruption(kind, level)
     checks.one_of(loss, "loss", LOSSES)

@@ -14,12 +14,24 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ebm_jax import checks
+
 
 class EnergyMLP(nn.Module):
     """``(..., D) -> (...)`` scalar energy."""
 
     hidden: Sequence[int] = (128, 128)
     prior_scale: float = 0.0
+
+    def __post_init__(self):
+        # checked where the module is built, before any tracing (a zero-width layer or a NaN
+        # prior scale would otherwise give a silently constant or NaN energy)
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(self.hidden, (tuple, list)):
+            raise TypeError(f"hidden must be a tuple of widths, got {type(self.hidden).__name__} {self.hidden!r}")
+        for i, width in enumerate(self.hidden):
+            checks.positive_int(width, f"hidden[{i}]")
+        checks.nonnegative_float(self.prior_scale, "prior_scale")
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x):
@@ -34,4 +46,5 @@ class EnergyMLP(nn.Module):
 
 def energy_fn_of(model: EnergyMLP) -> Callable:
     """``energy_fn(params, x (..., D)) -> (...)`` for the samplers; ``params`` is the plain parameter tree."""
+    checks.instance(model, "model", EnergyMLP, "ebm_jax.models.energy_mlp.EnergyMLP")
     return lambda params, x: model.apply({"params": params}, x)
