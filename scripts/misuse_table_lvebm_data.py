@@ -76,6 +76,8 @@ spec(F, lvebm.LatentEBM, lambda: dict(),
       ("linear and conditional", "conditional", _with(decoder="linear", conditional=True)),
       ("scale with predictor_dim != y_dim", "predictor_dim",
        _with(decoder="mlp", conditional=True, conditioning="scale", predictor_dim=3))])
+spec(F, lvebm.LatentEBM().init, lambda: dict(key=_key(), radii=(2.0, 1.5)), {"key": "key", "radii": "array"},
+     [("one radius", "radii", _with(radii=(1.0,))), ("three radii", "radii", _with(radii=(1.0, 2.0, 3.0)))])
 spec(F, lvebm.NoisyEnergy, lambda: dict(model=_ell()[0], num_draws=2, seed=0),
      {"model": "model", "num_draws": "posint", "seed": "seed"})
 spec(F, lvebm.Regularizer, lambda: dict(kind="l1", weight=0.1),
@@ -169,6 +171,8 @@ spec(F, dpat.contrast_normalize, lambda: dict(patches=_p()), {"patches": "batch"
      [("one-pixel patches", "patches", lambda kw: {**kw, "patches": kw["patches"][:, :1]})])
 spec(F, dpat.zca_whitening, lambda: dict(patches=_p()), {"patches": "batch", "eps": "posfloat"},
      [("one patch", "patches", lambda kw: {**kw, "patches": kw["patches"][:1]}),
+      ("rank-deficient patches, eps 1e-30", "eps",
+       lambda kw: {**kw, "patches": dpat.contrast_normalize(kw["patches"]), "eps": 1e-30}),
       ("1-D patches", "patches", lambda kw: {**kw, "patches": kw["patches"][0]})])
 spec(F, dpat.extract_patches, lambda: dict(num_patches=6, patch_size=4), {"num_patches": "posint",
                                                                             "patch_size": "posint", "seed": "seed",

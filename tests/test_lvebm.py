@@ -210,3 +210,18 @@ def test_bad_input_is_refused_naming_the_argument(ellipse):
         method.make_train_step(ELLIPSE, inference="gradient", beta=1.0)
     with pytest.raises(ValueError, match="loss must be one of"):
         method.make_train_step(ELLIPSE, loss="squared", z_grid=grid)
+
+
+def test_latent_ebm_checks_its_parameter_tree():
+    import jax
+
+    from ebm_jax import lvebm
+
+    horn = lvebm.LatentEBM(conditional=True, predictor_hidden=(4,))
+    params = horn.init(jax.random.key(0))
+    horn.check_params(params)                             # its own parameters pass
+    with pytest.raises(TypeError, match="params must be this model's parameters"):
+        horn.check_params(lvebm.LatentEBM().init(jax.random.key(0)))
+    wider = lvebm.LatentEBM(conditional=True, predictor_hidden=(5,)).init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"params\['predictor'\]\[0\]\['W'\] must have shape \(1, 4\)"):
+        horn.check_params(wider)

@@ -63,3 +63,22 @@ def test_natural_image_patches_are_contrast_normalised():
     assert max_offdiag_corr(p) > 0.5 and max_offdiag_corr(w) < 0.2
     with pytest.raises(ValueError, match="patch_size"):
         extract_patches(10, 1)
+
+
+
+def test_zca_whitening_refuses_an_eps_that_rounding_would_dominate():
+    from ebm_jax.checks import DivergenceError
+    from ebm_jax.data.patches import contrast_normalize, zca_whitening
+
+    # 6 contrast-normalised patches of 16 pixels span 5 directions: the covariance's other
+    # eigenvalues are 0 up to rounding (eigh returns some slightly negative: NaN under
+    # sqrt(evals + eps) for a tiny eps), so eps alone bounds how much whitening amplifies them
+    x = contrast_normalize(np.random.default_rng(0).random((6, 16)))
+    with pytest.raises(DivergenceError, match=r"eps \(1e-30\) is too small"):
+        zca_whitening(x, eps=1e-30)
+    out, W = zca_whitening(x, eps=0.1)
+    evals, evecs = np.linalg.eigh(np.cov(x.astype(np.float64), rowvar=False))
+    # W = V diag((λ + eps)^-1/2) Vᵀ: the whitened covariance is V diag(λ / (λ + eps)) Vᵀ
+    np.testing.assert_allclose(np.cov(out.astype(np.float64), rowvar=False),
+                               evecs @ np.diag(np.maximum(evals, 0) / (np.maximum(evals, 0) + 0.1)) @ evecs.T,
+                               atol=1e-4)

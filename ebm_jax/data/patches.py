@@ -15,6 +15,9 @@ from ebm_jax import checks
 from ebm_jax.data import natural_images
 
 
+_MAX_WHITENING_GAIN = 1.0 / np.sqrt(np.finfo(np.float32).eps)
+
+
 def load_grey_images() -> list[np.ndarray]:
     """The scikit-learn sample images (china, flower) as float32 grey-level arrays in [0, 1], each (H, W).
 
@@ -48,11 +51,22 @@ def _check_patches(patches, min_rows: int = 1) -> np.ndarray:
 def zca_whitening(patches: np.ndarray, eps: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """ZCA matrix W (d, d) of the patch covariance; returns (patches @ W, W).
 
-    ``patches`` ``(N, d)`` with ``N >= 2`` (a covariance needs two samples); ``eps > 0``."""
+    ``patches`` ``(N, d)`` with ``N >= 2`` (a covariance needs two samples); ``eps > 0`` regularises
+    the covariance's weak directions (contrast-normalised patches always have a null one): an eps
+    for which whitening would amplify the weakest direction more than ``1/sqrt(float32 eps)`` (~2900)
+    times the strongest is a :class:`~ebm_jax.checks.DivergenceError` (rounding would dominate it)."""
     patches = _check_patches(patches, min_rows=2)
     eps = checks.positive_float(eps, "eps")
     cov = np.cov(patches, rowvar=False)
     evals, evecs = np.linalg.eigh(cov)
+    evals = np.maximum(evals, 0.0)  # a covariance is PSD: a negative eigenvalue is rounding
+    gain = np.sqrt((evals.max() + eps) / (evals.min() + eps))
+    if not gain <= _MAX_WHITENING_GAIN:
+        raise checks.DivergenceError(
+            f"eps ({eps:g}) is too small for these patches: whitening would scale the covariance's weakest "
+            f"direction (eigenvalue {evals.min():.3g}) {gain:.3g} times more than its strongest ({evals.max():.3g}), "
+            f"above {_MAX_WHITENING_GAIN:.0f}, so float32 rounding would dominate it; use eps >= "
+            f"{evals.max() / (_MAX_WHITENING_GAIN ** 2 - 1):.2g}")
     W = (evecs / np.sqrt(evals + eps)) @ evecs.T
     return (patches @ W).astype(np.float32), W.astype(np.float32)
 

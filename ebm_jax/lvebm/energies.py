@@ -160,14 +160,17 @@ class LatentEBM:
 
         Unconditional ellipse: ``{"w": radii}``; linear: ``{"D"}`` with unit-norm
         random columns; MLP decoder: ``{"decoder": [...]}``; conditional models add
-        ``{"predictor": [...]}``.
+        ``{"predictor": [...]}``. ``radii``: two finite numbers.
         """
+        key = checks.prng_key(key)
+        radii = checks.float_array(radii, "radii", ndim=1)
+        checks.check_shape(radii, "radii", (2,))
         k_pred, k_dec = jax.random.split(key)
         params = {}
         if self.conditional:
             params["predictor"] = mlp_init(k_pred, [self.x_dim, *self.predictor_hidden, self.predictor_dim])
         if self.decoder == "ellipse" and not self.conditional:
-            params["w"] = jnp.asarray(radii, jnp.float32).reshape(2)
+            params["w"] = radii.astype(jnp.float32)
         elif self.decoder == "linear":
             d = jax.random.normal(k_dec, (self.y_dim, self.latent_dim))
             params["D"] = d / jnp.linalg.norm(d, axis=0, keepdims=True)
