@@ -7,7 +7,9 @@ import pytest
 from jax.scipy.signal import convolve2d
 
 from ebm_jax.sparse import conv_lista, conv_ops
+from ebm_jax import checks
 from ebm_jax.sparse.conv import conv_objective, conv_reconstruct, conv_sparse_code
+from ebm_jax.sparse.result import ConvergenceWarning
 
 
 def _problem(batch=2, K=3, H=12, W=10, h=4, w=3, seed=0):
@@ -114,7 +116,8 @@ def test_tolerance_form_runs_at_most_num_iters(method):
     rng = np.random.default_rng(3)
     s = rng.standard_normal((2, 12, 12)).astype(np.float32)
     D = rng.standard_normal((3, 3, 3)).astype(np.float32)
-    res = conv_sparse_code(s, D, 0.1, tol=1e-12, num_iters=15, check_every=10, method=method)
+    with pytest.warns(ConvergenceWarning, match="cap num_iters=15"):
+        res = conv_sparse_code(s, D, 0.1, tol=1e-12, num_iters=15, check_every=10, method=method)
     assert int(res.info.num_iters) == 15
     fixed = conv_sparse_code(s, D, 0.1, num_iters=15, method=method)
     np.testing.assert_allclose(np.asarray(res.codes), np.asarray(fixed.codes), rtol=1e-5, atol=1e-6)
@@ -233,3 +236,82 @@ def test_float64_needs_x64():
         pytest.skip("x64 already enabled")
     with pytest.raises(ValueError, match="jax_enable_x64"):
         conv_sparse_code(s, D, 0.1, dtype="float64")
+
+
+def _unit_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    s = rng.standard_normal((3, 16, 16)).astype(np.float32)
+    D = rng.standard_normal((4, 5, 5)).astype(np.float32)
+    D /= np.linalg.norm(D, axis=(1, 2), keepdims=True)
+    L = float(np.max(np.sum(np.abs(np.fft.rfft2(D.astype(np.float64), s=(16, 16))) ** 2, axis=0)))
+    return s, D, L
+
+
+def test_a_step_far_above_one_over_L_is_refused_before_solving():
+    s, D, L = _unit_problem()
+    for method in ("fista", "ista"):
+        with pytest.raises(checks.DivergenceError, match=r"step=.* is above the safe bound 2/L"):
+            conv_sparse_code(s, D, 0.1, num_iters=3, method=method, step=100.0 / L)
+    # the same bound for the zero boundary (L of the padded grid)
+    with pytest.raises(checks.DivergenceError, match="safe bound"):
+        conv_sparse_code(s, D, 0.1, num_iters=3, boundary="zero", step=100.0 / L)
+    # below 2/L is allowed: ISTA converges there
+    assert np.isfinite(conv_sparse_code(s, D, 0.1, num_iters=300, method="ista", step=1.9 / L).info.objective).all()
+
+
+def test_fista_diverging_below_the_bound_raises_naming_the_step():
+    """FISTA is only guaranteed below 1/L: at 1.9/L it blows up to inf/NaN, which the result check reports."""
+    s, D, L = _unit_problem()
+    with pytest.raises(checks.DivergenceError, match=r"fista.*diverged.*3 of 3 image.*step=.* is too large"):
+        conv_sparse_code(s, D, 0.1, num_iters=300, method="fista", step=1.9 / L)
+    with pytest.raises(checks.DivergenceError, match="diverged"):
+        conv_sparse_code(s, D, 0.1, tol=1e-4, num_iters=300, method="fista", step=1.9 / L)
+
+
+def test_admm_with_a_vanishing_rho_raises_naming_rho():
+    """rho = 1e-44 (a float32 denormal) makes the threshold λ/ρ infinite: the iterates become NaN."""
+    s, D, _ = _unit_problem()
+    with pytest.raises(checks.DivergenceError, match=r"admm.*diverged.*rho=1e-44"):
+        conv_sparse_code(s, D, 0.1, num_iters=20, rho=1e-44)
+
+
+def test_a_traced_call_is_not_checked_and_stays_finite_on_a_good_problem():
+    s, D, _ = _unit_problem()
+    obj = jax.jit(lambda s: conv_sparse_code(s, D, 0.1, num_iters=5, method="fista").info.objective)(s)
+    np.testing.assert_allclose(obj, conv_sparse_code(s, D, 0.1, num_iters=5, method="fista").info.objective,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["admm", "fista"])
+def test_an_unreachable_tolerance_stalls_and_warns_once(method):
+    """tol=1e-9 in float32: the relative gaps stall near 1e-5; the solver stops long before its cap,
+    reports every image as unconverged, and warns once naming them."""
+    s, D, _ = _unit_problem()
+    with pytest.warns(ConvergenceWarning) as record:
+        res = conv_sparse_code(s, D, 0.1, tol=1e-9, num_iters=100_000, method=method)
+    assert len(record) == 1
+    assert "3 of 3 example(s) did not reach tol" in str(record[0].message)
+    assert record[0].filename == __file__  # the warning points at the caller
+    assert int(res.info.num_iters) < 5_000
+    assert not np.asarray(res.info.converged).any()
+    gaps = np.asarray(res.info.example_gap)
+    assert gaps.shape == (3,) and (gaps > 1e-9).all() and (gaps < 1e-3).all()
+    # the per-image gaps are those of the returned codes
+    again = conv_sparse_code(s, D, 0.1, num_iters=int(res.info.num_iters), method=method)
+    np.testing.assert_allclose(res.info.objective, again.info.objective, rtol=1e-5)
+
+
+def test_the_tolerance_form_reports_each_image_and_does_not_warn_when_converged():
+    s, D, _ = _unit_problem()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = conv_sparse_code(s, D, 0.1, tol=1e-3, num_iters=3000)
+    gaps = np.asarray(res.info.example_gap)
+    # the stopping test is on Σ gap_i / Σ E_i; each image reports its own gap
+    assert float(res.info.rel_gap) <= 1e-3 and gaps.shape == (3,) and (gaps < 1e-2).all()
+    np.testing.assert_array_equal(np.asarray(res.info.converged), gaps <= 1e-3)
+    # Σ gap_i / Σ E_i from the per-image gaps
+    np.testing.assert_allclose(float(res.info.rel_gap), np.sum(gaps * np.asarray(res.info.objective))
+                               / np.sum(np.asarray(res.info.objective)), rtol=1e-4)
+    assert conv_sparse_code(s, D, 0.1, num_iters=5).info.example_gap is None

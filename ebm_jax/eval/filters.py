@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ebm_jax import checks
+
 
 def _unit_filters(D, name: str = "D") -> np.ndarray:
+    """Filters (K, h, w), K >= 1, real, finite and none zero, as float64 scaled to unit norm."""
+    checks.float_array(D, name, ndim=3)  # the checks; the values are read in float64 from D itself
     D = np.asarray(D, np.float64)
-    if D.ndim != 3 or D.shape[0] < 1 or min(D.shape[1:]) < 1:
-        raise ValueError(f"{name} must be filters (K, h, w) with K >= 1, got shape {D.shape}")
-    if not np.all(np.isfinite(D)):
-        raise ValueError(f"{name} has non-finite values")
     norms = np.sqrt(np.sum(D * D, axis=(1, 2), keepdims=True))
     if np.any(norms == 0):
         raise ValueError(f"{name} has zero filter(s) at index {np.flatnonzero(norms.ravel() == 0).tolist()}")
@@ -89,10 +89,8 @@ def orientation_spread(D, *, num_bins: int = 8, min_orientedness: float = 0.3) -
     """``{"entropy_bits", "bins_used", "circular_variance", "frac_oriented", "num_oriented"}``
     over the filters whose orientedness is at least ``min_orientedness`` (bins centred on
     0°, 180°/num_bins, ...; entropy and variance are 0 when fewer than two filters are oriented)."""
-    if not isinstance(num_bins, (int, np.integer)) or num_bins < 2:
-        raise ValueError(f"num_bins must be an int >= 2, got {num_bins!r}")
-    if not 0 <= min_orientedness <= 1:
-        raise ValueError(f"min_orientedness must be in [0, 1], got {min_orientedness!r}")
+    num_bins = checks.integer(num_bins, "num_bins", ge=2)
+    min_orientedness = checks.probability(min_orientedness, "min_orientedness")
     angle, oriented = orientations(D)
     sel = angle[oriented >= min_orientedness]
     out = {"frac_oriented": float(len(sel) / len(angle)), "num_oriented": int(len(sel))}

@@ -31,7 +31,7 @@ from flax.training import train_state
 
 from ebm_jax import checks, precision
 from ebm_jax.sparse import conv_lista
-from ebm_jax.sparse.conv import check_images, conv_sparse_code
+from ebm_jax.sparse.conv import check_image_shape, check_images, conv_sparse_code
 from ebm_jax.sparse.conv_ops import BOUNDARIES, reconstruct
 from ebm_jax.train import fit
 from ebm_jax.train.optim import make_optimizer
@@ -44,6 +44,7 @@ def normalize_filters(D: jax.Array) -> jax.Array:
     with ``sqrt(Σ d²)`` op by op: ``jnp.linalg.norm`` (one fused computation) rounds
     the initial filters differently in the last bit.
     """
+    D = checks.float_array(D, "D", ndim=3)
     norms = jnp.sqrt(jnp.sum(D * D, axis=(1, 2), keepdims=True))
     return D / jnp.where(norms > 0, norms, 1.0)
 
@@ -51,6 +52,7 @@ def normalize_filters(D: jax.Array) -> jax.Array:
 def init_filters(key: jax.Array, num_filters: int, filter_size: int, images=None) -> jax.Array:
     """Unit-norm initial filters (K, h, h): random crops of ``images`` (N, H, W) if given
     (plus a little noise, so equal crops differ), else Gaussian."""
+    key = checks.prng_key(key)
     num_filters = checks.positive_int(num_filters, "num_filters")
     filter_size = checks.positive_int(filter_size, "filter_size")
     k_noise, k_pick = jax.random.split(key)
@@ -77,12 +79,17 @@ def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_filter
     """``state.params = {"D": (K, h, h)}`` plus ``"encoder"`` (conv-LISTA parameters,
     initialised to ISTA on the initial filters) when ``encoder_layers > 0``."""
     checks.one_of(boundary, "boundary", BOUNDARIES)
+    checks.instance(tx, "tx", optax.GradientTransformation, "optax GradientTransformation")
     encoder_layers = checks.nonnegative_int(encoder_layers, "encoder_layers")
     lam = checks.nonnegative_float(lam, "lam")
-    H, W = (checks.positive_int(v, "image_shape") for v in image_shape)
     filter_size = checks.positive_int(filter_size, "filter_size")
+    H, W = check_image_shape(image_shape, (1, 1))
     if filter_size > min(H, W):
         raise ValueError(f"filter_size ({filter_size}) is larger than the training images ({H}x{W})")
+    if images is not None:
+        images = check_images(images, "images")
+        if images.shape[1:] != (H, W):
+            raise ValueError(f"images {images.shape} are not of image_shape {(H, W)}")
     D = init_filters(key, num_filters, filter_size, images)
     params = {"D": D}
     if encoder_layers:
@@ -156,7 +163,19 @@ def evaluate(params: dict, images, lam: float, *, boundary: str = "circular", to
     """Codes ``images`` (N, H, W) with the solver (to relative gap ``tol``) and, if present,
     the encoder; returns energy per pixel, relative reconstruction error and the fraction
     of non-zero codes for each (``solver_*``, ``encoder_*``)."""
+    if not isinstance(params, dict) or "D" not in params:
+        raise TypeError(f"params must be a dict holding the filters 'D' (a train state's params), "
+                        f"got {type(params).__name__}{' without D' if isinstance(params, dict) else ''}")
+    encoder_layers = checks.nonnegative_int(encoder_layers, "encoder_layers")
+    if encoder_layers and "encoder" not in params:
+        raise ValueError(f"encoder_layers={encoder_layers} but params hold no 'encoder' (trained with encoder_layers=0?)")
+    if encoder_layers:
+        conv_lista.check_params(params["encoder"], "params['encoder']")
     images = check_images(images, "images")
+    if not np.any(np.asarray(images) != 0):
+        raise ValueError("images are all zeros: the relative reconstruction error would be 0/0")
+    max_iters = checks.positive_int(max_iters, "max_iters")
+    checks.one_of(boundary, "boundary", BOUNDARIES)
     D = params["D"]
     res = conv_sparse_code(images, D, lam, tol=tol, num_iters=max_iters, boundary=boundary,
                            method="fista" if boundary == "zero" else "admm")

@@ -36,6 +36,39 @@ from ebm_jax.train.optim import make_optimizer
 OBJECTIVES = ("supervised", "unsupervised")
 
 
+def _check_ctx(ctx) -> UnrolledContext:
+    return checks.instance(ctx, "ctx", UnrolledContext, "UnrolledContext (from ebm_jax.sparse.lista.make_context)")
+
+
+def _check_pass(count, ctx: UnrolledContext, name: str) -> int:
+    """One layer's support-selection count: an integer in [0, k]."""
+    return checks.integer(count, name, ge=0, le=ctx.D.shape[1])
+
+
+def _check_passes(num_pass, ctx: UnrolledContext, num_layers: int | None = None) -> tuple[int, ...]:
+    """One count per layer (``num_layers`` of them where given), each in [0, k]."""
+    if isinstance(num_pass, (str, bytes)) or not isinstance(num_pass, (tuple, list)):
+        raise TypeError(f"num_pass must be a tuple of counts, one per layer, got {type(num_pass).__name__} "
+                        f"{num_pass!r}")
+    if num_layers is not None and len(num_pass) != num_layers:
+        raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
+    return tuple(_check_pass(c, ctx, f"num_pass[{i}]") for i, c in enumerate(num_pass))
+
+
+def _check_sampler(sample_batch, data, ctx: UnrolledContext) -> None:
+    """``sample_batch(data, key)`` must give ``{"x": (b, n), "z": (b, k)}`` (checked on shapes, nothing runs)."""
+    try:
+        out = jax.eval_shape(sample_batch, data, jax.random.PRNGKey(0))
+    except (TypeError, ValueError, KeyError, IndexError) as e:
+        raise ValueError(f"sample_batch(data, key) fails on this data: {type(e).__name__}: {e}"[:400]) from e
+    n, k = ctx.D.shape
+    shapes = {key: getattr(v, "shape", None) for key, v in out.items()} if isinstance(out, dict) else None
+    if (shapes is None or set(shapes) < {"x", "z"} or len(shapes["x"] or ()) != 2 or len(shapes["z"] or ()) != 2
+            or shapes["x"][1] != n or shapes["z"] != (shapes["x"][0], k)):
+        raise ValueError(f"sample_batch(data, key) must return {{'x': (b, {n}), 'z': (b, {k})}}, got "
+                         f"{shapes if shapes is not None else type(out).__name__}")
+
+
 def create_state(key, module: LISTA, *, optimizer: str = "adam", learning_rate=1e-3, schedule: str = "constant",
                  total_steps: int | None = None) -> train_state.TrainState:
     """A train state whose ``params`` are the ISTA-initialised LISTA parameters (``key`` is unused: the
@@ -55,6 +88,7 @@ def _own_buffers(params):
 
 def make_train_step(module: LISTA, *, objective: str = "supervised"):
     """``(state, batch, key) -> (state, {"loss"})``: one optimizer step on :func:`lista_loss`."""
+    checks.instance(module, "module", LISTA, "LISTA module (from ebm_jax.sparse.lista.make_lista)")
     checks.one_of(objective, "objective", OBJECTIVES)
 
     def step_fn(state, batch, key):
@@ -115,6 +149,10 @@ def create_unrolled_state(key, params, *, optimizer: str = "adam", learning_rate
                           total_steps: int | None = None) -> train_state.TrainState:
     """A train state over ``params`` (one layer's dict, or a tuple of them); ``key`` is unused (ISTA init)."""
     del key
+    layers = params if isinstance(params, (tuple, list)) else (params,)
+    if not layers or not all(isinstance(p, dict) and p for p in layers):
+        raise TypeError(f"params must be one layer's dict or a non-empty tuple of them (from init_layer / "
+                        f"init_layers), got {type(params).__name__} {params!r}"[:300])
     tx = make_optimizer(optimizer, learning_rate, schedule=schedule, total_steps=total_steps)
     return train_state.TrainState.create(apply_fn=None, params=_own_buffers(params), tx=tx)
 
@@ -122,6 +160,9 @@ def create_unrolled_state(key, params, *, optimizer: str = "adam", learning_rate
 def make_layer_step(ctx: UnrolledContext, num_pass: int, *, first: bool = False):
     """Greedy stage: ``batch = {"inp", "z_in", "z_prev", "z"}`` (layer input, the frozen prefix's last two codes,
     target codes); ``loss = ½ mean ‖layer(z_in) − z‖²`` over the one layer's parameters."""
+    _check_ctx(ctx)
+    num_pass = _check_pass(num_pass, ctx, "num_pass")
+    first = checks.boolean(first, "first")
 
     def step_fn(state, batch, key):
         del key
@@ -138,7 +179,18 @@ def make_layer_step(ctx: UnrolledContext, num_pass: int, *, first: bool = False)
 
 def unrolled_loss(ctx: UnrolledContext, params, x, z_star, num_pass, loss: str = "last"):
     """``"last"``: ½ mean ‖z_T − z*‖²; ``"all_layers_db"``: the mean over layers of 10·log10(Σ‖z_t − z*‖²/Σ‖z*‖²)
-    (every layer's NMSE in dB weighs the same, so that each prefix stays a good shallower network)."""
+    (every layer's NMSE in dB weighs the same, so that each prefix stays a good shallower network).
+    ``num_pass``: one support-selection count per layer (None: 0s). Checked at the boundary (shapes only
+    under ``jit``/``grad``; an all-zero ``z_star`` is refused where concrete for ``"all_layers_db"``)."""
+    _check_ctx(ctx)
+    checks.one_of(loss, "loss", FINETUNE_LOSSES)
+    if num_pass is not None:
+        num_pass = _check_passes(num_pass, ctx, len(params) if isinstance(params, (tuple, list)) else None)
+    x = checks.float_array(x, "x", ndim=2)
+    z_star = checks.float_array(z_star, "z_star", ndim=2)
+    checks.check_shape(z_star, "z_star", (x.shape[0], ctx.D.shape[1]))
+    if loss == "all_layers_db" and checks.is_concrete(z_star) and not np.any(np.asarray(z_star) != 0):
+        raise ValueError("z_star is all zeros: the per-layer NMSE Σ‖z_t − z*‖²/Σ‖z*‖² of 'all_layers_db' is 0/0")
     if loss == "last":
         z = unrolled_apply(ctx, params, x, num_pass)
         return 0.5 * jnp.mean(jnp.sum((z - z_star) ** 2, -1))
@@ -149,7 +201,10 @@ def unrolled_loss(ctx: UnrolledContext, params, x, z_star, num_pass, loss: str =
 
 def make_unrolled_step(ctx: UnrolledContext, num_pass, *, loss: str = "all_layers_db"):
     """Joint training of every layer: ``batch = {"x", "z"}``, loss from :func:`unrolled_loss`."""
+    _check_ctx(ctx)
     checks.one_of(loss, "loss", FINETUNE_LOSSES)
+    if num_pass is not None:
+        num_pass = _check_passes(num_pass, ctx)
 
     def step_fn(state, batch, key):
         del key
@@ -162,9 +217,7 @@ def make_unrolled_step(ctx: UnrolledContext, num_pass, *, loss: str = "all_layer
 
 def _layer_plan(ctx: UnrolledContext, num_layers: int, num_pass, new_layer_init):
     """``num_pass`` as one count per layer (default 0s) and ``new_layer_init`` resolved ("copy" for ALISTA)."""
-    num_pass = tuple(num_pass) if num_pass is not None else (0,) * num_layers
-    if len(num_pass) != num_layers:
-        raise ValueError(f"num_pass must hold one count per layer ({num_layers}), got {len(num_pass)}")
+    num_pass = _check_passes(num_pass, ctx, num_layers) if num_pass is not None else (0,) * num_layers
     if new_layer_init is None:
         new_layer_init = "copy" if ctx.kind == "alista" else "ista"
     checks.one_of(new_layer_init, "new_layer_init", ("ista", "copy"))
@@ -187,13 +240,17 @@ def train_layerwise(ctx: UnrolledContext, x, z_star, num_layers: int, *, num_pas
     Each stage checkpoints in ``workdir/layer_<t>`` (``workdir/finetune``); a rerun resumes.
     Returns ``(params, stage_losses)``: the tuple of T layer dicts and each stage's last logged loss.
     """
+    _check_ctx(ctx)
     num_layers = checks.positive_int(num_layers, "num_layers")
     x = checks.float_array(x, "x", ndim=2)
+    checks.check_shape(x, "x", (None, ctx.D.shape[0]))
     z_star = checks.float_array(z_star, "z_star", ndim=2)
     checks.check_shape(z_star, "z_star", (x.shape[0], ctx.D.shape[1]))
     num_pass, new_layer_init = _layer_plan(ctx, num_layers, num_pass, new_layer_init)
     layer_epochs = checks.nonnegative_int(layer_epochs, "layer_epochs")
     finetune_epochs = checks.nonnegative_int(finetune_epochs, "finetune_epochs")
+    finetune_lr = checks.positive_float(finetune_lr, "finetune_lr")
+    checks.one_of(finetune_loss, "finetune_loss", FINETUNE_LOSSES)
     batch_size = checks.batch_size(batch_size, x.shape[0])
     wd = pathlib.Path(workdir) if workdir is not None else None
     rng = jax.random.PRNGKey(checks.seed(seed))
@@ -349,15 +406,22 @@ def train_staged(ctx: UnrolledContext, sample_batch, data, x_val, z_val, num_lay
     ``workdir`` the parameters and the stage log are checkpointed after every
     layer and a rerun resumes at the next one.
     """
+    _check_ctx(ctx)
+    checks.function(sample_batch, "sample_batch")
     num_layers = checks.positive_int(num_layers, "num_layers")
     progress = checks.boolean(progress, "progress")
+    seed = checks.seed(seed)
     stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps = validate_stage_schedule(
         stage_lr_factors, layer_lr_decay, val_every, patience, max_stage_steps)
     learning_rate = checks.positive_float(learning_rate, "learning_rate")
     x_val = checks.float_array(x_val, "x_val", ndim=2)
+    checks.check_shape(x_val, "x_val", (None, ctx.D.shape[0]))
     z_val = checks.float_array(z_val, "z_val", ndim=2)
     checks.check_shape(z_val, "z_val", (x_val.shape[0], ctx.D.shape[1]))
+    if not np.any(np.asarray(z_val) != 0):
+        raise ValueError("z_val is all zeros: the validation NMSE Σ‖z_t − z‖²/Σ‖z‖² would be 0/0")
     num_pass, new_layer_init = _layer_plan(ctx, num_layers, num_pass, new_layer_init)
+    _check_sampler(sample_batch, data, ctx)
 
     S = len(stage_lr_factors)
     record = {"params": init_layers(ctx, num_layers), "layers_done": jnp.asarray(0),
@@ -402,14 +466,31 @@ def train_staged(ctx: UnrolledContext, sample_batch, data, x_val, z_val, num_lay
 
 
 def sample_rows(data, key, batch_size: int):
-    """``batch_size`` random rows (with replacement) of every array in ``data`` (a dict of (N, ...) arrays)."""
-    n = jax.tree.leaves(data)[0].shape[0]
+    """``batch_size`` random rows (with replacement) of every array in ``data`` (a dict of (N, ...) arrays).
+
+    Shape checks only (it runs inside the jitted stage of :func:`train_staged`)."""
+    key = checks.prng_key(key)
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    leaves = jax.tree.leaves(data)
+    if not isinstance(data, dict) or not leaves:
+        raise TypeError(f"data must be a non-empty dict of (N, ...) arrays, got {type(data).__name__} {data!r}"[:300])
+    rows = {np.shape(a)[0] if np.ndim(a) else None for a in leaves}
+    if len(rows) != 1 or None in rows or 0 in rows:
+        raise ValueError(f"data must hold arrays with one non-zero number of rows, got shapes "
+                         f"{ {k: np.shape(v) for k, v in data.items()} }")
+    n = leaves[0].shape[0]
     idx = jax.random.randint(key, (batch_size,), 0, n)
     return jax.tree.map(lambda a: a[idx], data)
 
 
 def staged_results(fit: StagedFit, prefix: str = "staged") -> dict:
     """Flat numbers of a :func:`train_staged` run: every stage's steps and validation NMSE (dB), total steps."""
+    checks.instance(fit, "fit", StagedFit, "StagedFit (from train_staged)")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string, got {type(prefix).__name__} {prefix!r}")
+    nmse = np.asarray(fit.val_nmse, np.float64)
+    if not (np.isfinite(nmse) & (nmse >= 0)).all():
+        raise ValueError(f"fit.val_nmse must hold finite values >= 0 (a completed train_staged run), got {nmse.tolist()}")
     out = {f"{prefix}/total_steps": int(fit.steps.sum())}
     for t in range(fit.steps.shape[0]):
         for s in range(fit.steps.shape[1]):

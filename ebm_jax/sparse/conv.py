@@ -32,6 +32,15 @@ Each iteration costs one real 2-D FFT and one inverse FFT of the K code maps
 test is the relative duality gap ``Σ_i gap_i / Σ_i E_i ≤ tol`` (a certificate
 of relative suboptimality), with the dual point obtained by rescaling the
 residual, θ = r·min(1, λ/‖Dᵀr‖_∞), checked every ``check_every`` iterations.
+
+The solver keeps the contract of the lasso solvers (:func:`ebm_jax.sparse.fista`):
+a step above 2/L is refused before solving and a non-finite result from finite
+inputs raises :class:`~ebm_jax.checks.DivergenceError` naming the setting to
+change; the tolerance form reports each image's relative gap
+(``info.example_gap``, ``info.converged``), stops once every image still above
+``tol`` has stalled (its gap improved by less than 1% over ``stall_window``
+checks) and emits one :class:`~ebm_jax.sparse.result.ConvergenceWarning` when it
+returns above ``tol``.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from ebm_jax import backend, checks, precision
 from ebm_jax.sparse import validation
 from ebm_jax.sparse.conv_ops import (BOUNDARIES, adjoint, filters_fft, fft_shape, irfft2, lipschitz_bound,
                                      reconstruct, rfft2, synthesis_f)
-from ebm_jax.sparse.prox import fista_momentum, soft_threshold
+from ebm_jax.sparse.prox import example_gap, fista_momentum, soft_threshold, stall_update, still_running
 from ebm_jax.sparse.result import SolverInfo, SolverResult
 
 METHODS = ("admm", "fista", "ista")
@@ -88,6 +97,17 @@ def check_problem(s, D, lam, boundary: str = "circular"):
         raise ValueError(f"filters of D ({h}x{w}) are larger than the images of s ({H}x{W})")
     dtype = jnp.result_type(s.dtype, D.dtype)
     return s.astype(dtype), D.astype(dtype), validation.check_lam(lam, s.shape[0], dtype, unit="image")[:, 0]
+
+
+def check_image_shape(image_shape, filter_shape, name: str = "image_shape") -> tuple[int, int]:
+    """``(H, W)``: two positive integers, at least the filters' ``(h, w)``."""
+    if isinstance(image_shape, (str, bytes)) or not hasattr(image_shape, "__len__") or len(image_shape) != 2:
+        raise TypeError(f"{name} must be a pair (H, W) of positive integers, got {image_shape!r}")
+    H, W = (checks.positive_int(v, f"{name}[{i}]") for i, v in enumerate(image_shape))
+    h, w = filter_shape
+    if h > H or w > W:
+        raise ValueError(f"{name} {(H, W)} is smaller than the filters ({h}x{w})")
+    return H, W
 
 
 def check_codes(z, s_shape, K: int, name: str = "z", *, dtype) -> jax.Array:
@@ -281,9 +301,10 @@ def _make_admm_iter(s, D, lam, relax: float, adapt_rho: int, rho_period: int = 1
 
 
 @functools.partial(jax.jit, static_argnames=("method", "boundary", "num_iters", "use_tol", "check_every",
-                                             "restart", "record", "adapt_rho", "relax", "rho_period", "filters"))
+                                             "restart", "record", "adapt_rho", "relax", "rho_period", "filters",
+                                             "stall_window"))
 def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_tol, check_every, restart,
-           record, adapt_rho, relax, rho_period=1, filters="scan"):
+           record, adapt_rho, relax, rho_period=1, filters="scan", stall_window=20):
     if method == "admm":
         state = _admm_init(z0, lam, rho0)
         iterate = _make_admm_iter(s, D, lam, relax, adapt_rho, rho_period, filters)
@@ -305,18 +326,25 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
         iters = jnp.asarray(num_iters, jnp.int32)
     else:
         def cond(carry):
-            _, it, rel = carry
-            return (it < num_iters) & (rel > tol)
+            _, it, rel, _, gap_ex, _, since = carry
+            return (it < num_iters) & (rel > tol) & still_running(gap_ex, since, tol, stall_window)
 
         def body(carry):
-            state, it, _ = carry
+            state, it, _, _, _, best, since = carry
             n = jnp.minimum(check_every, num_iters - it)  # the last block stops at num_iters
             state = jax.lax.fori_loop(0, n, lambda _, st: iterate(st), state)
             primal, gap = _primal_gap(s, D, codes_of(state), lam, boundary)
-            return state, it + n, jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
+            gap_ex = example_gap(primal, gap)
+            best, since = stall_update(best, since, gap_ex)
+            rel = jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
+            return state, it + n, rel, primal, gap_ex, best, since
 
-        state, iters, _ = jax.lax.while_loop(cond, body, (state, jnp.asarray(0, jnp.int32),
-                                                          jnp.asarray(jnp.inf, s.dtype)))
+        inf = jnp.full(lam.shape, jnp.inf, s.dtype)
+        init = (state, jnp.asarray(0, jnp.int32), jnp.asarray(jnp.inf, s.dtype), jnp.full(lam.shape, jnp.nan, s.dtype),
+                inf, inf, jnp.zeros(lam.shape, jnp.int32))
+        # the loop runs at least once (num_iters >= 1, rel starts at inf): its last check is at the returned codes
+        state, iters, rel_gap, primal, gap_ex, _, _ = jax.lax.while_loop(cond, body, init)
+        return SolverResult(codes_of(state), SolverInfo(iters, rel_gap, primal, None, gap_ex, gap_ex <= tol))
     z = codes_of(state)
     primal, gap = _primal_gap(s, D, z, lam, boundary)
     rel_gap = jnp.sum(gap) / jnp.maximum(jnp.sum(primal), jnp.finfo(s.dtype).tiny)
@@ -327,7 +355,7 @@ def _solve(s, D, lam, z0, tol, step, rho0, *, method, boundary, num_iters, use_t
 def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None = None,
                      boundary: str = "circular", z0=None, step=None, rho=None, relax: float = 1.8,
                      adapt_rho: int = 200, rho_period: int = 1, restart: bool = True, check_every: int = 10,
-                     record: bool = False, dtype=None, filters: str = "auto") -> SolverResult:
+                     record: bool = False, dtype=None, filters: str = "auto", stall_window: int = 20) -> SolverResult:
     """Convolutional sparse codes ``argmin_z ½‖Σ_k d_k ∗ z_k − s‖² + λ Σ_k ‖z_k‖₁``.
 
     Args:
@@ -336,13 +364,17 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
       lam: λ ≥ 0, a scalar or one per image (batch,).
       tol: stop when the relative duality gap ``Σ gap / Σ E`` is at most ``tol``
         (checked every ``check_every`` iterations and after the last), or after
-        ``num_iters`` (default 1000) iterations, whichever comes first. With ``tol=None``: exactly ``num_iters``
+        ``num_iters`` (default 1000) iterations, or once every image above ``tol``
+        has stalled (its relative gap improved by less than 1% over ``stall_window``
+        checks), whichever comes first; a return above ``tol`` emits one
+        :class:`~ebm_jax.sparse.result.ConvergenceWarning`. With ``tol=None``: exactly ``num_iters``
         iterations (a ``lax.scan``); with neither, ``tol=1e-4``.
       method: ``"admm"`` (default for the circular boundary), ``"fista"``
         (default for the zero boundary) or ``"ista"``.
       boundary: ``"circular"`` (SPORCO's convention) or ``"zero"``.
       z0: warm start (batch, K, H, W) (default zeros).
-      step: FISTA/ISTA step (default 1/L, exact).
+      step: FISTA/ISTA step (default 1/L, exact); a step above 2/L diverges and is
+        refused (:class:`~ebm_jax.checks.DivergenceError`).
       rho, relax: ADMM's initial penalty (default 50λ + 1) and over-relaxation (1.8), as SPORCO.
       adapt_rho: ADMM adapts ρ by SPORCO's residual balancing during this many
         iterations, then keeps it (0: fixed ρ).
@@ -356,10 +388,16 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
       filters: how ADMM sweeps the K filter maps: ``"scan"`` (one map at a
         time), ``"batched"`` (all at once) or ``"auto"`` (scan on the CPU, batched
         on a GPU or TPU: :func:`ebm_jax.backend.admm_filters`). Same iterates.
+      stall_window: the tolerance form's stall rule, in checks.
 
     Returns:
       :class:`~ebm_jax.sparse.result.SolverResult` with ``codes`` (batch, K, H, W)
-      and ``info`` (num_iters, rel_gap, objective per image, trace).
+      and ``info`` (num_iters, rel_gap, objective per image, trace; in the tolerance
+      form also ``example_gap`` and ``converged`` per image).
+
+    Raises:
+      checks.DivergenceError: a step above 2/L, or a non-finite result from finite
+        inputs (where the result is concrete, i.e. not inside ``jax.jit``).
     """
     s, D, lam = check_problem(s, D, lam, boundary)
     if dtype is not None:
@@ -378,7 +416,8 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
                          "domain); use method='fista' with boundary='zero'")
     if tol is None and num_iters is None:
         tol = 1e-4
-    tol = checks.nonnegative_float(tol, "tol", allow_none=True)
+    tol = None if tol is None else validation.check_tol(tol)
+    stall_window = validation.check_stall_window(stall_window)
     num_iters = checks.positive_int(num_iters, "num_iters", allow_none=True)
     check_every = checks.positive_int(check_every, "check_every")
     relax = checks.real(relax, "relax", gt=0, lt=2)
@@ -391,10 +430,60 @@ def conv_sparse_code(s, D, lam, *, tol=None, num_iters=None, method: str | None 
         raise ValueError("record=True needs the fixed-iteration form (tol=None, num_iters given)")
     z0 = jnp.zeros(s.shape[:1] + D.shape[:1] + s.shape[1:], s.dtype) if z0 is None else \
         check_codes(z0, s.shape, D.shape[0], "z0", dtype=s.dtype)
+    restart = checks.boolean(restart, "restart")
+    filters = backend.admm_filters(filters)
+    if method != "admm":
+        _check_step_bound(step, D, s.shape[1:], boundary)
     use_tol = tol is not None
-    return _solve(s, D, lam, z0, jnp.asarray(tol if use_tol else 0.0, s.dtype),
-                  None if step is None else jnp.asarray(step, s.dtype),
-                  None if rho is None else jnp.asarray(rho, s.dtype),
-                  method=method, boundary=boundary, num_iters=num_iters if num_iters is not None else 1000,
-                  use_tol=use_tol, check_every=check_every, restart=checks.boolean(restart, "restart"), record=record,
-                  adapt_rho=adapt_rho, relax=relax, rho_period=rho_period, filters=backend.admm_filters(filters))
+    num_iters = num_iters if num_iters is not None else 1000
+    result = _solve(s, D, lam, z0, jnp.asarray(tol if use_tol else 0.0, s.dtype),
+                    None if step is None else jnp.asarray(step, s.dtype),
+                    None if rho is None else jnp.asarray(rho, s.dtype),
+                    method=method, boundary=boundary, num_iters=num_iters, use_tol=use_tol, check_every=check_every,
+                    restart=restart, record=record, adapt_rho=adapt_rho, relax=relax, rho_period=rho_period,
+                    filters=filters, stall_window=stall_window if use_tol else 0)
+    _check_finite_result(result, method, step, rho, relax, adapt_rho)
+    if use_tol:
+        validation.warn_unconverged(result, tol, f"conv_sparse_code (method={method!r})",
+                                    f"cap num_iters={num_iters}, stall window {stall_window} checks of "
+                                    f"{check_every} iterations")
+    return result
+
+
+def _lipschitz_np(D, image_shape, boundary) -> float:
+    """``L = max_ω Σ_k |d̂_k(ω)|²`` on the solver's FFT grid, in numpy (host code)."""
+    shape = fft_shape(tuple(image_shape), D.shape[-2:], boundary)
+    Df = np.fft.rfft2(np.asarray(D, np.float64), s=shape)
+    return float(np.max(np.sum(np.abs(Df) ** 2, axis=0)))
+
+
+def _check_step_bound(step, D, image_shape, boundary, limit: float = 2.0) -> None:
+    """DivergenceError for a concrete ``step`` above ``limit / L``: proximal gradient steps diverge beyond 2/L
+    (the circular ``L`` is exact; for the zero boundary it is the circular bound on the padded grid)."""
+    if step is None or not checks.is_concrete(D):
+        return
+    L = _lipschitz_np(D, image_shape, boundary)
+    if step * L > limit:
+        raise checks.DivergenceError(
+            f"step={step:.4g} is above the safe bound {limit:g}/L = {limit / L:.4g} (L = max_ω Σ_k |d̂_k(ω)|² = "
+            f"{L:.4g}): the iteration diverges; use step <= 1/L (or leave step=None)")
+
+
+def _check_finite_result(result: SolverResult, method: str, step, rho, relax, adapt_rho) -> None:
+    """DivergenceError where a concrete result has a non-finite energy (the inputs were finite, checked)."""
+    info = result.info
+    if not checks.is_concrete(info.objective):
+        return
+    bad = ~np.isfinite(np.asarray(info.objective))
+    if not bad.any():
+        return
+    if method == "admm":
+        cause = (f"the ADMM penalty rho (initial {'50λ + 1' if rho is None else f'rho={rho:.4g}'}, adapted during "
+                 f"adapt_rho={adapt_rho} iterations, relax={relax:g}) blew up or vanished; try rho=None, a smaller "
+                 f"adapt_rho (0 keeps rho fixed) or method='fista'")
+    else:
+        cause = (f"step={'1/L' if step is None else f'{step:.4g}'} is too large for D; use step <= 1/L "
+                 f"(L = max_ω Σ_k |d̂_k(ω)|²) or step=None")
+    raise checks.DivergenceError(
+        f"conv_sparse_code (method={method!r}) diverged: non-finite codes or energy for {int(bad.sum())} of "
+        f"{bad.size} image(s) from finite inputs; {cause}")

@@ -19,6 +19,10 @@ with one of two boundaries:
 
 The adjoint ``Dᵀ r`` (correlation, (batch, H, W) -> (batch, K, H, W)) uses the
 same boundary. Real FFTs (``rfft2``) over the last two axes throughout.
+
+Every function here is a traceable kernel without input checks, called inside the
+solvers' jitted loops; the validated entry points are
+:func:`ebm_jax.sparse.conv.conv_reconstruct` and :func:`ebm_jax.sparse.conv.conv_objective`.
 """
 
 from __future__ import annotations
