@@ -197,8 +197,8 @@ def test_a_command_line_run_fills_the_compilation_cache_and_prints_its_backend(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_PERSISTENT_CACHE")}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     env.update(EBM_JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-m", "experiments.lvebm_ellipse", "--workdir", str(tmp_path / "run"),
-                           "--config=experiments/configs/lvebm_ellipse.py:smoke"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "experiments.lista_synthetic", "--workdir", str(tmp_path / "run"),
+                           "--config=experiments/configs/lista_synthetic.py:smoke"], capture_output=True, text=True,
                           env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ebm_jax: backend cpu, 1 x cpu; training matmul default, solvers and evaluation "

@@ -50,10 +50,14 @@ def _data(n=16):
 
 def _hand_keys(model, params_k, batch, key):
     """Both views' L2-normalized keys from the key encoder, computed outside the step."""
-    xa, xb = ssl._views(key, batch["image"], AUG)
-    _, ka = model.apply({"params": params_k}, xa)
-    _, kb = model.apply({"params": params_k}, xb)
-    return np.asarray(losses.l2_normalize(ka)), np.asarray(losses.l2_normalize(kb))
+    @jax.jit  # one program instead of hundreds of op-by-op dispatches (each a compile of its own)
+    def keys(params_k, images, key):
+        xa, xb = ssl._views(key, images, AUG)
+        _, ka = model.apply({"params": params_k}, xa)
+        _, kb = model.apply({"params": params_k}, xb)
+        return losses.l2_normalize(ka), losses.l2_normalize(kb)
+
+    return tuple(np.asarray(k) for k in keys(params_k, batch["image"], key))
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
