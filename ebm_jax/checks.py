@@ -212,6 +212,26 @@ def float_array(a, name: str, *, ndim=None, finite: bool = True, nonempty: bool 
     return arr
 
 
+def class_labels(y, name: str, *, num_examples: int | None = None, num_classes: int | None = None) -> np.ndarray:
+    """Integer class labels as a 1-D numpy array: non-empty, ``>= 0``, ``< num_classes`` when given, one
+    per example when ``num_examples`` is given; else a ValueError/TypeError naming ``name``."""
+    if y is None or isinstance(y, (str, bytes)):
+        raise TypeError(f"{name} must be an array of integer class labels, got {type(y).__name__}")
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer class labels, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one label per example (1-D), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if num_examples is not None and len(arr) != num_examples:
+        raise ValueError(f"{name} must have one label per example ({num_examples}), got {len(arr)}")
+    top = f" and < num_classes={num_classes}" if num_classes is not None else ""
+    if arr.min() < 0 or (num_classes is not None and arr.max() >= num_classes):
+        raise ValueError(f"{name} must be >= 0{top}, got labels in [{arr.min()}, {arr.max()}]")
+    return arr
+
+
 def real_or_traced(value, name: str, **bounds):
     """A real scalar within ``bounds`` as ``float``; a traced 0-d float passes unchecked (inside ``jit``)."""
     if isinstance(value, jax.core.Tracer):

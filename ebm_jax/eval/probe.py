@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import jax
@@ -18,7 +19,9 @@ from ebm_jax.models.ssl import Classifier
 @precision.highest
 def extract_features(fn, images, batch_size: int = 2000) -> np.ndarray:
     """Apply a jitted ``fn: (b, 28, 28) -> (b, F)`` over ``images`` in chunks; ``(N, F)`` numpy."""
+    checks.function(fn, "fn")
     check_images(images)
+    batch_size = checks.positive_int(batch_size, "batch_size")
     n = len(images)
     out = []
     for i in range(0, n, batch_size):
@@ -26,7 +29,11 @@ def extract_features(fn, images, batch_size: int = 2000) -> np.ndarray:
         pad = batch_size - len(chunk) if n > batch_size else 0
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(fn(jnp.asarray(chunk)))[: len(chunk) - pad])
+        features = np.asarray(fn(jnp.asarray(chunk)))
+        if features.ndim != 2 or len(features) != len(chunk):
+            raise ValueError(f"fn must return one row of features per image, shape ({len(chunk)}, F), "
+                             f"got shape {features.shape}")
+        out.append(features[: len(chunk) - pad])
     return np.concatenate(out)
 
 
@@ -62,13 +69,14 @@ def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter
     Returns:
       ``{"train_accuracy", "test_accuracy"}``.
     """
-    train_x, test_x = np.asarray(train_x, np.float32), np.asarray(test_x, np.float32)
-    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
-        raise ValueError(f"train_x and test_x must be (N, F) with equal F, got {train_x.shape} and {test_x.shape}")
-    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
-        raise ValueError("features and labels must have the same length")
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0, got {l2}")
+    train_x, test_x = _features(train_x, "train_x"), _features(test_x, "test_x")
+    if train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"test_x must have the {train_x.shape[1]} features of train_x, got shape {test_x.shape}")
+    num_classes = checks.integer(num_classes, "num_classes", ge=2)
+    train_y = checks.class_labels(train_y, "train_y", num_examples=len(train_x), num_classes=num_classes)
+    test_y = checks.class_labels(test_y, "test_y", num_examples=len(test_x), num_classes=num_classes)
+    l2 = checks.nonnegative_float(l2, "l2")
+    max_iter = checks.positive_int(max_iter, "max_iter")
     mu, sd = train_x.mean(0), train_x.std(0) + 1e-6
     xtr, xte = jnp.asarray((train_x - mu) / sd), jnp.asarray((test_x - mu) / sd)
     ytr = jnp.asarray(train_y, jnp.int32)
@@ -76,6 +84,11 @@ def linear_probe(train_x, train_y, test_x, test_y, *, l2: float = 1e-4, max_iter
     p = _fit_logistic(params, xtr, ytr, jnp.float32(l2), max_iter=max_iter)
     acc = lambda x, y: float(np.mean(np.argmax(np.asarray(x @ p["w"] + p["b"]), -1) == np.asarray(y)))
     return {"train_accuracy": acc(xtr, train_y), "test_accuracy": acc(xte, test_y)}
+
+
+def _features(x, name: str) -> np.ndarray:
+    """``(N, F)`` finite real features as float32 numpy."""
+    return np.asarray(checks.float_array(x, name, ndim=2), np.float32)
 
 
 @functools.lru_cache(maxsize=16)
@@ -122,8 +135,17 @@ def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_
     augmentation with the SSL augmentations.
     """
     check_images(train_x, "train_x")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    train_y = checks.class_labels(train_y, "train_y", num_examples=len(train_x), num_classes=Classifier.num_classes)
+    steps = checks.positive_int(steps, "steps")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    learning_rate = checks.positive_float(learning_rate, "learning_rate")
+    weight_decay = checks.nonnegative_float(weight_decay, "weight_decay")
+    rep_dim = checks.positive_int(rep_dim, "rep_dim")
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)) or not len(widths):
+        raise TypeError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
+    widths = tuple(checks.positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
+    if aug is not None:
+        checks.instance(aug, "aug", AugmentConfig)
     model, train = _supervised_trainer(tuple(widths), rep_dim, conv, steps, batch_size, learning_rate,
                                        weight_decay, aug)
     key = jax.random.key(checks.seed(seed))
@@ -135,14 +157,27 @@ def train_supervised(train_x, train_y, *, steps: int, batch_size: int, learning_
 
 @precision.highest
 def accuracy(predict, images, labels, batch_size: int = 2000) -> float:
-    preds = extract_features(lambda b: predict(b)[:, None], images, batch_size)[:, 0]
-    return float(np.mean(preds == np.asarray(labels)))
+    """The fraction of ``images`` ``(N, H, W)`` whose ``predict(batch) -> (b,)`` class equals ``labels`` ``(N,)``."""
+    checks.function(predict, "predict")
+    check_images(images)
+    labels = checks.class_labels(labels, "labels", num_examples=len(images))
+
+    def one_class_per_image(batch):
+        classes = predict(batch)
+        if np.ndim(classes) != 1:
+            raise ValueError(f"predict must return one class per image, shape ({len(batch)},), "
+                             f"got shape {np.shape(classes)}")
+        return classes[:, None]
+
+    preds = extract_features(one_class_per_image, images, batch_size)[:, 0]
+    return float(np.mean(preds == labels))
 
 
 def per_class_subset(labels, per_class: int, seed: int) -> np.ndarray:
     """Indices of ``per_class`` random examples of each class (a balanced labelled subset)."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
+    labels = checks.class_labels(labels, "labels")
+    per_class = checks.positive_int(per_class, "per_class")
+    rng = np.random.default_rng(checks.seed(seed))
     idx = []
     for c in np.unique(labels):
         pool = np.flatnonzero(labels == c)
@@ -154,14 +189,22 @@ def per_class_subset(labels, per_class: int, seed: int) -> np.ndarray:
 
 def subset_seed(seed: int, per_class: int) -> int:
     """The seed of the labelled subset of ``per_class`` examples per class for label seed ``seed``."""
+    seed, per_class = checks.seed(seed), checks.positive_int(per_class, "per_class")
     return 1000 * seed + per_class
 
 
 def check_label_counts(labels, label_counts) -> None:
-    """ValueError unless every class of ``labels`` has at least ``max(label_counts)`` examples."""
-    if not len(label_counts):
+    """ValueError unless every class of ``labels`` has at least ``max(label_counts)`` examples.
+
+    ``label_counts``: a sequence of positive counts per class (empty: nothing to check).
+    """
+    labels = checks.class_labels(labels, "labels")
+    if isinstance(label_counts, (str, bytes)) or not isinstance(label_counts, (Sequence, np.ndarray)):
+        raise TypeError(f"label_counts must be a sequence of positive integers, got {label_counts!r}")
+    label_counts = [checks.positive_int(c, f"label_counts[{i}]") for i, c in enumerate(label_counts)]
+    if not label_counts:
         return
-    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    _, counts = np.unique(labels, return_counts=True)
     if len(counts) == 0 or max(label_counts) > counts.min():
         raise ValueError(f"label_counts asks for {max(label_counts)} labels per class, but the smallest class "
                          f"of the {len(labels)} training examples has {counts.min() if len(counts) else 0}")
@@ -182,10 +225,15 @@ def label_efficiency(train_features, train_labels, test_features, test_labels, *
       ``{"probe": {per_class: [accuracy per seed]}, "supervised": {...}}`` (the
       latter empty without ``supervised``).
     """
-    if num_seeds < 1:
-        raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+    train_features, test_features = _features(train_features, "train_features"), _features(test_features,
+                                                                                            "test_features")
+    train_labels = checks.class_labels(train_labels, "train_labels", num_examples=len(train_features))
+    test_labels = checks.class_labels(test_labels, "test_labels", num_examples=len(test_features))
+    num_seeds = checks.positive_int(num_seeds, "num_seeds")
+    l2, max_iter = checks.nonnegative_float(l2, "l2"), checks.positive_int(max_iter, "max_iter")
+    if supervised is not None:
+        checks.function(supervised, "supervised")
     check_label_counts(train_labels, label_counts)
-    train_labels = np.asarray(train_labels)
     curves = {"probe": {}, "supervised": {}}
     for per_class in label_counts:
         probe_acc, sup_acc = [], []
