@@ -118,3 +118,52 @@ spec(F, seeds.flatten_metric, lambda: dict(name="loss", value=np.array([1.0, 2.0
      [("name an int", "name", _with(name=3)), ("value None", "value", _with(value=None)), ("value a string", "value", _with(value="x")),
       ("no values", "value", _with(value=np.zeros(0))), ("a 2-D value", "value", _with(value=np.zeros((2, 2)))),
       ("complex value", "value", _with(value=np.array([1j])))])
+
+# ------------------------------------------------------------------------------------------- methods.ssl
+from ebm_jax.data.augment import AugmentConfig  # noqa: E402
+from ebm_jax.methods import ssl as mssl  # noqa: E402
+from ebm_jax.models import ssl as ssl_models  # noqa: E402
+
+MODULES["methods"].append("ebm_jax.methods.ssl")
+EXEMPT["ebm_jax.methods.ssl"] = {
+    "SimCLRState": _TYPE, "MoCoState": _TYPE, "PIRLState": _TYPE,
+    "enqueue": "a kernel of the MoCo step (its queue/batch check is tested in test_ssl)",
+    "pirl_loss": "a kernel of the PIRL step, over the info_nce of the losses table",
+}
+F = "methods"
+_ssl_model = lambda: ssl_models.SSLNet(widths=(4,), rep_dim=8, proj_hidden=8, proj_dim=4)  # noqa: E731
+_ssl_images = lambda n=8: _rng(40).random((n, 8, 8)).astype(np.float32)  # noqa: E731
+_params = lambda: {"w": np.ones(3, np.float32)}  # noqa: E731
+spec(F, mssl.keys_per_step, lambda: dict(batch_size=4, symmetric=True), {"batch_size": "posint"})
+spec(F, mssl.create_moco_state, lambda: dict(model=_ssl_model(), tx=optax.adam(1e-3), rng=_key(), queue_size=16,
+                                             batch_size=4, image_shape=(8, 8)),
+     {"model": "model", "tx": "model", "rng": "key", "queue_size": "posint", "batch_size": "posint"},
+     [("queue not a multiple of the keys per step", "queue_size", _with(queue_size=12))])
+spec(F, mssl.create_pirl_state, lambda: dict(model=_ssl_model(), tx=optax.adam(1e-3), rng=_key(), num_examples=8,
+                                             image_shape=(8, 8)),
+     {"model": "model", "tx": "model", "rng": "key", "num_examples": "posint"})
+spec(F, mssl.init_bank_from_embeddings,
+     lambda: dict(state=mssl.create_pirl_state(_ssl_model(), optax.adam(1e-3), _key(), num_examples=8,
+                                               image_shape=(8, 8)), images=_ssl_images(), batch_size=4),
+     {"images": "image01", "batch_size": "posint"},
+     [("state None", "state", _with(state=None)), ("one image short", "images", _with(images=_ssl_images(7)))])
+spec(F, mssl.ema_update, lambda: dict(target=_params(), online=_params(), momentum=0.9), {"momentum": "prob"},
+     [("online of another structure", "online", _with(online={"v": np.ones(3, np.float32)}))])
+spec(F, mssl.make_simclr_step, lambda: dict(aug=AugmentConfig(), temperature=0.5), {"temperature": "posfloat"},
+     [("aug a string", "aug", _with(aug="flip"))])
+spec(F, mssl.make_moco_step, lambda: dict(aug=AugmentConfig(), temperature=0.2, momentum=0.9),
+     {"temperature": "posfloat", "momentum": "prob"}, [("momentum 1", "momentum", _with(momentum=1.0))])
+spec(F, mssl.make_pirl_step, lambda: dict(aug=AugmentConfig(), temperature=0.2, num_negatives=8),
+     {"temperature": "posfloat", "bank_momentum": "prob", "num_negatives": "posint", "lam": "prob", "grid": "posint"},
+     [("grid 1", "grid", _with(grid=1))])
+spec(F, mssl.warmup_steps_for, lambda: dict(total_steps=50), {"total_steps": "posint"})
+spec(F, mssl.create_state, lambda: dict(key=_key(), method="simclr", model=_ssl_model(), learning_rate=1e-3,
+                                        total_steps=10, image_shape=(8, 8)),
+     {"key": "key", "method": "str", "model": "model", "learning_rate": "posfloat", "total_steps": "posint",
+      "weight_decay": "nnfloat"},
+     [("moco without batch_size", "batch_size", _with(method="moco")),
+      ("pirl without num_examples", "num_examples", _with(method="pirl")),
+      ("warmup as long as the run", "warmup_steps", _with(warmup_steps=10))])
+spec(F, mssl.make_train_step, lambda: dict(method="simclr", temperature=0.5),
+     {"method": "str", "temperature": "posfloat", "momentum": "prob", "bank_momentum": "prob",
+      "num_negatives": "posint", "lam": "prob"})

@@ -30,7 +30,7 @@ import optax
 from flax.training import train_state
 
 from ebm_jax import checks, losses
-from ebm_jax.data.augment import AugmentConfig, augment, jigsaw
+from ebm_jax.data.augment import AugmentConfig, augment, check_images, jigsaw
 from ebm_jax.models.ssl import SSLNet
 from ebm_jax.train.optim import make_optimizer
 
@@ -61,9 +61,11 @@ class PIRLState(train_state.TrainState):
     bank: jax.Array = None
 
 
-def _check_positive(name, value):
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
+def _check_step_options(aug, temperature):
+    """The options every SSL step shares: an :class:`AugmentConfig` and a temperature > 0."""
+    checks.instance(aug, "aug", AugmentConfig)
+    aug.validate()
+    return checks.positive_float(temperature, "temperature")
 
 
 @functools.lru_cache(maxsize=16)
@@ -91,12 +93,14 @@ def _init_params(model: SSLNet, rng, image_shape):
 
 
 def create_simclr_state(model: SSLNet, tx: optax.GradientTransformation, rng, image_shape=(28, 28)) -> SimCLRState:
+    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
     params = _init_params(model, rng, image_shape)
     return SimCLRState.create(apply_fn=model.apply, params=params, tx=tx)
 
 
 def keys_per_step(batch_size: int, symmetric: bool) -> int:
     """How many keys a MoCo step enqueues: both views' (``2 · batch_size``) when ``symmetric``, else one view's."""
+    batch_size, symmetric = checks.positive_int(batch_size, "batch_size"), checks.boolean(symmetric, "symmetric")
     return 2 * batch_size if symmetric else batch_size
 
 
@@ -108,6 +112,9 @@ def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: in
     :func:`keys_per_step` (each step enqueues its keys, ``2 · batch_size`` of them when
     ``symmetric``, at ``queue_ptr``).
     """
+    checks.instance(model, "model", SSLNet, "ebm_jax.models.ssl.SSLNet")
+    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
+    rng = checks.prng_key(rng, "rng")
     batch_size = checks.integer(batch_size, "batch_size", ge=2)
     queue_size = checks.positive_int(queue_size, "queue_size")
     symmetric = checks.boolean(symmetric, "symmetric")
@@ -125,8 +132,10 @@ def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: in
 
 def create_pirl_state(model: SSLNet, tx, rng, *, num_examples: int, image_shape=(28, 28)) -> PIRLState:
     """Params and a memory bank of ``num_examples`` random unit vectors."""
-    if num_examples < 2:
-        raise ValueError(f"num_examples must be >= 2, got {num_examples}")
+    checks.instance(model, "model", SSLNet, "ebm_jax.models.ssl.SSLNet")
+    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
+    rng = checks.prng_key(rng, "rng")
+    num_examples = checks.integer(num_examples, "num_examples", ge=2)
     k_init, k_bank = jax.random.split(rng)
     params = _init_params(model, k_init, image_shape)
     bank = losses.l2_normalize(jax.random.normal(k_bank, (num_examples, model.proj_dim)))
@@ -140,6 +149,9 @@ def init_bank_from_embeddings(state: PIRLState, images, batch_size: int = 2000) 
     cannot fit in a few epochs (each row is refreshed once per epoch); starting from
     the network's own embeddings makes the bank consistent from step one.
     """
+    checks.instance(state, "state", PIRLState, "PIRLState (create_pirl_state)")
+    check_images(images)
+    batch_size = checks.positive_int(batch_size, "batch_size")
     n = state.bank.shape[0]
     if len(images) != n:
         raise ValueError(f"images must have one row per bank entry ({n}), got {len(images)}")
@@ -149,7 +161,10 @@ def init_bank_from_embeddings(state: PIRLState, images, batch_size: int = 2000) 
 
 
 def ema_update(target, online, momentum: float):
-    """``target ← m · target + (1 − m) · online``, leafwise."""
+    """``target ← m · target + (1 − m) · online``, leafwise; ``0 <= m <= 1`` (checked where concrete)."""
+    momentum = checks.real_or_traced(momentum, "momentum", ge=0, le=1)
+    if jax.tree.structure(target) != jax.tree.structure(online):
+        raise ValueError("online must have the tree structure of target (the same parameters)")
     return jax.tree.map(lambda t, o: momentum * t + (1.0 - momentum) * o, target, online)
 
 
@@ -174,8 +189,7 @@ def _views(key, images, aug):
 
 def make_simclr_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.5):
     """SimCLR: ``L = nt_xent(g(f(t_a(x))), g(f(t_b(x))), τ)`` over the batch."""
-    _check_positive("temperature", temperature)
-    aug.validate()
+    temperature = _check_step_options(aug, temperature)
 
     def step(state: SimCLRState, batch, key):
         xa, xb = _views(key, batch["image"], aug)
@@ -204,10 +218,9 @@ def make_moco_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
     The key encoder sees the updated query params of *this* step's EMA only after the
     gradient step, as in the paper.
     """
-    _check_positive("temperature", temperature)
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    aug.validate()
+    temperature = _check_step_options(aug, temperature)
+    momentum = checks.real(momentum, "momentum", ge=0, lt=1)
+    symmetric = checks.boolean(symmetric, "symmetric")
 
     def step(state: MoCoState, batch, key):
         xa, xb = _views(key, batch["image"], aug)
@@ -263,14 +276,11 @@ def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
 
     then ``bank[index] ← normalize(β · bank[index] + (1 − β) · z)`` (``β = bank_momentum``).
     """
-    _check_positive("temperature", temperature)
-    if not 0 <= bank_momentum < 1:
-        raise ValueError(f"bank_momentum must be in [0, 1), got {bank_momentum}")
-    if not 0 <= lam <= 1:
-        raise ValueError(f"lam must be in [0, 1], got {lam}")
-    if num_negatives < 1:
-        raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
-    aug.validate()
+    temperature = _check_step_options(aug, temperature)
+    bank_momentum = checks.real(bank_momentum, "bank_momentum", ge=0, lt=1)
+    lam = checks.real(lam, "lam", ge=0, le=1)
+    num_negatives = checks.positive_int(num_negatives, "num_negatives")
+    grid = checks.integer(grid, "grid", ge=2)
 
     def step(state: PIRLState, batch, key):
         k_aug, k_jig, k_neg = jax.random.split(key, 3)
@@ -318,6 +328,8 @@ def create_state(key: jax.Array, method: str, model: SSLNet, learning_rate, *, t
     initial network's embeddings instead of random unit vectors.
     """
     checks.one_of(method, "method", METHODS)
+    key = checks.prng_key(key, "key")
+    symmetric = checks.boolean(symmetric, "symmetric")
     total_steps = checks.positive_int(total_steps, "total_steps")
     warmup = warmup_steps_for(total_steps) if warmup_steps is None else warmup_steps
     tx = make_optimizer("adamw", learning_rate, schedule="warmup_cosine", total_steps=total_steps,
@@ -345,7 +357,12 @@ def make_train_step(method: str, aug: AugmentConfig = AugmentConfig(), *, temper
     """
     checks.one_of(method, "method", METHODS)
     temperature = checks.positive_float(temperature, "temperature")
+    # Every option is checked, also those the chosen method does not read: a bad value is a mistake anyway.
     symmetric = checks.boolean(symmetric, "symmetric")
+    momentum = checks.real(momentum, "momentum", ge=0, lt=1)
+    bank_momentum = checks.real(bank_momentum, "bank_momentum", ge=0, lt=1)
+    num_negatives = checks.positive_int(num_negatives, "num_negatives")
+    lam = checks.real(lam, "lam", ge=0, le=1)
     if method == "simclr":
         return make_simclr_step(aug, temperature)
     if method == "moco":
