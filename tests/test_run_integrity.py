@@ -390,3 +390,23 @@ def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_each_start_records_its_environment_and_config_json_holds_only_the_config(tmp_path):
+    """environment.jsonl gets one line per start or resumption; config.json, the run's fingerprint, has no
+    environment fields, so a workdir written before they existed resumes as before."""
+    import ml_collections
+
+    from ebm_jax.train.workdir import read_json, write_config
+
+    config = ml_collections.ConfigDict({"learning_rate": 0.1, "num_epochs": 2})
+    write_config(tmp_path, config)
+    (tmp_path / "environment.jsonl").unlink()          # a workdir from before the environment was recorded
+    write_config(tmp_path, config)
+    write_config(tmp_path, config)
+    lines = read_jsonl(tmp_path / "environment.jsonl")
+    assert len(lines) == 2
+    for line in lines:
+        assert line["env.jax"] == jax.__version__ and line["env.backend"] == jax.default_backend()
+        assert line["env.device_count"] == jax.device_count() and "time" in line
+    assert read_json(tmp_path / "config.json") == {"learning_rate": 0.1, "num_epochs": 2}
