@@ -268,6 +268,13 @@ def function(fn, name: str):
     return fn
 
 
+def optimizer(tx, name: str = "tx"):
+    """``tx`` if it is an optax ``GradientTransformation`` (callable ``init`` and ``update``), else a TypeError."""
+    if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+        raise TypeError(f"{name} must be an optax.GradientTransformation, got {type(tx).__name__} {tx!r}"[:300])
+    return tx
+
+
 def instance(obj, name: str, cls, what: str | None = None):
     """``obj`` if it is an instance of ``cls``, else a TypeError naming ``name``."""
     if not isinstance(obj, cls):

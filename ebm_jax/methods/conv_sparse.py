@@ -79,7 +79,7 @@ def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_filter
     """``state.params = {"D": (K, h, h)}`` plus ``"encoder"`` (conv-LISTA parameters,
     initialised to ISTA on the initial filters) when ``encoder_layers > 0``."""
     checks.one_of(boundary, "boundary", BOUNDARIES)
-    checks.instance(tx, "tx", optax.GradientTransformation, "optax GradientTransformation")
+    checks.optimizer(tx)
     encoder_layers = checks.nonnegative_int(encoder_layers, "encoder_layers")
     lam = checks.nonnegative_float(lam, "lam")
     filter_size = checks.positive_int(filter_size, "filter_size")

@@ -23,7 +23,7 @@ def create_state(key: jax.Array, model: DAE, tx: optax.GradientTransformation, *
     """Parameters initialised from ``key`` (``state.params`` is the plain tree) and optimiser ``tx``."""
     key = checks.prng_key(key)
     checks.instance(model, "model", DAE, "ebm_jax.models.dae.DAE")
-    checks.function(getattr(tx, "update", None), "tx (an optax.GradientTransformation)")
+    checks.optimizer(tx)
     dim = checks.positive_int(dim, "dim")
     params = model.init(key, jnp.zeros((1, dim), jnp.float32))["params"]
     return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)

@@ -34,7 +34,7 @@ def create_state(key: jax.Array, model: EnergyMLP, tx: optax.GradientTransformat
     (e.g. ``make_optimizer("adam", 1e-3, b1=0.5)``), and PCD's ``(C, dim)`` ``chains`` (``None`` for CD)."""
     key = checks.prng_key(key)
     checks.instance(model, "model", EnergyMLP, "ebm_jax.models.energy_mlp.EnergyMLP")
-    checks.function(getattr(tx, "update", None), "tx (an optax.GradientTransformation)")
+    checks.optimizer(tx)
     dim = checks.positive_int(dim, "dim")
     if chains is not None:
         chains = checks.float_array(chains, "chains", ndim=2)

@@ -58,7 +58,7 @@ def create_state(key: jax.Array, tx: optax.GradientTransformation, *, num_visibl
                  data_mean=None, chains=None, init_scale: float = 0.01) -> RBMTrainState:
     """A fresh train state: parameters from :func:`~ebm_jax.models.rbm.init_rbm` (``key``),
     and for PCD the ``(C, V)`` binary ``chains`` (``None`` for CD)."""
-    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
+    checks.optimizer(tx)
     init_scale = checks.nonnegative_float(init_scale, "init_scale")
     params = init_rbm(checks.prng_key(key), num_visible, num_hidden, scale=init_scale, data_mean=data_mean)
     return RBMTrainState.create(params, tx, chains)

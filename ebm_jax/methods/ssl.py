@@ -93,7 +93,7 @@ def _init_params(model: SSLNet, rng, image_shape):
 
 
 def create_simclr_state(model: SSLNet, tx: optax.GradientTransformation, rng, image_shape=(28, 28)) -> SimCLRState:
-    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
+    checks.optimizer(tx)
     params = _init_params(model, rng, image_shape)
     return SimCLRState.create(apply_fn=model.apply, params=params, tx=tx)
 
@@ -113,7 +113,7 @@ def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: in
     ``symmetric``, at ``queue_ptr``).
     """
     checks.instance(model, "model", SSLNet, "ebm_jax.models.ssl.SSLNet")
-    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
+    checks.optimizer(tx)
     rng = checks.prng_key(rng, "rng")
     batch_size = checks.integer(batch_size, "batch_size", ge=2)
     queue_size = checks.positive_int(queue_size, "queue_size")
@@ -133,7 +133,7 @@ def create_moco_state(model: SSLNet, tx, rng, *, queue_size: int, batch_size: in
 def create_pirl_state(model: SSLNet, tx, rng, *, num_examples: int, image_shape=(28, 28)) -> PIRLState:
     """Params and a memory bank of ``num_examples`` random unit vectors."""
     checks.instance(model, "model", SSLNet, "ebm_jax.models.ssl.SSLNet")
-    checks.instance(tx, "tx", optax.GradientTransformation, "optax.GradientTransformation")
+    checks.optimizer(tx)
     rng = checks.prng_key(rng, "rng")
     num_examples = checks.integer(num_examples, "num_examples", ge=2)
     k_init, k_bank = jax.random.split(rng)
