@@ -68,6 +68,17 @@ def _check_step_options(aug, temperature):
     return checks.positive_float(temperature, "temperature")
 
 
+def _check_moco_options(momentum, symmetric):
+    """MoCo's key-encoder momentum in [0, 1) and its flag; ``(momentum, symmetric)``."""
+    return checks.real(momentum, "momentum", ge=0, lt=1), checks.boolean(symmetric, "symmetric")
+
+
+def _check_pirl_options(bank_momentum, lam, num_negatives):
+    """PIRL's bank momentum in [0, 1), loss weight in [0, 1] and negatives >= 1; the three, checked."""
+    return (checks.real(bank_momentum, "bank_momentum", ge=0, lt=1), checks.real(lam, "lam", ge=0, le=1),
+            checks.positive_int(num_negatives, "num_negatives"))
+
+
 @functools.lru_cache(maxsize=16)
 def _jitted_init(model: SSLNet, image_shape: tuple[int, int]):
     """The jitted initializer of ``model``'s parameters; cached so that equal models share one compile."""
@@ -219,8 +230,7 @@ def make_moco_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
     gradient step, as in the paper.
     """
     temperature = _check_step_options(aug, temperature)
-    momentum = checks.real(momentum, "momentum", ge=0, lt=1)
-    symmetric = checks.boolean(symmetric, "symmetric")
+    momentum, symmetric = _check_moco_options(momentum, symmetric)
 
     def step(state: MoCoState, batch, key):
         xa, xb = _views(key, batch["image"], aug)
@@ -277,9 +287,7 @@ def make_pirl_step(aug: AugmentConfig = AugmentConfig(), temperature: float = 0.
     then ``bank[index] ← normalize(β · bank[index] + (1 − β) · z)`` (``β = bank_momentum``).
     """
     temperature = _check_step_options(aug, temperature)
-    bank_momentum = checks.real(bank_momentum, "bank_momentum", ge=0, lt=1)
-    lam = checks.real(lam, "lam", ge=0, le=1)
-    num_negatives = checks.positive_int(num_negatives, "num_negatives")
+    bank_momentum, lam, num_negatives = _check_pirl_options(bank_momentum, lam, num_negatives)
     grid = checks.integer(grid, "grid", ge=2)
 
     def step(state: PIRLState, batch, key):
@@ -358,11 +366,8 @@ def make_train_step(method: str, aug: AugmentConfig = AugmentConfig(), *, temper
     checks.one_of(method, "method", METHODS)
     temperature = checks.positive_float(temperature, "temperature")
     # Every option is checked, also those the chosen method does not read: a bad value is a mistake anyway.
-    symmetric = checks.boolean(symmetric, "symmetric")
-    momentum = checks.real(momentum, "momentum", ge=0, lt=1)
-    bank_momentum = checks.real(bank_momentum, "bank_momentum", ge=0, lt=1)
-    num_negatives = checks.positive_int(num_negatives, "num_negatives")
-    lam = checks.real(lam, "lam", ge=0, le=1)
+    momentum, symmetric = _check_moco_options(momentum, symmetric)
+    bank_momentum, lam, num_negatives = _check_pirl_options(bank_momentum, lam, num_negatives)
     if method == "simclr":
         return make_simclr_step(aug, temperature)
     if method == "moco":

@@ -167,7 +167,16 @@ def flatten_metric(name: str, value) -> dict[str, float]:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {name!r}")
-    values = np.asarray(checks.float_array(value, "value", ndim=(0, 1), finite=False), np.float64)
+    # numpy only: the loop calls this for every logged row of device_get metrics (no device round trip)
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"value must be a number or one number per seed, got {type(value).__name__}")
+    values = np.asarray(value)
+    if not (values.dtype == np.bool_ or jnp.issubdtype(values.dtype, jnp.integer)
+            or jnp.issubdtype(values.dtype, jnp.floating)):
+        raise TypeError(f"value must be real numbers, got dtype {values.dtype}")
+    if values.ndim > 1 or values.size == 0:
+        raise ValueError(f"value must be a number or one number per seed (S,), got shape {values.shape}")
+    values = values.astype(np.float64)
     if values.ndim == 0:
         return {name: float(values)}
     values = values.reshape(-1)
