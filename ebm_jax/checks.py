@@ -27,6 +27,8 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
+import pathlib
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import jax
@@ -290,6 +292,97 @@ def boolean(value, name: str) -> bool:
     return bool(value)
 
 
+def mapping(value, name: str) -> Mapping:
+    """``value`` if it is a mapping (a dict, or an ``ml_collections.ConfigDict`` as its dict), else a TypeError."""
+    if not isinstance(value, Mapping) and callable(getattr(value, "to_dict", None)):
+        value = value.to_dict()
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping (a dict), got {type(value).__name__} {value!r}"[:300])
+    return value
+
+
+def string(value, name: str, *, nonempty: bool = True) -> str:
+    """``value`` if it is a str (not empty unless ``nonempty=False``), else a TypeError/ValueError naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r}"[:300])
+    if nonempty and not value:
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def path(value, name: str) -> pathlib.Path:
+    """``value`` (a non-empty str or ``os.PathLike``) as a ``pathlib.Path``, else a TypeError naming ``name``."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes) or not os.fspath(value):
+        raise TypeError(f"{name} must be a path (a non-empty str or os.PathLike), got {type(value).__name__} "
+                        f"{value!r}"[:300])
+    return pathlib.Path(value)
+
+
+def _no_file_above(p: pathlib.Path, name: str) -> None:
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{name} {str(p)!r} lies under {str(parent)!r}, which is a file")
+            return
+
+
+def directory(value, name: str, *, must_exist: bool = False) -> pathlib.Path:
+    """``value`` as a directory path: not an existing file nor under one (``NotADirectoryError``), and
+    existing if ``must_exist`` (``FileNotFoundError``); the messages name ``name``."""
+    p = path(value, name)
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(f"{name} {str(p)!r} is a file, not a directory")
+    _no_file_above(p, name)
+    if must_exist and not p.exists():
+        raise FileNotFoundError(f"{name} {str(p)!r} does not exist")
+    return p
+
+
+def file(value, name: str, *, must_exist: bool = False) -> pathlib.Path:
+    """``value`` as a file path: not a directory (``IsADirectoryError``) nor under a file
+    (``NotADirectoryError``), and existing if ``must_exist`` (``FileNotFoundError``); the messages name ``name``."""
+    p = path(value, name)
+    if p.is_dir():
+        raise IsADirectoryError(f"{name} {str(p)!r} is a directory, not a file")
+    _no_file_above(p, name)
+    if must_exist and not p.exists():
+        raise FileNotFoundError(f"{name} {str(p)!r} does not exist")
+    return p
+
+
+def devices(value, name: str = "devices") -> list:
+    """A non-empty list of ``jax.Device`` (a list, tuple or numpy array of them), else an error naming ``name``."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} must be a list of jax devices (e.g. jax.devices()), got {type(value).__name__}")
+    found = list(np.asarray(value, dtype=object).reshape(-1)) if isinstance(value, np.ndarray) else list(value)
+    if not found:
+        raise ValueError(f"{name} is empty: it needs at least one device")
+    for d in found:
+        if not isinstance(d, jax.Device):
+            raise TypeError(f"{name} must hold jax devices (e.g. jax.devices()), got {type(d).__name__} {d!r}")
+    return found
+
+
+def mesh(value, name: str = "mesh", *, axis: str | None = "data"):
+    """``value`` if it is a ``jax.sharding.Mesh`` (with an ``axis`` axis unless None), else an error naming ``name``."""
+    if not isinstance(value, jax.sharding.Mesh):
+        raise TypeError(f"{name} must be a jax.sharding.Mesh, got {type(value).__name__} {value!r}"[:300])
+    if axis is not None and axis not in value.axis_names:
+        raise ValueError(f"{name} needs an axis named {axis!r}, got axes {value.axis_names}")
+    return value
+
+
+def array_tree(tree, name: str):
+    """``tree`` if it is a pytree with at least one leaf and every leaf an array or a number, else a TypeError."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise TypeError(f"{name} must be a pytree of arrays, got {type(tree).__name__} with no leaves")
+    for leaf in leaves:
+        if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, numbers.Number)):
+            raise TypeError(f"{name} must be a pytree of arrays, got a leaf of type {type(leaf).__name__}")
+    return tree
+
+
 def check_finite(a, name: str) -> None:
     """ValueError if a concrete ``a`` holds NaN or inf (skipped under tracing)."""
     if is_concrete(a):
@@ -448,3 +541,29 @@ def unknown_key_message(key: str, valid: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     hint = f"; did you mean config.{close[0]}?" if close else ""
     return f"unknown config key config.{key}{hint} (valid keys: {', '.join(valid)})"
+
+
+def strings(value, name: str, *, nonempty: bool = False) -> list[str]:
+    """``value`` (a list or tuple of str, not one str) as a list, non-empty if ``nonempty``; else a
+    TypeError/ValueError naming ``name`` (and the item at fault, ``name[i]``). For argument vectors,
+    commands and lists of ids."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__} {value!r}"[:300])
+    if nonempty and not value:
+        raise ValueError(f"{name} must not be empty")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{i}] must be a string, got {type(item).__name__} {item!r}"[:300])
+    return list(value)
+
+
+def string_mapping(value, name: str) -> Mapping[str, str]:
+    """``value`` if it maps str to str (an environment such as ``os.environ``), else a TypeError naming ``name``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of strings to strings (an environment), got "
+                        f"{type(value).__name__} {value!r}"[:300])
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(f"{name} must map strings to strings (an environment), got {key!r}: "
+                            f"{type(item).__name__} {item!r}"[:300])
+    return value

@@ -70,10 +70,15 @@ EXEMPT = {
 }
 
 
-def spec(family, fn, args, kinds, extra=()):
-    """Add ``fn``'s spec; every parameter whose default is True or False is also tried as a flag."""
+def spec(family, fn, args, kinds, extra=(), valid_error=None):
+    """Add ``fn``'s spec; every parameter whose default is True or False is also tried as a flag.
+
+    ``valid_error``: the error the valid call ends in on this machine (a coordinator that cannot be
+    reached): the bad inputs must still be refused before it.
+    """
     flags = {name: "bool" for name, p in inspect.signature(fn).parameters.items() if isinstance(p.default, bool)}
-    SPECS.append(Spec(fn=fn, args=args, kinds={**flags, **kinds}, extra=list(extra), family=family))
+    SPECS.append(Spec(fn=fn, args=args, kinds={**flags, **kinds}, extra=list(extra), family=family,
+                      valid_error=valid_error))
 
 
 def _rng(seed=0):

@@ -26,6 +26,8 @@ import shutil
 import jax
 import orbax.checkpoint as ocp
 
+from ebm_jax import checks
+
 log = logging.getLogger(__name__)
 
 DIGEST_FILE = "ebm_jax_sha256.json"
@@ -47,7 +49,7 @@ class CheckpointMismatchError(CheckpointError):
 
 def directory_digest(step_dir: str | os.PathLike) -> dict[str, str]:
     """``{relative path: sha256}`` of every file under ``step_dir`` except the digest file itself."""
-    step_dir = pathlib.Path(step_dir)
+    step_dir = checks.directory(step_dir, "step_dir", must_exist=True)
     digest = {}
     for path in sorted(p for p in step_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(step_dir).as_posix()
@@ -102,7 +104,8 @@ class Checkpointer:
     """
 
     def __init__(self, workdir: str | os.PathLike, max_to_keep: int = 2):
-        self.directory = pathlib.Path(workdir).absolute() / "checkpoints"
+        max_to_keep = checks.positive_int(max_to_keep, "max_to_keep")
+        self.directory = checks.directory(checks.directory(workdir, "workdir").absolute() / "checkpoints", "workdir")
         self._remove_partial_saves()
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=False)
@@ -124,8 +127,17 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
+    def _saved_step(self, step) -> int:
+        """``step`` as an int if a checkpoint of that step exists, else a ValueError naming ``step``."""
+        step = checks.nonnegative_int(step, "step")
+        if step not in self.all_steps():
+            raise ValueError(f"step {step} has no checkpoint in {self.directory} (saved steps: {self.all_steps()})")
+        return step
+
     def save(self, step: int, state) -> None:
-        step = int(step)
+        """Save ``state`` (a non-empty pytree of arrays) as checkpoint ``step``, then its digest."""
+        step = checks.nonnegative_int(step, "step")
+        checks.array_tree(state, "state")
         self._manager.save(step, args=ocp.args.StandardSave(state), force=True)
         self._manager.wait_until_finished()
         if jax.process_index() == 0:
@@ -136,7 +148,7 @@ class Checkpointer:
 
     def verify(self, step: int) -> str | None:
         """Why checkpoint ``step`` is not intact (one phrase), ``"no digest"``, or ``None`` if it is."""
-        step_dir = self.directory / str(step)
+        step_dir = self.directory / str(self._saved_step(step))
         try:
             expected = json.loads((step_dir / DIGEST_FILE).read_text())["sha256"]
         except FileNotFoundError:
@@ -197,10 +209,11 @@ class Checkpointer:
           CheckpointMismatchError: the intact checkpoint holds another structure.
           FileNotFoundError: there is no checkpoint at all.
         """
+        checks.array_tree(state_like, "state_like")
         steps = self.all_steps()
         if not steps:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        candidates = [step] if step is not None else sorted(steps, reverse=True)
+        candidates = [self._saved_step(step)] if step is not None else sorted(steps, reverse=True)
         bad = []  # (step, reason)
         for s in candidates:
             reason = self.verify(s)

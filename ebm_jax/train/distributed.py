@@ -40,6 +40,8 @@ from typing import Any, Mapping, Sequence
 import jax
 import numpy as np
 
+from ebm_jax import checks
+
 ENV_COORDINATOR = "EBM_JAX_COORDINATOR_ADDRESS"
 ENV_NUM_PROCESSES = "EBM_JAX_NUM_PROCESSES"
 ENV_PROCESS_ID = "EBM_JAX_PROCESS_ID"
@@ -94,6 +96,8 @@ def cluster_detected() -> bool:
 
 
 def _parse_address(address: str) -> tuple[str, int]:
+    if not isinstance(address, str):
+        raise TypeError(f"coordinator_address must be a 'host:port' string, got {type(address).__name__} {address!r}")
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"coordinator_address must look like 'host:port', got {address!r}")
@@ -107,7 +111,11 @@ def wait_for_coordinator(address: str, timeout: float) -> None:
     not a Python exception) when the coordinator cannot be reached, so
     non-coordinator processes probe it first and fail with a readable message.
     """
-    host, port = _parse_address(address)
+    try:
+        host, port = _parse_address(address)
+    except (TypeError, ValueError) as e:
+        raise type(e)(str(e).replace("coordinator_address", "address", 1)) from None
+    timeout = checks.nonnegative_float(timeout, "timeout")
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -139,18 +147,21 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     """
     if is_initialized():
         return
-    if not (isinstance(initialization_timeout, (int, float, np.integer, np.floating)) and initialization_timeout > 0):
-        raise ValueError(f"initialization_timeout must be a positive number of seconds, got {initialization_timeout!r}")
-    if num_processes is not None and (not isinstance(num_processes, (int, np.integer)) or num_processes < 1):
-        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}")
-    if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+    initialization_timeout = checks.positive_float(initialization_timeout, "initialization_timeout")
+    num_processes = checks.positive_int(num_processes, "num_processes", allow_none=True)
+    process_id = checks.nonnegative_int(process_id, "process_id", allow_none=True)
+    if process_id is not None and num_processes is not None and not process_id < num_processes:
         raise ValueError(f"process_id must be in [0, num_processes={num_processes}), got {process_id!r}")
-    # Cross-process collectives of the CPU backend (the default, "none", cannot run them).
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if local_device_ids is not None:
+        if isinstance(local_device_ids, (str, bytes)) or not isinstance(local_device_ids, (list, tuple, range)):
+            raise TypeError(f"local_device_ids must be a list of device ids, got {local_device_ids!r}")
+        local_device_ids = [checks.nonnegative_int(i, "local_device_ids[i]") for i in local_device_ids]
     if coordinator_address is not None:
         _parse_address(coordinator_address)
         if process_id not in (None, 0):
             wait_for_coordinator(coordinator_address, initialization_timeout)
+    # Cross-process collectives of the CPU backend (the default, "none", cannot run them).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address, num_processes, process_id, local_device_ids=local_device_ids,
                                initialization_timeout=int(np.ceil(initialization_timeout)))
 
@@ -161,7 +172,8 @@ def visible_gpus(environ: Mapping[str, str] | None = None, smi: str = "nvidia-sm
     ``$CUDA_VISIBLE_DEVICES`` when it is set (a cluster's launcher binds GPUs
     through it), else the GPUs ``nvidia-smi -L`` lists (their indices).
     """
-    environ = os.environ if environ is None else environ
+    environ = os.environ if environ is None else checks.string_mapping(environ, "environ")
+    checks.string(smi, "smi")
     listed = environ.get("CUDA_VISIBLE_DEVICES")
     if listed is not None:
         gpus = [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
@@ -196,7 +208,9 @@ def slurm_local_device_ids(environ: Mapping[str, str] | None = None,
     Raises:
       ValueError: ``G`` is not a multiple of ``T`` (some GPU would be shared or idle).
     """
-    environ = os.environ if environ is None else environ
+    environ = os.environ if environ is None else checks.string_mapping(environ, "environ")
+    if gpus is not None:
+        gpus = checks.strings(gpus, "gpus")
     if "SLURM_LOCALID" not in environ or "SLURM_JOB_ID" not in environ:
         return None
     gpus = visible_gpus(environ) if gpus is None else list(gpus)
@@ -204,9 +218,14 @@ def slurm_local_device_ids(environ: Mapping[str, str] | None = None,
         return None
     if environ.get("SLURM_GPUS_PER_TASK"):
         return list(range(len(gpus)))
-    tasks, local_id = _slurm_tasks_on_node(environ), int(environ["SLURM_LOCALID"])
+    local_id = environ["SLURM_LOCALID"].strip()
+    if not local_id.isdigit():
+        raise ValueError(f"environ['SLURM_LOCALID'] must be a task index, got {local_id!r}")
+    tasks, local_id = _slurm_tasks_on_node(environ), int(local_id)
+    if local_id >= tasks:
+        raise ValueError(f"environ['SLURM_LOCALID'] is {local_id}, but SLURM runs {tasks} task(s) on this node")
     if len(gpus) % tasks:
-        raise ValueError(f"SLURM runs {tasks} tasks on this node, which see {len(gpus)} GPUs: use a number of "
+        raise ValueError(f"environ: SLURM runs {tasks} tasks on this node, which see {len(gpus)} GPUs: use a number of "
                          "tasks per node that divides the GPUs (one per node, or one per GPU), or --gpus-per-task")
     share = len(gpus) // tasks
     return list(range(local_id * share, (local_id + 1) * share))
@@ -242,7 +261,11 @@ def fingerprint(value: Any) -> bytes:
             return np.asarray(obj).tolist()
         if hasattr(obj, "to_dict"):
             return obj.to_dict()
-        return repr(obj)
+        text = repr(obj)
+        if " at 0x" in text:  # a default repr holds an address, which differs between processes
+            raise TypeError(f"value holds a {type(obj).__name__}, which has no description that every process "
+                            "shares (use numbers, strings, lists, dicts or arrays)")
+        return text
 
     text = json.dumps(value, sort_keys=True, default=default)
     return hashlib.sha256(text.encode()).digest()[:16]
@@ -254,6 +277,15 @@ def assert_same_across_processes(what: str, fields: Mapping[str, Any]) -> None:
     One small all-gather of a digest per field; a no-op with one process. The
     message names the fields that differ and which processes hold which value.
     """
+    checks.string(what, "what")
+    fields = checks.mapping(fields, "fields")
+    for name, value in fields.items():
+        if not isinstance(name, str):
+            raise TypeError(f"fields must have string names, got {name!r}")
+        try:
+            fingerprint(value)
+        except TypeError as e:
+            raise TypeError(f"fields[{name!r}]: {e}") from None
     if process_count() == 1:
         return
     from jax.experimental import multihost_utils
@@ -284,6 +316,7 @@ def assert_same_across_processes(what: str, fields: Mapping[str, Any]) -> None:
 
 def barrier(name: str) -> None:
     """Wait until every process reaches this point (a no-op with one process)."""
+    checks.string(name, "name")
     if process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -312,7 +345,8 @@ def replicate(tree, mesh):
     """``tree`` with every array replicated over ``mesh`` (a global array when there are several processes)."""
     from jax.sharding import NamedSharding, PartitionSpec
 
-    sharding = NamedSharding(mesh, PartitionSpec())
+    checks.array_tree(tree, "tree")
+    sharding = NamedSharding(checks.mesh(mesh, "mesh", axis=None), PartitionSpec())
     if process_count() == 1:
         return jax.device_put(tree, sharding, may_alias=False)
     return jax.tree.map(lambda leaf: _replicated_leaf(leaf, sharding), tree)
@@ -320,6 +354,7 @@ def replicate(tree, mesh):
 
 def to_local_device(key):
     """A copy of a (typed or raw) PRNG key on this process's first device, for host-side computations."""
+    checks.prng_key(key, "key")
     device = jax.local_devices()[0]
     if _is_key(key):
         data = jax.device_put(np.asarray(jax.random.key_data(key)), device)
@@ -336,6 +371,15 @@ def feed_batches(host_data, indices: np.ndarray, mesh):
     """
     from jax.sharding import NamedSharding, PartitionSpec
 
+    n = _check_host_data(host_data)
+    indices = np.asarray(indices)
+    if not np.issubdtype(indices.dtype, np.integer) or indices.ndim < 2:
+        raise TypeError(f"indices must be an integer array of example indices, (steps, [seeds,] batch), got "
+                        f"dtype {indices.dtype} and shape {indices.shape}")
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        raise ValueError(f"indices must lie in [0, {n}) (the examples of host_data), got "
+                         f"[{indices.min()}, {indices.max()}]")
+    mesh = checks.mesh(mesh, "mesh")
     k = indices.ndim
     sharding = NamedSharding(mesh, PartitionSpec(*([None] * (k - 1)), "data"))
 
@@ -346,6 +390,22 @@ def feed_batches(host_data, indices: np.ndarray, mesh):
         return jax.make_array_from_callback(indices.shape + values.shape[1:], sharding, shard)
 
     return jax.tree.map(leaf, host_data)
+
+
+def _check_host_data(host_data) -> int:
+    """The number of examples of ``host_data``: a pytree of real arrays with a common, non-empty leading axis."""
+    checks.array_tree(host_data, "host_data")
+    sizes = set()
+    for leaf in jax.tree.leaves(host_data):
+        dtype = np.asarray(leaf[:0] if np.ndim(leaf) else leaf).dtype
+        if np.ndim(leaf) < 1 or not (np.issubdtype(dtype, np.number) or dtype == np.bool_) or np.issubdtype(
+                dtype, np.complexfloating):
+            raise TypeError(f"host_data must hold real arrays with an example axis, got dtype {dtype} and shape "
+                            f"{np.shape(leaf)}")
+        sizes.add(np.shape(leaf)[0])
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError(f"host_data needs one common, non-empty example axis, got sizes {sorted(sizes)}")
+    return sizes.pop()
 
 
 def _digest_leaves(tree, rows=None) -> str:
@@ -364,6 +424,9 @@ def _digest_leaves(tree, rows=None) -> str:
 
 def fit_fingerprint(state, data, rng, *, mesh, **arguments) -> dict:
     """What every process of one ``fit`` must agree on, one entry per thing that could differ."""
+    checks.array_tree(state, "state")
+    checks.prng_key(rng, "rng")
+    checks.mesh(mesh, "mesh", axis=None)
     def shapes(tree):  # leaf paths, shapes and dtypes (not the static fields: their reprs hold addresses)
         leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
         return ", ".join(f"{jax.tree_util.keystr(path)}: {tuple(np.shape(leaf))} "

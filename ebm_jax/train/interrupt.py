@@ -18,6 +18,8 @@ import threading
 import jax
 import numpy as np
 
+from ebm_jax import checks
+
 # The first chunk of a run is at most this many steps: its time tells how long a step takes
 # before a long chunk is compiled.
 PROBE_STEPS = 64
@@ -70,9 +72,13 @@ def capped_chunk(chunk: int, length: int, run_seconds: float, max_chunk_seconds:
     """``chunk``, shortened to a power of two so that a chunk runs at most about ``max_chunk_seconds``.
 
     ``run_seconds`` is how long the last chunk of ``length`` steps ran (without
-    compiling). Never lengthens ``chunk``.
+    compiling). Never lengthens ``chunk``. ``max_chunk_seconds=None``: no cap.
     """
-    if not max_chunk_seconds or length < 1 or run_seconds <= 0:
+    chunk = checks.positive_int(chunk, "chunk")
+    length = checks.nonnegative_int(length, "length")
+    run_seconds = checks.nonnegative_float(run_seconds, "run_seconds")
+    max_chunk_seconds = checks.positive_float(max_chunk_seconds, "max_chunk_seconds", allow_none=True)
+    if max_chunk_seconds is None or length < 1 or run_seconds <= 0:
         return chunk
     fits = int(max_chunk_seconds * length / run_seconds)
     if fits >= chunk:
@@ -82,6 +88,8 @@ def capped_chunk(chunk: int, length: int, run_seconds: float, max_chunk_seconds:
 
 def agree(interrupted: bool, chunk: int) -> tuple[bool, int]:
     """With several processes: stop if any process was interrupted; use the shortest chunk."""
+    interrupted = checks.boolean(interrupted, "interrupted")
+    chunk = checks.positive_int(chunk, "chunk")
     if jax.process_count() == 1:
         return interrupted, chunk
     from jax.experimental import multihost_utils

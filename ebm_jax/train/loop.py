@@ -63,7 +63,7 @@ class NonFiniteLossError(FloatingPointError):
 
 def data_mesh(devices=None) -> Mesh:
     """A 1-D mesh with axis ``"data"`` over ``devices`` (default: all visible)."""
-    devices = jax.devices() if devices is None else devices
+    devices = jax.devices() if devices is None else checks.devices(devices)
     return Mesh(np.asarray(devices), ("data",))
 
 
@@ -77,9 +77,11 @@ def batch_mesh(batch_size: int, devices=None, *, warn: Callable[[str], None] | N
     hold a part of the mesh, so there the batch must divide the global device
     count, and :func:`validate_fit_args` refuses it naming both numbers.
     """
-    devices = list(jax.devices() if devices is None else devices)
-    if (not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1
-            or batch_size % len(devices) == 0 or distributed.process_count() > 1):
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    if warn is not None:
+        checks.function(warn, "warn")
+    devices = jax.devices() if devices is None else checks.devices(devices)
+    if batch_size % len(devices) == 0 or distributed.process_count() > 1:
         return data_mesh(devices)
     used = max(d for d in range(1, len(devices) + 1) if batch_size % d == 0)
     if warn is not None:
@@ -101,6 +103,7 @@ def num_examples(data) -> int:
 
 def validate_fit_args(data, batch_size: int, num_epochs: int, num_devices: int) -> int:
     """Check the loop's arguments before anything is compiled; returns N."""
+    num_devices = checks.positive_int(num_devices, "num_devices")
     n = num_examples(data)
     if n == 0:
         raise ValueError("data is empty: it has 0 examples")
@@ -338,7 +341,10 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
     num_epochs = checks.positive_int(num_epochs, "num_epochs")
     if matmul_precision is not None:
         precision.check_matmul_precision(matmul_precision)
-    mesh = batch_mesh(batch_size, warn=_warn_main) if mesh is None else mesh
+    desc = checks.string(desc, "desc", nonempty=False)
+    if workdir is not None:
+        workdir = checks.directory(workdir, "workdir")
+    mesh = batch_mesh(batch_size, warn=_warn_main) if mesh is None else checks.mesh(mesh, "mesh")
     seeded = num_seeds is not None
     if seeded:
         seeds.validate_seeded(state, rng, num_seeds)
@@ -466,6 +472,28 @@ def fit(state, step_fn: StepFn, data, *, batch_size: int, num_epochs: int, rng: 
 
 
 
+def _per_seed_metrics(per_seed, num_seeds: int):
+    """eval_fn's answer for fit_seeds: a list of one mapping of scalars per seed, all with the same names.
+
+    Returns the list itself for one seed, else ``{name: array of one value per seed}``.
+    """
+    if not isinstance(per_seed, (list, tuple)) or len(per_seed) != num_seeds:
+        raise ValueError(f"eval_fn must return a list of {num_seeds} dicts (one per seed), got "
+                         f"{type(per_seed).__name__}" + (f" of length {len(per_seed)}"
+                                                        if isinstance(per_seed, (list, tuple)) else ""))
+    for metrics in per_seed:
+        if not isinstance(metrics, Mapping) or set(metrics) != set(per_seed[0]):
+            raise ValueError("eval_fn must return one dict per seed, all with the same metric names, got "
+                             f"{[sorted(m) if isinstance(m, Mapping) else type(m).__name__ for m in per_seed]}")
+        for name, value in metrics.items():
+            if np.shape(value) != ():
+                raise ValueError(f"eval_fn must return a scalar per metric and seed, got {name!r} of shape "
+                                 f"{np.shape(value)}")
+    if num_seeds == 1:
+        return per_seed
+    return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
+
+
 def fit_seeds(states, step_fn: StepFn, data, *, rngs, eval_fn: Callable[[list], list] | None = None,
               **fit_kwargs):
     """Train one state per seed with :func:`fit`; the same call for one seed and for S.
@@ -479,13 +507,19 @@ def fit_seeds(states, step_fn: StepFn, data, *, rngs, eval_fn: Callable[[list], 
     seed's numbers as they are and S seeds' as arrays of one value per seed.
     Returns ``([final state of each seed], history)``.
     """
-    states, rngs = list(states), list(rngs)
-    if not states or len(states) != len(rngs):
-        raise ValueError(f"fit_seeds needs one key per state and at least one state, got {len(states)} states "
-                         f"and {len(rngs)} keys")
+    for value, name in ((states, "states"), (rngs, "rngs")):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list (one entry per seed), got {type(value).__name__}")
+    states, rngs = list(states), [checks.prng_key(key, f"rngs[{i}]") for i, key in enumerate(rngs)]
+    if not states:
+        raise ValueError("states is empty: fit_seeds needs at least one state")
+    if len(states) != len(rngs):
+        raise ValueError(f"rngs must hold one key per state: got {len(states)} states and {len(rngs)} keys")
+    if eval_fn is not None:
+        checks.function(eval_fn, "eval_fn")
     num_seeds = len(states)
     if num_seeds == 1:
-        one_eval = None if eval_fn is None else (lambda state: eval_fn([state])[0])
+        one_eval = None if eval_fn is None else (lambda state: _per_seed_metrics(eval_fn([state]), 1)[0])
         state, history = fit(states[0], step_fn, data, rng=rngs[0], eval_fn=one_eval, **fit_kwargs)
         return [state], history
 
@@ -493,8 +527,7 @@ def fit_seeds(states, step_fn: StepFn, data, *, rngs, eval_fn: Callable[[list], 
         return [seeds.unstack(state, i) for i in range(num_seeds)]
 
     def seeded_eval(state):  # one value per seed
-        per_seed = eval_fn(replicas(state))
-        return {name: np.array([float(m[name]) for m in per_seed]) for name in per_seed[0]}
+        return _per_seed_metrics(eval_fn(replicas(state)), num_seeds)
 
     state, history = fit(seeds.stack(states), step_fn, data, rng=jnp.stack(rngs), num_seeds=num_seeds,
                          eval_fn=None if eval_fn is None else seeded_eval, **fit_kwargs)

@@ -20,6 +20,8 @@ from typing import Callable, TextIO
 
 from tqdm.auto import tqdm
 
+from ebm_jax import checks
+
 # At most one progress line every this many seconds when the output is not a terminal.
 LOG_EVERY_SECONDS = 10.0
 
@@ -40,7 +42,7 @@ class Progress:
 
     Args:
       total: the step at which training stops.
-      initial: the step training starts from (a resumed run counts those done).
+      initial: the step training starts from (a resumed run counts those done; past ``total``: done).
       steps_per_epoch: steps in one epoch, to show the epoch.
       num_epochs: epochs in the whole run.
       desc: the label in front of the bar or line.
@@ -53,7 +55,17 @@ class Progress:
     def __init__(self, total: int, initial: int, *, steps_per_epoch: int, num_epochs: int, desc: str = "train",
                  enabled: bool = True, stream: TextIO | None = None, min_interval: float = LOG_EVERY_SECONDS,
                  clock: Callable[[], float] = time.monotonic):
-        self.total, self.step = total, min(initial, total)
+        total = checks.positive_int(total, "total")
+        initial = checks.nonnegative_int(initial, "initial")
+        steps_per_epoch = checks.positive_int(steps_per_epoch, "steps_per_epoch")
+        num_epochs = checks.positive_int(num_epochs, "num_epochs")
+        desc = checks.string(desc, "desc", nonempty=False)
+        enabled = checks.boolean(enabled, "enabled")
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(f"stream must be a text stream with a write method, got {type(stream).__name__}")
+        min_interval = checks.nonnegative_float(min_interval, "min_interval")
+        checks.function(clock, "clock")
+        self.total, self.step = total, min(initial, total)  # a run resumed past total shows as done
         self.steps_per_epoch, self.num_epochs, self.desc = steps_per_epoch, num_epochs, desc
         self.stream = sys.stderr if stream is None else stream
         self.min_interval, self.clock = min_interval, clock
@@ -64,7 +76,10 @@ class Progress:
         self._last_time, self._last_step, self._printed = self.clock(), self.step, False
 
     def update(self, step: int, loss_key: str, loss: float) -> None:
-        """Training reached ``step``; ``loss`` is the mean loss of the last chunk."""
+        """Training reached ``step`` (from the last step to ``total``); ``loss`` is the mean loss of the last chunk."""
+        step = checks.integer(step, "step", ge=self.step, le=self.total)
+        loss_key = checks.string(loss_key, "loss_key")
+        loss = checks.real(loss, "loss")
         done, self.step = step - self.step, step
         epoch = step / self.steps_per_epoch
         if self.bar is not None:

@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ebm_jax import environment
+from ebm_jax import checks, environment
 from ebm_jax.checks import ConfigError, flatten_config
 from ebm_jax.train.distributed import is_main_process
 
@@ -64,19 +64,37 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _dumps(obj: Any, name: str, **kw) -> str:
+    """``json.dumps`` of ``_jsonable(obj)``; a TypeError naming ``name`` for what JSON cannot hold."""
+    try:
+        return json.dumps(_jsonable(obj), **kw)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must hold only JSON values (numbers, strings, lists, dicts, arrays): {e}") from None
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically (write to a temp file, then rename); process 0 only."""
+    path = checks.file(path, "path")
+    text = _dumps(obj, "obj", indent=2, sort_keys=True) + "\n"
     if not is_main_process():
         return
-    path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(pathlib.Path(path).read_text())
+    """The JSON value in the file ``path``.
+
+    Raises:
+      FileNotFoundError: no such file. ValueError: the file is not JSON (both name ``path``).
+    """
+    path = checks.file(path, "path", must_exist=True)
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise ValueError(f"path {str(path)!r} is not valid JSON ({e})") from None
 
 
 class ConfigChangedError(ConfigError):
@@ -90,11 +108,13 @@ def _short(value: Any, limit: int = 40) -> str:
 
 def allowed_config_changes(allow_changes: Iterable[str] | str | None = None) -> set[str]:
     """The keys ``allow_changes`` names (a list or a comma-separated string) plus those of the env var."""
+    if allow_changes is not None and not isinstance(allow_changes, str):
+        allow_changes = checks.strings(allow_changes, "allow_changes")
     names = set()
     for source in (allow_changes, os.environ.get(ALLOW_CONFIG_CHANGE_ENV)):
         if isinstance(source, str):
             source = source.split(",")
-        names.update(str(n).strip() for n in (source or ()) if str(n).strip())
+        names.update(n.strip() for n in (source or ()) if n.strip())
     return names
 
 
@@ -110,8 +130,8 @@ def _has_run_state(workdir: pathlib.Path) -> bool:
 
 def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """``{"a.b": (old, new)}`` for every flattened key whose JSON value differs (``None``: absent)."""
-    old_flat = flatten_config(json.loads(json.dumps(_jsonable(old))))
-    new_flat = flatten_config(json.loads(json.dumps(_jsonable(new))))
+    old_flat = flatten_config(json.loads(_dumps(checks.mapping(old, "old"), "old")))
+    new_flat = flatten_config(json.loads(_dumps(checks.mapping(new, "new"), "new")))
     return {k: (old_flat.get(k), new_flat.get(k)) for k in sorted(set(old_flat) | set(new_flat))
             if k not in old_flat or k not in new_flat or old_flat[k] != new_flat[k]}
 
@@ -129,7 +149,10 @@ def write_config(workdir: str | os.PathLike, config, *,
     Raises:
       ConfigChangedError: a key changed that is not allowed to; nothing was written.
     """
-    workdir = pathlib.Path(workdir)
+    workdir = checks.directory(workdir, "workdir")
+    checks.mapping(config, "config")
+    _dumps(config, "config")
+    allowed = allowed_config_changes(allow_changes)
     path = workdir / "config.json"
     if path.exists() and _has_run_state(workdir):
         try:
@@ -139,7 +162,7 @@ def write_config(workdir: str | os.PathLike, config, *,
                                      "config of the run in this workdir is known to be this one") from None
         changed = config_changes(old, config)
         if changed:
-            refused = [k for k in changed if k not in allowed_config_changes(allow_changes)]
+            refused = [k for k in changed if k not in allowed]
             listed = "; ".join(f"{k}: {_short(changed[k][0])} -> {_short(changed[k][1])}" for k in changed)
             if refused:
                 raise ConfigChangedError(
@@ -164,11 +187,17 @@ def write_config(workdir: str | os.PathLike, config, *,
 
 def write_results(workdir: str | os.PathLike, results: Mapping[str, Any]) -> None:
     """Write the flat ``results.json`` (numbers and strings only), with the ``env.*`` keys of the environment."""
+    workdir = checks.directory(workdir, "workdir")
+    results = checks.mapping(results, "results")
+    for key in results:
+        if not isinstance(key, str):
+            raise TypeError(f"results must have string keys, got {key!r}")
     flat = _jsonable({**dict(results), **environment.describe()})
     for key, value in flat.items():
         if isinstance(value, (dict, list)):
-            raise TypeError(f"results.json is flat: {key!r} holds a {type(value).__name__}")
-    write_json(pathlib.Path(workdir) / "results.json", flat)
+            raise TypeError(f"results must be flat (results.json holds numbers and strings): {key!r} holds a "
+                            f"{type(value).__name__}")
+    write_json(workdir / "results.json", flat)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -177,7 +206,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     A line that does not parse (a kill during a write leaves a prefix of one)
     is skipped with a one-line warning naming the file and line.
     """
-    path = pathlib.Path(path)
+    path = checks.file(path, "path")
     if not path.exists():
         return []
     records = []
@@ -219,7 +248,12 @@ class MetricWriter:
     """
 
     def __init__(self, workdir: str | os.PathLike, filename: str = "metrics.jsonl", tensorboard: bool | None = None):
-        self.path = pathlib.Path(workdir) / filename
+        workdir = checks.directory(workdir, "workdir")
+        if not isinstance(filename, str) or not filename or pathlib.Path(filename).name != filename:
+            raise ValueError(f"filename must be a file name (no directory part), got {filename!r}")
+        if tensorboard is not None:
+            tensorboard = checks.boolean(tensorboard, "tensorboard")
+        self.path = checks.file(workdir / filename, "filename")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if tensorboard is None:
             tensorboard = os.environ.get(TENSORBOARD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
@@ -268,19 +302,32 @@ class MetricWriter:
         os.replace(tmp, self.path)
 
     def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+        """Append ``{"step": step, **metrics}``; ``metrics`` maps names (not ``"step"``) to JSON values."""
+        step = checks.nonnegative_int(step, "step")
+        metrics = checks.mapping(metrics, "metrics")
+        if "step" in metrics:
+            raise ValueError("metrics must not hold a 'step' entry (the step is the argument step)")
+        line = _dumps({"step": step, **metrics}, "metrics") + "\n"
         if not is_main_process():
             return
-        record = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        self._write_tensorboard([{"step": int(step), **metrics}])
+            f.write(line)
+        self._write_tensorboard([{"step": step, **metrics}])
 
     def write_many(self, records: list[Mapping[str, Any]]) -> None:
+        """Append records, each a mapping with an integer ``"step"`` (``>= 0``) and JSON values."""
+        if not isinstance(records, (list, tuple)):
+            raise TypeError(f"records must be a list of dicts, got {type(records).__name__}")
+        for r in records:
+            checks.mapping(r, "records[i]")
+            if "step" not in r:
+                raise ValueError(f"records must each hold a 'step' entry, got {sorted(r)}")
+            checks.nonnegative_int(r["step"], "records[i]['step']")
+        lines = [_dumps(dict(r), "records") + "\n" for r in records]
         if not records or not is_main_process():
             return
         with self.path.open("a") as f:
-            for r in records:
-                f.write(json.dumps(_jsonable(dict(r))) + "\n")
+            f.writelines(lines)
         self._write_tensorboard(records)
 
     def read(self) -> list[dict]:
@@ -289,9 +336,10 @@ class MetricWriter:
 
     def truncate_after(self, step: int) -> None:
         """Keep only records with ``record["step"] <= step`` (process 0 rewrites the file)."""
+        step = checks.nonnegative_int(step, "step")
         if not is_main_process():
             return
-        self._purge_step = int(step) + 1  # TensorBoard hides the events of later steps from older files
+        self._purge_step = step + 1  # TensorBoard hides the events of later steps from older files
         kept = [r for r in self.read() if r.get("step", 0) <= step]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
