@@ -42,11 +42,12 @@ def _resolve(requested: str, name: str, choices, *, cpu: str, accelerator: str) 
     return cpu if platform() == "cpu" else accelerator
 
 
-def ssl_conv(requested: str = "auto") -> str:
-    """The SSL encoders' convolution: ``"im2col"`` on the CPU, ``"xla"`` elsewhere (or what is requested)."""
-    return _resolve(requested, "conv", SSL_CONV_CHOICES, cpu="im2col", accelerator="xla")
+def ssl_conv(conv: str = "auto") -> str:
+    """The SSL encoders' convolution: ``"im2col"`` on the CPU, ``"xla"`` elsewhere (or ``conv`` if not ``"auto"``)."""
+    return _resolve(conv, "conv", SSL_CONV_CHOICES, cpu="im2col", accelerator="xla")
 
 
-def admm_filters(requested: str = "auto") -> str:
-    """The ADMM sweep over the filter maps: ``"scan"`` on the CPU, ``"batched"`` elsewhere (or what is requested)."""
-    return _resolve(requested, "filters", ADMM_FILTER_CHOICES, cpu="scan", accelerator="batched")
+def admm_filters(filters: str = "auto") -> str:
+    """The ADMM sweep over the filter maps: ``"scan"`` on the CPU, ``"batched"`` elsewhere (or ``filters`` if not
+    ``"auto"``)."""
+    return _resolve(filters, "filters", ADMM_FILTER_CHOICES, cpu="scan", accelerator="batched")

@@ -53,6 +53,7 @@ import re
 import sys
 from typing import Any, Callable, Mapping, Sequence
 
+from ebm_jax import checks
 from ebm_jax.checks import ConfigError, flatten_config, unknown_key_message
 
 TrainAndEvaluate = Callable[[Any, str], Mapping[str, Any]]
@@ -60,12 +61,17 @@ TrainAndEvaluate = Callable[[Any, str], Mapping[str, Any]]
 
 def config_path_for(experiment_file: str | pathlib.Path) -> pathlib.Path:
     """``experiments/configs/<name>.py`` for ``experiments/<name>.py``."""
-    path = pathlib.Path(experiment_file)
+    path = checks.path(experiment_file, "experiment_file")
+    if path.suffix != ".py":
+        raise ValueError(f"experiment_file must be the experiment's .py file, got {str(path)!r}")
     return path.parent / "configs" / path.name
 
 
 def _config_module(config_file: str | pathlib.Path):
-    config_file = pathlib.Path(config_file)
+    """The config module at ``config_file`` (an existing .py file), executed."""
+    config_file = checks.file(config_file, "config_file", must_exist=True)
+    if config_file.suffix != ".py":
+        raise ValueError(f"config_file must be a Python file (.py), got {str(config_file)!r}")
     spec = importlib.util.spec_from_file_location(f"_ebm_jax_config_{config_file.stem}", config_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -73,13 +79,24 @@ def _config_module(config_file: str | pathlib.Path):
 
 
 def load_config(config_file: str | pathlib.Path, variant: str | None = None):
-    """Call ``get_config(variant)`` of the config module at ``config_file``."""
+    """Call ``get_config(variant)`` of the config module at ``config_file``.
+
+    Raises:
+      TypeError, FileNotFoundError, IsADirectoryError, ValueError: ``config_file`` is not an
+        existing .py file with a ``get_config``, or ``variant`` is not None nor a non-empty string
+        (an unknown variant is refused by the config's ``get_config``).
+    """
+    if variant is not None:
+        checks.string(variant, "variant")
     module = _config_module(config_file)
+    if not callable(getattr(module, "get_config", None)):
+        raise ValueError(f"config_file {str(config_file)!r} defines no get_config(variant=None)")
     return module.get_config(variant) if variant else module.get_config()
 
 
 def validate_config(config, config_file: str | pathlib.Path) -> None:
     """Run the ``validate(config)`` of the config module at ``config_file``, if it has one."""
+    checks.mapping(config, "config")
     validate = getattr(_config_module(config_file), "validate", None)
     if validate is not None:
         validate(config)
@@ -120,7 +137,8 @@ def check_overrides(argv: Sequence[str], config_file: str | pathlib.Path) -> str
 
     None when the config loads and every key is known.
     """
-    path, variant = _config_arg(argv, pathlib.Path(config_file))
+    argv = checks.strings(argv, "argv")
+    path, variant = _config_arg(argv, checks.path(config_file, "config_file"))
     config, message = _try_load(path, variant)
     if message:
         return message
@@ -143,10 +161,12 @@ def _allow_arg(argv: Sequence[str]) -> str | None:
 
 def check_allowed_changes(argv: Sequence[str], config_file: str | pathlib.Path) -> str | None:
     """The one-line message for an unknown key in ``--allow_config_change`` (None if all are known)."""
+    argv = checks.strings(argv, "argv")
+    config_file = checks.path(config_file, "config_file")
     value = _allow_arg(argv)
     if not value:
         return None
-    path, variant = _config_arg(argv, pathlib.Path(config_file))
+    path, variant = _config_arg(argv, config_file)
     config, message = _try_load(path, variant)
     if message:
         return message
@@ -159,12 +179,23 @@ def check_allowed_changes(argv: Sequence[str], config_file: str | pathlib.Path) 
 
 COMPILATION_CACHE_ENV = "EBM_JAX_COMPILATION_CACHE"
 COMPILATION_CACHE_DIR_ENV = "EBM_JAX_COMPILATION_CACHE_DIR"
+_OFF = ("0", "false", "no", "off")
+_ON = ("", "1", "true", "yes", "on")
 
 
 def compilation_cache_dir(environ: Mapping[str, str] | None = None) -> pathlib.Path | None:
-    """Where command-line runs keep compiled programs (None: off). See the module docstring."""
-    environ = os.environ if environ is None else environ
-    if environ.get(COMPILATION_CACHE_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+    """Where command-line runs keep compiled programs (None: off). See the module docstring.
+
+    ``environ`` (default ``os.environ``) maps strings to strings; ``$EBM_JAX_COMPILATION_CACHE``
+    is one of 0/false/no/off or 1/true/yes/on (any case), else a ValueError naming it.
+    """
+    name = "os.environ" if environ is None else "environ"
+    environ = os.environ if environ is None else checks.string_mapping(environ, "environ")
+    switch = environ.get(COMPILATION_CACHE_ENV, "1").strip().lower()
+    if switch not in _OFF + _ON:
+        raise ValueError(f"{name}[{COMPILATION_CACHE_ENV!r}] must be one of {', '.join(_OFF + _ON[1:])}, "
+                         f"got {environ[COMPILATION_CACHE_ENV]!r}")
+    if switch in _OFF:
         return None
     if environ.get("JAX_COMPILATION_CACHE_DIR"):
         return pathlib.Path(environ["JAX_COMPILATION_CACHE_DIR"])
@@ -240,12 +271,12 @@ def main(train_and_evaluate: TrainAndEvaluate, experiment_file: str | pathlib.Pa
                 "experiment": pathlib.Path(experiment_file).stem})
             validate_config(config_flag.value, _config_arg(argv[1:], config_file)[0])
             matmul_precision = config_flag.value.get("matmul_precision")
-            if distributed.is_main_process():
-                print(environment.summary_line(matmul_precision=matmul_precision), flush=True)
             try:
                 policy = precision.training(matmul_precision)
             except ValueError as e:
                 raise ConfigError(f"config.{e}") from None
+            if distributed.is_main_process():
+                print(environment.summary_line(matmul_precision=matmul_precision), flush=True)
             with policy:
                 results = train_and_evaluate(config_flag.value, workdir_flag.value)
         except (ConfigError, distributed.ProcessMismatchError, distributed.CoordinatorUnreachableError) as e:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import pathlib
 import platform
 import subprocess
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -32,9 +34,22 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def git_state(root: str | os.PathLike | None = None) -> tuple[str, bool] | None:
+    """``(commit, dirty)`` of the checkout holding ``ebm_jax`` (or ``root``, an existing directory); None
+    outside a git checkout. A ``root`` that is not a path to a directory is a TypeError/ValueError."""
+    if root is not None:
+        if isinstance(root, bytes) or not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a directory path (str or pathlib.Path) or None, got "
+                            f"{type(root).__name__} {root!r}"[:300])
+        if not pathlib.Path(root).is_dir():
+            what = "a file" if pathlib.Path(root).exists() else "it does not exist"
+            raise ValueError(f"root must be an existing directory, got {str(root)!r} ({what})")
+        root = str(root)
+    return _git_state(root)
+
+
 @functools.lru_cache(maxsize=1)
-def git_state(root: str | None = None) -> tuple[str, bool] | None:
-    """``(commit, dirty)`` of the checkout holding ``ebm_jax`` (or ``root``); None outside a git checkout."""
+def _git_state(root: str | None) -> tuple[str, bool] | None:
     root = pathlib.Path(root) if root is not None else _REPO_ROOT
     if not (root / ".git").exists():
         return None
@@ -73,11 +88,28 @@ def describe() -> dict[str, Any]:
     return env
 
 
+#: The keys of :func:`describe` that :func:`summary_line` prints.
+_SUMMARY_KEYS = ("env.backend", "env.device_count", "env.device_kind", "env.process_count", "env.jax")
+
+
 def summary_line(env: dict[str, Any] | None = None, matmul_precision: str | None = None) -> str:
-    """One line for a log: backend, devices, processes, precision policy, jax version."""
+    """One line for a log: backend, devices, processes, precision policy, jax version.
+
+    ``env`` is what :func:`describe` returns (by default, it is called); ``matmul_precision`` is None or
+    one of :data:`ebm_jax.precision.TRAINING_CHOICES`.
+    """
     from ebm_jax import precision
 
-    env = describe() if env is None else env
+    if matmul_precision is not None:
+        precision.check_matmul_precision(matmul_precision, "matmul_precision")
+    if env is None:
+        env = describe()
+    elif not isinstance(env, Mapping):
+        raise TypeError(f"env must be the mapping environment.describe() returns, got {type(env).__name__}")
+    else:
+        missing = [key for key in _SUMMARY_KEYS if key not in env]
+        if missing:
+            raise ValueError(f"env lacks {missing}: pass the mapping environment.describe() returns")
     processes = env["env.process_count"]
     return (f"ebm_jax: backend {env['env.backend']}, {env['env.device_count']} x {env['env.device_kind']}"
             f"{f' over {processes} processes' if processes > 1 else ''}; {precision.describe(matmul_precision)}; "

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 
+from ebm_jax import checks
 from ebm_jax.train import distributed
 from ebm_jax.train.distributed import (DEFAULT_TIMEOUT_SECONDS, ENV_COORDINATOR, ENV_NUM_PROCESSES, ENV_PROCESS_ID,
                                        ENV_TIMEOUT)
@@ -52,20 +53,51 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
+def _positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
+    """``value`` as an int >= 1 (None too if ``allow_none``), else a ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    try:
+        return checks.positive_int(value, name)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+
+
+def _check_address(address, name: str = "address") -> str:
+    """``address`` if it is ``"host:port"`` with a port in [1, 65535], else an error naming ``name``."""
+    checks.string(address, name)
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{name} must look like 'host:port' with a port in [1, 65535], got {address!r}")
+    return address
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now (the operating system's choice)."""
+    checks.string(host, "host")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
+        try:
+            s.bind((host, 0))
+        except OSError as e:  # unresolvable, or not an address of this machine
+            raise ValueError(f"host {host!r} cannot be bound on this machine ({e})") from e
         return s.getsockname()[1]
 
 
 def assign_gpus(num_processes: int, gpus_per_process: int, gpus: list[str] | None) -> list[list[str]]:
-    """Process i's GPUs: the i-th block of ``gpus_per_process`` of the visible ``gpus``.
+    """Process i's GPUs: the i-th block of ``gpus_per_process`` of the visible ``gpus`` (None: none visible).
 
     Raises:
-      ValueError: fewer GPUs are visible than ``num_processes * gpus_per_process`` (naming both).
+      ValueError: fewer GPUs are visible than ``num_processes * gpus_per_process`` (naming both), a GPU
+        listed twice, or a count that is not a positive integer.
+      TypeError: ``gpus`` is not a list of GPU ids (strings).
     """
-    if not isinstance(gpus_per_process, int) or isinstance(gpus_per_process, bool) or gpus_per_process < 1:
-        raise ValueError(f"gpus_per_process must be a positive integer, got {gpus_per_process!r}")
+    num_processes = _positive_int(num_processes, "num_processes")
+    gpus_per_process = _positive_int(gpus_per_process, "gpus_per_process")
+    if gpus is not None:
+        gpus = checks.strings(gpus, "gpus")
+        repeated = sorted({g for g in gpus if gpus.count(g) > 1})
+        if repeated:
+            raise ValueError(f"gpus lists GPU(s) {repeated} more than once: {gpus}")
     needed = num_processes * gpus_per_process
     if not gpus or len(gpus) < needed:
         raise ValueError(f"--gpus_per_process {gpus_per_process} x --num_processes {num_processes} needs {needed} "
@@ -79,8 +111,18 @@ def child_env(process_id: int, num_processes: int, address: str, devices_per_pro
     """The environment of process ``process_id``: the coordinator, its GPUs and the CPU device count if asked.
 
     ``gpus`` (from :func:`assign_gpus`) become the process's ``CUDA_VISIBLE_DEVICES``:
-    it sees and preallocates only its own GPUs.
+    it sees and preallocates only its own GPUs. ``base`` (default ``os.environ``) is the
+    environment to start from, a mapping of strings to strings.
     """
+    num_processes = _positive_int(num_processes, "num_processes")
+    process_id = checks.integer(process_id, "process_id", ge=0, lt=num_processes)
+    _check_address(address, "address")
+    devices_per_process = _positive_int(devices_per_process, "devices_per_process", allow_none=True)
+    checks.positive_float(timeout, "timeout")
+    if base is not None:
+        checks.string_mapping(base, "base")
+    if gpus is not None:
+        gpus = checks.strings(gpus, "gpus", nonempty=True)
     env = dict(os.environ if base is None else base)
     env.update({ENV_COORDINATOR: address, ENV_NUM_PROCESSES: str(num_processes), ENV_PROCESS_ID: str(process_id),
                 ENV_TIMEOUT: str(timeout)})
@@ -119,16 +161,22 @@ def launch(command: list[str], num_processes: int, *, devices_per_process: int |
     """Run ``python -m command[0] command[1:]`` as ``num_processes`` processes; returns the exit status.
 
     0 if every process succeeded, else the status of the first that failed
-    (the others are then stopped).
+    (the others are then stopped). ``port`` None or 0: a free one. Every argument
+    is checked before anything starts (a ValueError or TypeError naming it).
     """
-    if not isinstance(num_processes, int) or num_processes < 1:
-        raise ValueError(f"num_processes must be a positive integer, got {num_processes!r}")
-    if devices_per_process is not None and (not isinstance(devices_per_process, int) or devices_per_process < 1):
-        raise ValueError(f"devices_per_process must be a positive integer, got {devices_per_process!r}")
-    if not timeout > 0:
-        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    command = checks.strings(command, "command")
     if not command:
-        raise ValueError("no module to run: give it after '--', e.g. -- experiments.vae_mnist --workdir DIR")
+        raise ValueError("command names no module to run: give it after '--', e.g. "
+                         "-- experiments.vae_mnist --workdir DIR")
+    if not all(part.isidentifier() for part in command[0].split(".")):
+        raise ValueError(f"command[0] must be the module to run (python -m MODULE), e.g. experiments.vae_mnist, "
+                         f"got {command[0]!r}")
+    num_processes = _positive_int(num_processes, "num_processes")
+    devices_per_process = _positive_int(devices_per_process, "devices_per_process", allow_none=True)
+    gpus_per_process = _positive_int(gpus_per_process, "gpus_per_process", allow_none=True)
+    port = checks.integer(port, "port", ge=0, le=65535, allow_none=True)
+    checks.positive_float(timeout, "timeout")
+    host = checks.string(host, "host")
     if gpus_per_process is not None and devices_per_process is not None:
         raise ValueError("give --gpus_per_process (GPUs) or --devices_per_process (simulated CPU devices), not both")
     blocks = (assign_gpus(num_processes, gpus_per_process, distributed.visible_gpus())
@@ -192,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         status = launch(command, args.num_processes, devices_per_process=args.devices_per_process,
                         gpus_per_process=args.gpus_per_process, port=args.port, timeout=args.timeout)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         parser.error(str(e))
     sys.exit(status)
 

@@ -42,6 +42,8 @@ from typing import Callable, TypeVar
 import jax
 import jax.numpy as jnp
 
+from ebm_jax import checks
+
 #: The names ``config.matmul_precision`` accepts (JAX's own names for
 #: ``jax.default_matmul_precision``): ``"default"`` is the backend's fast default,
 #: ``"high"`` three bfloat16 passes (about float32 on TPU, TF32 on GPU),
@@ -63,6 +65,8 @@ def highest(fn: F) -> F:
     a function traced at another precision is traced again), and inside an outer
     ``jit``: the products that ``fn`` traces are HIGHEST whatever the caller asks.
     """
+    checks.function(fn, "fn")
+
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         with jax.default_matmul_precision("highest"):
@@ -97,5 +101,5 @@ def compute_dtype(name: str | None, argument: str = "compute_dtype") -> jnp.dtyp
 
 def describe(matmul_precision: str | None = None) -> str:
     """One line for logs and ``results.json``: the training precision and the evaluation precision."""
-    training_name = matmul_precision or "default"
+    training_name = "default" if matmul_precision is None else check_matmul_precision(matmul_precision)
     return f"training matmul {training_name}, solvers and evaluation highest"

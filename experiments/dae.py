@@ -72,7 +72,8 @@ def run_mnist(config, workdir, key, results):
                         f"{name}_sharpness_ratio_vs_clean": sharp / results["clean_sharpness"],
                         f"{name}_denoised_grey_frac": images.grey_fraction(out)})
         viz.save_rows(workdir / f"denoising_{name}.png",
-                      {"clean": x_test[:12], f"{kind} {level:g}": np.clip(x_tilde[:12], 0, 1), "DAE": out[:12]},
+                      {"clean": x_test[:12], f"{kind} {level:g}": np.clip(x_tilde[:12], 0, 1),
+                       "DAE": np.clip(out[:12], 0, 1)},
                       title=f"DAE, {kind} corruption {level:g}: test images")
         steps = [h for h in history if "mse" in h]
         curves[name] = ([h["step"] for h in steps], [h["mse"] for h in steps])

@@ -36,6 +36,13 @@ MODULES = {
     "eval": ["ebm_jax.eval.images", "ebm_jax.eval.landscape"],
 }
 
+#: Modules of ebm_jax outside the table, with the reason; every other module with a public function is in MODULES.
+UNSURVEYED_MODULES = {
+    "ebm_jax.checks": "the checks themselves (tests/test_checks.py)",
+    "ebm_jax.sparse.validation": "the sparse solvers' checks, exercised through the solvers in the table",
+    "ebm_jax.sparse.result": "the solvers' result types and warning class only (NamedTuples, a UserWarning)",
+}
+
 _KERNEL = "a traceable kernel without boundary checks (documented as such), used inside jitted code"
 _TYPE = "a type (NamedTuple, exception, warning or flax submodule), not a function of user data"
 EXEMPT = {

