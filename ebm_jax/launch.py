@@ -63,15 +63,6 @@ def _positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
 
 
-def _check_address(address, name: str = "address") -> str:
-    """``address`` if it is ``"host:port"`` with a port in [1, 65535], else an error naming ``name``."""
-    checks.string(address, name)
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{name} must look like 'host:port' with a port in [1, 65535], got {address!r}")
-    return address
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listens on now (the operating system's choice)."""
     checks.string(host, "host")
@@ -116,7 +107,7 @@ def child_env(process_id: int, num_processes: int, address: str, devices_per_pro
     """
     num_processes = _positive_int(num_processes, "num_processes")
     process_id = checks.integer(process_id, "process_id", ge=0, lt=num_processes)
-    _check_address(address, "address")
+    distributed.parse_address(address, "address")
     devices_per_process = _positive_int(devices_per_process, "devices_per_process", allow_none=True)
     checks.positive_float(timeout, "timeout")
     if base is not None:

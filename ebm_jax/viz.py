@@ -30,21 +30,12 @@ FORMATS = tuple(sorted(FigureCanvasAgg.get_supported_filetypes()))
 
 
 def _check_path(path, name: str = "path") -> pathlib.Path:
-    """``path`` as a ``Path`` to write a figure to: a ``str`` or ``PathLike`` with a known extension,
-    not an existing directory, and not below an existing file (missing parents are created later)."""
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a file path (str or pathlib.Path), got {type(path).__name__} {path!r}")
-    p = pathlib.Path(path)
-    if p.is_dir():
-        raise ValueError(f"{name} must be a file to write, got the directory {str(p)!r}")
+    """``path`` as a ``Path`` to write a figure to: a file path (:func:`ebm_jax.checks.file`) with a known
+    extension (missing parent directories are created later)."""
+    p = checks.file(path, name)
     if p.suffix.lower().lstrip(".") not in FORMATS:
         raise ValueError(f"{name} must end in a figure extension ({', '.join('.' + f for f in FORMATS)}), "
                          f"got {str(p)!r}")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{name} {str(p)!r} lies below {str(parent)!r}, which is a file, not a directory")
-            break
     return p
 
 

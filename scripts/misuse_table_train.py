@@ -244,6 +244,11 @@ from ebm_jax.train import distributed as tdist  # noqa: E402
 
 import socket  # noqa: E402
 
+spec(F, tdist.parse_address, lambda: dict(address="[::1]:8476"), {},
+     [("no port", "address", _with(address="localhost")), ("port 70000", "address", _with(address="h:70000")),
+      ("no host", "address", _with(address=":8476")), ("address an int", "address", _with(address=8476)),
+      ("a port that is not a number", "address", _with(address="h:x"))])
+
 _LISTENER = socket.create_server(("127.0.0.1", 0))  # a coordinator that answers
 spec(F, tdist.wait_for_coordinator, lambda: dict(address=f"127.0.0.1:{_LISTENER.getsockname()[1]}", timeout=1.0),
      {},

@@ -95,12 +95,13 @@ def cluster_detected() -> bool:
         return any(v in os.environ for v in ("SLURM_STEP_NODELIST", "OMPI_MCA_orte_hnp_uri", "PMIX_SERVER_URI2"))
 
 
-def _parse_address(address: str) -> tuple[str, int]:
+def parse_address(address: str, name: str = "address") -> tuple[str, int]:
+    """``(host, port)`` of ``"host:port"`` (port in [1, 65535]; ``[host]`` for IPv6), else an error naming ``name``."""
     if not isinstance(address, str):
-        raise TypeError(f"coordinator_address must be a 'host:port' string, got {type(address).__name__} {address!r}")
+        raise TypeError(f"{name} must be a 'host:port' string, got {type(address).__name__} {address!r}")
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"coordinator_address must look like 'host:port', got {address!r}")
+        raise ValueError(f"{name} must look like 'host:port' with a port in [1, 65535], got {address!r}")
     return host.strip("[]"), int(port)
 
 
@@ -111,10 +112,7 @@ def wait_for_coordinator(address: str, timeout: float) -> None:
     not a Python exception) when the coordinator cannot be reached, so
     non-coordinator processes probe it first and fail with a readable message.
     """
-    try:
-        host, port = _parse_address(address)
-    except (TypeError, ValueError) as e:
-        raise type(e)(str(e).replace("coordinator_address", "address", 1)) from None
+    host, port = parse_address(address)
     timeout = checks.nonnegative_float(timeout, "timeout")
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -157,7 +155,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
             raise TypeError(f"local_device_ids must be a list of device ids, got {local_device_ids!r}")
         local_device_ids = [checks.nonnegative_int(i, "local_device_ids[i]") for i in local_device_ids]
     if coordinator_address is not None:
-        _parse_address(coordinator_address)
+        parse_address(coordinator_address, "coordinator_address")
         if process_id not in (None, 0):
             wait_for_coordinator(coordinator_address, initialization_timeout)
     # Cross-process collectives of the CPU backend (the default, "none", cannot run them).
