@@ -21,6 +21,8 @@ from typing import Any
 
 import jax
 
+from ebm_jax import checks
+
 #: The distributions whose versions a run records.
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "ml-collections")
 
@@ -36,15 +38,10 @@ def _version(name: str) -> str:
 
 def git_state(root: str | os.PathLike | None = None) -> tuple[str, bool] | None:
     """``(commit, dirty)`` of the checkout holding ``ebm_jax`` (or ``root``, an existing directory); None
-    outside a git checkout. A ``root`` that is not a path to a directory is a TypeError/ValueError."""
+    outside a git checkout. A ``root`` that is not an existing directory is an error naming it
+    (:func:`ebm_jax.checks.directory`)."""
     if root is not None:
-        if isinstance(root, bytes) or not isinstance(root, (str, os.PathLike)):
-            raise TypeError(f"root must be a directory path (str or pathlib.Path) or None, got "
-                            f"{type(root).__name__} {root!r}"[:300])
-        if not pathlib.Path(root).is_dir():
-            what = "a file" if pathlib.Path(root).exists() else "it does not exist"
-            raise ValueError(f"root must be an existing directory, got {str(root)!r} ({what})")
-        root = str(root)
+        root = str(checks.directory(root, "root", must_exist=True))
     return _git_state(root)
 
 
