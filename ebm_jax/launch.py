@@ -53,16 +53,6 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
-def _positive_int(value, name: str, *, allow_none: bool = False) -> int | None:
-    """``value`` as an int >= 1 (None too if ``allow_none``), else a ValueError naming ``name``."""
-    if value is None and allow_none:
-        return None
-    try:
-        return checks.positive_int(value, name)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listens on now (the operating system's choice)."""
     checks.string(host, "host")
@@ -82,8 +72,8 @@ def assign_gpus(num_processes: int, gpus_per_process: int, gpus: list[str] | Non
         listed twice, or a count that is not a positive integer.
       TypeError: ``gpus`` is not a list of GPU ids (strings).
     """
-    num_processes = _positive_int(num_processes, "num_processes")
-    gpus_per_process = _positive_int(gpus_per_process, "gpus_per_process")
+    num_processes = checks.positive_int(num_processes, "num_processes")
+    gpus_per_process = checks.positive_int(gpus_per_process, "gpus_per_process")
     if gpus is not None:
         gpus = checks.strings(gpus, "gpus")
         repeated = sorted({g for g in gpus if gpus.count(g) > 1})
@@ -105,10 +95,10 @@ def child_env(process_id: int, num_processes: int, address: str, devices_per_pro
     it sees and preallocates only its own GPUs. ``base`` (default ``os.environ``) is the
     environment to start from, a mapping of strings to strings.
     """
-    num_processes = _positive_int(num_processes, "num_processes")
+    num_processes = checks.positive_int(num_processes, "num_processes")
     process_id = checks.integer(process_id, "process_id", ge=0, lt=num_processes)
     distributed.parse_address(address, "address")
-    devices_per_process = _positive_int(devices_per_process, "devices_per_process", allow_none=True)
+    devices_per_process = checks.positive_int(devices_per_process, "devices_per_process", allow_none=True)
     checks.positive_float(timeout, "timeout")
     if base is not None:
         checks.string_mapping(base, "base")
@@ -162,9 +152,9 @@ def launch(command: list[str], num_processes: int, *, devices_per_process: int |
     if not all(part.isidentifier() for part in command[0].split(".")):
         raise ValueError(f"command[0] must be the module to run (python -m MODULE), e.g. experiments.vae_mnist, "
                          f"got {command[0]!r}")
-    num_processes = _positive_int(num_processes, "num_processes")
-    devices_per_process = _positive_int(devices_per_process, "devices_per_process", allow_none=True)
-    gpus_per_process = _positive_int(gpus_per_process, "gpus_per_process", allow_none=True)
+    num_processes = checks.positive_int(num_processes, "num_processes")
+    devices_per_process = checks.positive_int(devices_per_process, "devices_per_process", allow_none=True)
+    gpus_per_process = checks.positive_int(gpus_per_process, "gpus_per_process", allow_none=True)
     port = checks.integer(port, "port", ge=0, le=65535, allow_none=True)
     checks.positive_float(timeout, "timeout")
     host = checks.string(host, "host")

@@ -127,12 +127,16 @@ def test_launcher_gives_each_process_its_own_gpus():
 @pytest.mark.parametrize("num, per, gpus, match", [
     (2, 4, ["0", "1", "2", "3"], "needs 8 GPUs, but 4 are visible"),
     (1, 1, None, "needs 1 GPUs, but 0 are visible"),
-    (2, 0, ["0", "1"], "gpus_per_process must be a positive integer"),
-    (2, True, ["0", "1"], "gpus_per_process must be a positive integer"),
+    (2, 0, ["0", "1"], "gpus_per_process must be an integer >= 1"),
 ])
 def test_launcher_refuses_more_gpus_than_are_visible(num, per, gpus, match):
     with pytest.raises(ValueError, match=match):
         launch.assign_gpus(num, per, gpus)
+
+
+def test_launcher_refuses_a_bool_where_a_count_goes():
+    with pytest.raises(TypeError, match="gpus_per_process must be an integer, got bool"):
+        launch.assign_gpus(2, True, ["0", "1"])
 
 
 def test_launcher_command_line_refuses_gpus_it_does_not_have(tmp_path):
