@@ -97,14 +97,17 @@ def integer(value, name: str, *, ge=None, gt=None, le=None, lt=None, allow_none:
 
 
 def real(value, name: str, *, ge=None, gt=None, le=None, lt=None, allow_none: bool = False,
-         finite: bool = True, error=ValueError) -> float | None:
-    """A real number (int, float, numpy or 0-d array), finite unless ``finite=False``, as ``float``."""
+         finite: bool = True, allow_nan: bool = False, error=ValueError) -> float | None:
+    """A real number (int, float, numpy or 0-d array), finite unless ``finite=False`` (and not NaN unless
+    ``allow_nan``), as ``float``."""
     if value is None and allow_none:
         return None
     v = _scalar(value, name)
     if isinstance(v, bool):
         raise TypeError(f"{name} must be a number, got bool {value!r}")
     v = float(v)
+    if math.isnan(v) and allow_nan:
+        return v
     if math.isnan(v) or (finite and math.isinf(v)):
         text = _range_text(ge, gt, le, lt)
         raise error(f"{name} must be a finite number{' ' + text if text else ''}, got {v}")
@@ -301,8 +304,11 @@ def mapping(value, name: str) -> Mapping:
     return value
 
 
-def string(value, name: str, *, nonempty: bool = True) -> str:
-    """``value`` if it is a str (not empty unless ``nonempty=False``), else a TypeError/ValueError naming ``name``."""
+def string(value, name: str, *, nonempty: bool = True, allow_none: bool = False) -> str | None:
+    """``value`` if it is a str (not empty unless ``nonempty=False``; None too if ``allow_none``), else a
+    TypeError/ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r}"[:300])
     if nonempty and not value:

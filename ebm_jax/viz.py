@@ -39,16 +39,6 @@ def _check_path(path, name: str = "path") -> pathlib.Path:
     return p
 
 
-def _check_text(value, name: str, *, optional: bool = False):
-    """``value`` if it is a string (or None when ``optional``), else a TypeError naming ``name``."""
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string{' or None' if optional else ''}, got {type(value).__name__} "
-                        f"{value!r}"[:300])
-    return value
-
-
 def _check_mapping(value, name: str, what: str) -> Mapping:
     """``value`` if it is a non-empty mapping (``{label: what}``), else an error naming ``name``."""
     if not isinstance(value, Mapping):
@@ -119,7 +109,7 @@ def save_image_grid(path: str | os.PathLike, images: np.ndarray, *, ncols: int |
     path = _check_path(path)
     normalize = checks.boolean(normalize, "normalize")
     images = _images(images, "images", unit=not normalize)
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     known = isinstance(cmap, str) and cmap in matplotlib.colormaps
     if not (known or isinstance(cmap, matplotlib.colors.Colormap)):
         raise ValueError(f"cmap must be a matplotlib colormap name (e.g. 'gray', 'viridis'), got {cmap!r}"[:300])
@@ -142,7 +132,7 @@ def save_rows(path: str | os.PathLike, rows: Mapping[str, np.ndarray], *, title:
     path = _check_path(path)
     rows = {label: _images(images, f"rows[{label!r}]", unit=True)
             for label, images in _check_mapping(rows, "rows", "images").items()}
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     fig, axes = plt.subplots(len(rows), 1, figsize=(12, 1.3 * len(rows) + 0.5), squeeze=False)
     for ax, (label, images) in zip(axes[:, 0], rows.items()):
         ax.imshow(image_grid(images, ncols=len(images)), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -174,9 +164,9 @@ def save_curves(path: str | os.PathLike, curves: Mapping[str, tuple[Sequence[flo
         checked[label] = xs, ys
     if not any(len(xs) for xs, _ in checked.values()):
         raise ValueError(f"curves holds no points: every curve of {list(checked)} is empty")
-    _check_text(xlabel, "xlabel")
-    _check_text(ylabel, "ylabel")
-    _check_text(title, "title", optional=True)
+    checks.string(xlabel, "xlabel", nonempty=False)
+    checks.string(ylabel, "ylabel", nonempty=False)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     logy = checks.boolean(logy, "logy")
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (xs, ys) in checked.items():
@@ -199,8 +189,8 @@ def save_scatter_2d(path: str | os.PathLike, points: np.ndarray, labels: np.ndar
     points = _points(points, "points")
     labels = checks.class_labels(labels, "labels", num_examples=len(points))
     for text, name in ((xlabel, "xlabel"), (ylabel, "ylabel")):
-        _check_text(text, name)
-    _check_text(title, "title", optional=True)
+        checks.string(text, name, nonempty=False)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     sc = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=2, alpha=0.7)
     fig.colorbar(sc, ax=ax, ticks=range(10), label="digit")
@@ -248,7 +238,7 @@ def save_energy_curves(path: str | os.PathLike, z: np.ndarray, energies: np.ndar
         raise ValueError(f"energies must be (B, {len(z)}): one row over the grid z per sample, got shape "
                          f"{energies.shape}")
     z_check = _vector(z_check, "z_check", length=len(energies))
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     colors = plt.cm.hsv(np.linspace(0, 1, len(energies), endpoint=False))
     for e, zc, c in zip(energies, z_check, colors):
@@ -270,7 +260,7 @@ def save_inferred_latents(path: str | os.PathLike, y: np.ndarray, y_check: np.nd
     y_check = _points(y_check, "y_check", length=len(y))
     z_check = _vector(z_check, "z_check", length=len(y))
     manifold = _points(manifold, "manifold")
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot(manifold[:, 0], manifold[:, 1], "k-", lw=0.8, alpha=0.5, label="model manifold g(z)")
     for a, b in zip(y, y_check):
@@ -306,7 +296,7 @@ def save_free_energy_maps(path: str | os.PathLike, y1: np.ndarray, y2: np.ndarra
     if cross_section is not None:
         cross_section = {name: _vector(f, f"cross_section[{name!r}]", length=len(y2))
                          for name, f in _check_mapping(cross_section, "cross_section", "F(0, y2)").items()}
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     panels = len(maps) + (cross_section is not None)
     fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 4.2), squeeze=False)
     axes = axes[0]
@@ -341,7 +331,7 @@ def save_manifolds(path: str | os.PathLike, data: np.ndarray, curves: Mapping[st
     path = _check_path(path)
     data = _points(data, "data")
     curves = {name: _points(c, f"curves[{name!r}]") for name, c in _check_mapping(curves, "curves", "(M, 2)").items()}
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot(data[:, 0], data[:, 1], "o", ms=4, mfc="none", mec="k", label="data")
     for name, c in curves.items():
@@ -364,7 +354,7 @@ def save_horn(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, xs: np.ndar
     if curves.shape[0] != len(xs) or curves.shape[2] != 2:
         raise ValueError(f"curves must be ({len(xs)}, M, 2): one curve of 2-D points per x in xs, got shape "
                          f"{curves.shape}")
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     fig = plt.figure(figsize=(11, 4.8))
     ax = fig.add_subplot(1, 2, 1, projection="3d")
     ax.scatter(x, y[:, 0], y[:, 1], s=2, c="k", alpha=0.5)
@@ -407,7 +397,7 @@ def save_conditional_samples(path: str | os.PathLike, panels, *, title: str | No
         checked.append((checks.real(x, f"{name} x"), _points(near, f"{name} data_near_x", nonempty=False),
                         _points(samples, f"{name} samples"), _points(manifold, f"{name} manifold"),
                         _vector(regression, f"{name} regression", length=2)))
-    _check_text(title, "title", optional=True)
+    checks.string(title, "title", nonempty=False, allow_none=True)
     panels = checked
     fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.3), squeeze=False)
     for ax, (x, near, samples, manifold, regression) in zip(axes[0], panels):

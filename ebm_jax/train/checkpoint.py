@@ -105,7 +105,8 @@ class Checkpointer:
 
     def __init__(self, workdir: str | os.PathLike, max_to_keep: int = 2):
         max_to_keep = checks.positive_int(max_to_keep, "max_to_keep")
-        self.directory = checks.directory(checks.directory(workdir, "workdir").absolute() / "checkpoints", "workdir")
+        workdir = checks.directory(workdir, "workdir").absolute()
+        self.directory = checks.directory(workdir / "checkpoints", "workdir")  # not a file named checkpoints
         self._remove_partial_saves()
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=False)

@@ -153,7 +153,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     if local_device_ids is not None:
         if isinstance(local_device_ids, (str, bytes)) or not isinstance(local_device_ids, (list, tuple, range)):
             raise TypeError(f"local_device_ids must be a list of device ids, got {local_device_ids!r}")
-        local_device_ids = [checks.nonnegative_int(i, "local_device_ids[i]") for i in local_device_ids]
+        local_device_ids = [checks.nonnegative_int(d, f"local_device_ids[{i}]") for i, d in enumerate(local_device_ids)]
     if coordinator_address is not None:
         parse_address(coordinator_address, "coordinator_address")
         if process_id not in (None, 0):

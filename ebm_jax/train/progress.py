@@ -18,7 +18,6 @@ import sys
 import time
 from typing import Callable, TextIO
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from ebm_jax import checks
@@ -31,13 +30,6 @@ def _is_terminal(stream) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return False
-
-
-def _is_nan(value) -> bool:
-    try:
-        return bool(np.ndim(value) == 0 and not isinstance(value, (str, bytes)) and np.isnan(value))
-    except TypeError:
         return False
 
 
@@ -87,7 +79,7 @@ class Progress:
         """Training reached ``step`` (from the last step to ``total``); ``loss`` is the mean loss of the last chunk."""
         step = checks.integer(step, "step", ge=self.step, le=self.total)
         loss_key = checks.string(loss_key, "loss_key")
-        loss = checks.real(loss, "loss", finite=False) if not _is_nan(loss) else float("nan")  # shown as it is
+        loss = checks.real(loss, "loss", finite=False, allow_nan=True)  # shown as it is
         done, self.step = step - self.step, step
         epoch = step / self.steps_per_epoch
         if self.bar is not None:

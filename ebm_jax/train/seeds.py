@@ -165,8 +165,7 @@ def flatten_metric(name: str, value) -> dict[str, float]:
 
     NaN and inf are kept: they are what the step reported.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {name!r}")
+    checks.string(name, "name", nonempty=False)
     # numpy only: the loop calls this for every logged row of device_get metrics (no device round trip)
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"value must be a number or one number per seed, got {type(value).__name__}")

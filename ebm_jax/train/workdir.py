@@ -318,11 +318,11 @@ class MetricWriter:
         """Append records, each a mapping with an integer ``"step"`` (``>= 0``) and JSON values."""
         if not isinstance(records, (list, tuple)):
             raise TypeError(f"records must be a list of dicts, got {type(records).__name__}")
-        for r in records:
-            checks.mapping(r, "records[i]")
+        for i, r in enumerate(records):
+            checks.mapping(r, f"records[{i}]")
             if "step" not in r:
-                raise ValueError(f"records must each hold a 'step' entry, got {sorted(r)}")
-            checks.nonnegative_int(r["step"], "records[i]['step']")
+                raise ValueError(f"records[{i}] must hold a 'step' entry, got {sorted(r)}")
+            checks.nonnegative_int(r["step"], f"records[{i}]['step']")
         lines = [_dumps(dict(r), "records") + "\n" for r in records]
         if not records or not is_main_process():
             return
